@@ -1,0 +1,89 @@
+import { invalid, notFound } from '../../shared/errors';
+import { type Actor, DETAIL_TYPES, publish } from '../../shared/events';
+import { render, requireConfig, syncProvider } from '../../shared/inventory';
+import { assertNotInUse, reconcileAll, reconcileDeployment } from '../../shared/rollouts/reconcile';
+import { runtime } from '../../shared/runtime';
+import type { ResourceBody } from '../../shared/schemas';
+import { deleteConfig, InvalidPageToken, listConfig, putConfig } from '../../shared/store/config';
+import type { ConfigKind } from '../../shared/store/keys';
+import { type ApiRequest, httpHandler, type Implementation, json } from './kernel';
+
+/** Resources, environments, deployments, policies and the provider sync (API.md section 3). */
+
+const idParam: Record<ConfigKind, string> = {
+  resource: 'resourceId',
+  environment: 'environmentId',
+  deployment: 'deploymentId',
+  policy: 'policyId',
+};
+
+const actorOf = (request: ApiRequest): Actor => ({ keyId: request.caller?.keyId });
+
+function crud(kind: ConfigKind, name: string): Record<string, Implementation> {
+  const id = (request: ApiRequest) => request.params[idParam[kind]] as string;
+  return {
+    [`put${name}`]: async (request) => {
+      const rt = runtime();
+      const { stored, created } = await putConfig(rt, kind, id(request), request.body as object);
+      await publish(rt, [
+        {
+          detailType: DETAIL_TYPES.configurationChanged,
+          deployment: kind === 'deployment' ? stored.id : undefined,
+          actor: actorOf(request),
+          data: { change: created ? 'created' : 'replaced', kind, id: stored.id },
+        },
+      ]);
+      // Targets that appear get the newest ready version at once; targets that vanish are cancelled.
+      if (kind === 'deployment') await reconcileDeployment(rt, stored.id);
+      else if (kind !== 'policy') await reconcileAll(rt);
+      return json(created ? 201 : 200, render(stored));
+    },
+    [`get${name}`]: async (request) =>
+      json(200, render(await requireConfig<object>(runtime(), kind, id(request)))),
+    [`list${name}s`]: async (request) => {
+      try {
+        const page = await listConfig<object>(
+          runtime(),
+          kind,
+          request.query as { limit?: number; nextToken?: string },
+        );
+        return json(200, {
+          items: page.items.map(render),
+          ...(page.nextToken ? { nextToken: page.nextToken } : {}),
+        });
+      } catch (error) {
+        if (error instanceof InvalidPageToken) throw invalid(error.message);
+        throw error;
+      }
+    },
+    [`delete${name}`]: async (request) => {
+      const rt = runtime();
+      await assertNotInUse(rt, kind, id(request));
+      if (!(await deleteConfig(rt, kind, id(request)))) throw notFound(`The ${kind} "${id(request)}"`);
+      await publish(rt, [
+        {
+          detailType: DETAIL_TYPES.configurationChanged,
+          deployment: kind === 'deployment' ? id(request) : undefined,
+          actor: actorOf(request),
+          data: { change: 'deleted', kind, id: id(request) },
+        },
+      ]);
+      if (kind === 'resource' || kind === 'environment') await reconcileAll(rt);
+      return json(204);
+    },
+  };
+}
+
+export const handler = httpHandler('api-config', {
+  ...crud('resource', 'Resource'),
+  ...crud('environment', 'Environment'),
+  ...crud('deployment', 'Deployment'),
+  ...crud('policy', 'Policy'),
+  syncResources: async (request) => {
+    const rt = runtime();
+    const body = request.body as { resources: (ResourceBody & { id: string })[] };
+    const { counts } = await syncProvider(rt, request.params.provider as string, body.resources);
+    if (counts.created + counts.updated + counts.deleted > 0) await reconcileAll(rt);
+    return json(200, counts);
+  },
+});

@@ -1,0 +1,210 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { authenticate, authorize, type Caller } from '../../shared/auth/verify';
+import { nowMs } from '../../shared/clock';
+import { ApiError, errorBody, invalid, unauthenticated } from '../../shared/errors';
+import { log } from '../../shared/log';
+import { runtime } from '../../shared/runtime';
+import { apiKeys } from '../../shared/secrets';
+import { recordNonce } from '../../shared/store/nonces';
+import { type HttpFunctionId, type RouteSpec, routeKey, routesOf } from './routes';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface ApiRequest {
+  route: RouteSpec;
+  requestId: string;
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body: unknown;
+  rawBody: string;
+  headers: Record<string, string | undefined>;
+  /** The signing key, or undefined on public routes and job-token calls. */
+  caller?: Caller;
+  /** The bearer token of a job callback, verified by the jobs handler against the job. */
+  bearerToken?: string;
+}
+
+export interface ApiResponse {
+  status: number;
+  body?: unknown;
+  /** HTML pages and other non-JSON answers. */
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export type Implementation = (request: ApiRequest) => Promise<ApiResponse>;
+
+type Event = APIGatewayProxyEventV2;
+type Result = APIGatewayProxyStructuredResultV2;
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+export function json(status: number, body?: unknown): ApiResponse {
+  return { status, body };
+}
+
+/** Zod issues become the contract's `details` with dotted paths. */
+export function parseWith<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  what = 'The request body',
+): z.output<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const details = result.error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.'),
+    message: issue.message,
+  }));
+  const first = details[0];
+  throw invalid(
+    first
+      ? `${what} is invalid: ${first.path ? `${first.path}: ` : ''}${first.message}`
+      : `${what} is invalid.`,
+    details,
+  );
+}
+
+function lowerCaseHeaders(headers: Event['headers']): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) out[name.toLowerCase()] = value;
+  return out;
+}
+
+function rawBodyOf(event: Event): string {
+  if (!event.body) return '';
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+}
+
+function parseJsonBody(route: RouteSpec, headers: Record<string, string | undefined>, raw: string) {
+  if (!BODY_METHODS.has(route.method) || raw.length === 0) return undefined;
+  const contentType = headers['content-type'] ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+    throw new ApiError('unsupported_media_type', 'The request body must be sent as application/json.');
+  }
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw invalid('The request body is not valid JSON.');
+  }
+}
+
+async function authorizeRequest(
+  route: RouteSpec,
+  request: ApiRequest,
+  event: Event,
+  now: number,
+): Promise<void> {
+  if (route.auth.type === 'public') return;
+  const authorization = request.headers.authorization;
+  if (route.auth.type === 'job' && authorization?.startsWith('Bearer ')) {
+    request.bearerToken = authorization.slice('Bearer '.length).trim();
+    if (!request.bearerToken) throw unauthenticated('The bearer token is empty.');
+    return;
+  }
+  const query = event.rawQueryString ? `?${event.rawQueryString}` : '';
+  const key = await authenticate(
+    {
+      method: route.method,
+      pathWithQuery: `${event.rawPath}${query}`,
+      headers: request.headers,
+      rawBody: request.rawBody,
+    },
+    apiKeys(),
+    now,
+  );
+  const scopes = route.auth.type === 'job' ? (['jobs:write'] as const) : route.auth.scopes;
+  const deployment = request.params.deploymentId ?? undefined;
+  const denied = authorize(key, scopes, deployment);
+  if (denied) throw denied;
+  request.caller = { keyId: key.id, scopes: key.scopes, deployments: key.deployments };
+  if (route.method !== 'GET') {
+    const signature = request.headers['x-gantry-signature'] ?? '';
+    if (!(await recordNonce(runtime(), signature, now)))
+      throw unauthenticated('This signature was already used (replay).');
+  }
+}
+
+async function toRequest(route: RouteSpec, event: Event): Promise<ApiRequest> {
+  const headers = lowerCaseHeaders(event.headers);
+  const rawBody = rawBodyOf(event);
+  if (Buffer.byteLength(rawBody) > MAX_BODY_BYTES) {
+    throw new ApiError('payload_too_large', 'The request body is larger than 1 MiB.');
+  }
+  const request: ApiRequest = {
+    route,
+    requestId: event.requestContext?.requestId ?? 'local',
+    params: { ...event.pathParameters } as Record<string, string>,
+    query: {},
+    body: undefined,
+    rawBody,
+    headers,
+  };
+  // Authentication comes first: an unsigned caller learns nothing about ids or schemas.
+  await authorizeRequest(route, request, event, nowMs());
+  for (const [name, schema] of Object.entries(route.params ?? {})) {
+    request.params[name] = parseWith(
+      schema,
+      event.pathParameters?.[name],
+      `The path parameter ${name}`,
+    ) as string;
+  }
+  const parsedBody = parseJsonBody(route, headers, rawBody);
+  request.query = route.query
+    ? parseWith(route.query, event.queryStringParameters ?? {}, 'The query string')
+    : {};
+  if (route.body) request.body = parseWith(route.body, parsedBody, 'The request body');
+  return request;
+}
+
+function toResult(response: ApiResponse): Result {
+  const contentType = response.contentType ?? 'application/json';
+  const body =
+    response.body === undefined
+      ? undefined
+      : typeof response.body === 'string' && contentType !== 'application/json'
+        ? response.body
+        : JSON.stringify(response.body);
+  return { statusCode: response.status, headers: { 'content-type': contentType, ...response.headers }, body };
+}
+
+function errorResult(error: unknown, requestId: string): Result {
+  if (error instanceof ApiError) {
+    return toResult(json(error.statusCode, errorBody(error.code, error.message, error.details)));
+  }
+  log.error('unexpected error', {
+    requestId,
+    error:
+      error instanceof Error
+        ? { name: error.name, message: error.message, stack: error.stack }
+        : String(error),
+  });
+  return toResult(
+    json(500, errorBody('internal', `Something went wrong on our side (request id ${requestId}).`)),
+  );
+}
+
+/**
+ * The middy handler of one HTTP function: dispatch by API Gateway route key to its implementation.
+ * Middleware order: error mapping (outermost), then the request pipeline inside the handler.
+ */
+export function httpHandler(fn: HttpFunctionId, implementations: Record<string, Implementation>) {
+  const byKey = new Map<string, { route: RouteSpec; implementation: Implementation }>();
+  for (const route of routesOf(fn)) {
+    const implementation = implementations[route.operationId];
+    if (!implementation) throw new Error(`No implementation for ${route.operationId} in ${fn}.`);
+    byKey.set(routeKey(route), { route, implementation });
+  }
+  const base = async (event: Event, _context: Context): Promise<Result> => {
+    const match = byKey.get(event.routeKey);
+    if (!match) throw new ApiError('not_found', 'No such route.');
+    const request = await toRequest(match.route, event);
+    return toResult(await match.implementation(request));
+  };
+  return middy<Event, Result>(base).use({
+    onError: async (request) => {
+      request.response = errorResult(request.error, request.event.requestContext?.requestId ?? 'unknown');
+    },
+  });
+}

@@ -1,0 +1,24 @@
+import { invalid } from '../../shared/errors';
+import { listEvents } from '../../shared/events';
+import { runtime } from '../../shared/runtime';
+import { InvalidPageToken } from '../../shared/store/config';
+import { httpHandler, json } from './kernel';
+import { openApiDocument } from './openapi';
+
+/** Health, the OpenAPI document and the audit trail. */
+export const handler = httpHandler('api-meta', {
+  health: async () => json(200, { ok: true }),
+  openapi: async () => json(200, openApiDocument()),
+  listEvents: async (request) => {
+    try {
+      const page = await listEvents(
+        runtime(),
+        request.query as { deployment?: string; since?: string; limit?: number; nextToken?: string },
+      );
+      return json(200, { items: page.items, ...(page.nextToken ? { nextToken: page.nextToken } : {}) });
+    } catch (error) {
+      if (error instanceof InvalidPageToken) throw invalid(error.message);
+      throw error;
+    }
+  },
+});

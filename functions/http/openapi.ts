@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { ROUTES, type RouteSpec } from './routes';
+
+/** The OpenAPI 3.1 document, generated from the route table and the zod schemas that validate requests. */
+
+const ErrorBody = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.array(z.object({ path: z.string(), message: z.string() })),
+  }),
+});
+
+const jsonSchema = (schema: z.ZodType) =>
+  z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
+
+function operation(route: RouteSpec) {
+  const parameters = [
+    ...Object.entries(route.params ?? {}).map(([name, schema]) => ({
+      name,
+      in: 'path',
+      required: true,
+      schema: jsonSchema(schema),
+    })),
+    ...Object.entries(route.query?.shape ?? {}).map(([name, schema]) => ({
+      name,
+      in: 'query',
+      required: false,
+      schema: jsonSchema(schema as z.ZodType),
+    })),
+  ];
+  const responses: Record<string, unknown> = {};
+  for (const [status, description] of Object.entries(route.responses)) {
+    responses[status] =
+      status === '204' ? { description } : { description, content: { 'application/json': {} } };
+  }
+  if (route.auth.type !== 'public') {
+    responses['400'] = errorResponse('Invalid request');
+    responses['401'] = errorResponse('Missing, wrong, stale or replayed signature');
+    responses['403'] = errorResponse('The key may not make this call');
+    responses['404'] = errorResponse('Unknown id');
+    responses['409'] = errorResponse('Conflict');
+    responses['413'] = errorResponse('Body over 1 MiB');
+    responses['415'] = errorResponse('Body not sent as application/json');
+  }
+  responses['500'] = errorResponse('Unexpected error (the message carries a request id)');
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    ...(route.auth.type === 'signed'
+      ? { security: [{ gantrySignature: [] }], 'x-gantry-scopes': route.auth.scopes }
+      : route.auth.type === 'job'
+        ? { security: [{ jobToken: [] }, { gantrySignature: [] }], 'x-gantry-scopes': ['jobs:write'] }
+        : { security: [] }),
+    ...(parameters.length ? { parameters } : {}),
+    ...(route.body
+      ? {
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: jsonSchema(route.body) } },
+          },
+        }
+      : {}),
+    responses,
+  };
+}
+
+let cached: Record<string, unknown> | undefined;
+
+export function openApiDocument(): Record<string, unknown> {
+  if (cached) return cached;
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of ROUTES) {
+    paths[route.path] ??= {};
+    (paths[route.path] as Record<string, unknown>)[route.method.toLowerCase()] = operation(route);
+  }
+  cached = {
+    openapi: '3.1.0',
+    info: {
+      title: 'Gantry',
+      version: '1.0.0',
+      description:
+        'Serverless deployment control plane. Every /v1 route is signed with X-Gantry-Key-Id, X-Gantry-Timestamp and X-Gantry-Signature (HMAC-SHA256, see API.md section 2).',
+    },
+    paths,
+    components: {
+      schemas: { Error: jsonSchema(ErrorBody) },
+      securitySchemes: {
+        gantrySignature: { type: 'apiKey', in: 'header', name: 'X-Gantry-Signature' },
+        jobToken: { type: 'http', scheme: 'bearer' },
+      },
+    },
+  };
+  return cached;
+}

@@ -1,0 +1,244 @@
+import { z } from 'zod';
+import {
+  DeploymentBody,
+  EnvironmentBody,
+  Id,
+  JobStatusBody,
+  PolicyBody,
+  ReasonBody,
+  ResourceBody,
+  ResourceId,
+  type Scope,
+  SyncBody,
+  Tag,
+  VersionBody,
+  VersionPatch,
+} from '../../shared/schemas';
+
+/**
+ * Every HTTP route, in one table read by the handlers (dispatch by route key), the local server
+ * (routing), the CDK stack (API Gateway routes) and the OpenAPI document. No handler code here.
+ */
+export type HttpFunctionId = 'api-config' | 'api-versions' | 'api-jobs' | 'api-meta';
+
+export type Auth =
+  | { type: 'public' }
+  | { type: 'signed'; scopes: readonly Scope[] }
+  /** Signed with jobs:write, or a job's own bearer token (API.md section 6). */
+  | { type: 'job' };
+
+export interface RouteSpec {
+  operationId: string;
+  method: 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+  path: string;
+  fn: HttpFunctionId;
+  auth: Auth;
+  summary: string;
+  params?: Record<string, z.ZodType>;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  /** Success status codes and what they mean, for the OpenAPI document. */
+  responses: Record<number, string>;
+}
+
+const READ: readonly Scope[] = ['read'];
+const ADMIN: readonly Scope[] = ['admin'];
+const VERSIONS_READ: readonly Scope[] = ['read', 'versions:write'];
+const VERSIONS_WRITE: readonly Scope[] = ['versions:write'];
+
+const Paging = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  nextToken: z.string().max(2048).optional(),
+});
+
+const configRoutes = (
+  kind: string,
+  plural: string,
+  idParam: string,
+  idSchema: z.ZodType,
+  body: z.ZodType,
+): RouteSpec[] => [
+  {
+    operationId: `put${kind}`,
+    method: 'PUT',
+    path: `/v1/${plural}/{${idParam}}`,
+    fn: 'api-config',
+    auth: { type: 'signed', scopes: ADMIN },
+    summary: `Create or replace a ${kind.toLowerCase()}`,
+    params: { [idParam]: idSchema },
+    body,
+    responses: { 200: 'Replaced', 201: 'Created' },
+  },
+  {
+    operationId: `get${kind}`,
+    method: 'GET',
+    path: `/v1/${plural}/{${idParam}}`,
+    fn: 'api-config',
+    auth: { type: 'signed', scopes: READ },
+    summary: `Get a ${kind.toLowerCase()}`,
+    params: { [idParam]: idSchema },
+    responses: { 200: 'The stored object' },
+  },
+  {
+    operationId: `list${kind}s`,
+    method: 'GET',
+    path: `/v1/${plural}`,
+    fn: 'api-config',
+    auth: { type: 'signed', scopes: READ },
+    summary: `List ${plural}`,
+    query: Paging,
+    responses: { 200: '{"items": [...], "nextToken"?}' },
+  },
+  {
+    operationId: `delete${kind}`,
+    method: 'DELETE',
+    path: `/v1/${plural}/{${idParam}}`,
+    fn: 'api-config',
+    auth: { type: 'signed', scopes: ADMIN },
+    summary: `Delete a ${kind.toLowerCase()} (409 while a rollout uses it)`,
+    params: { [idParam]: idSchema },
+    responses: { 204: 'Deleted' },
+  },
+];
+
+const version = { deploymentId: Id, tag: Tag };
+
+export const ROUTES: RouteSpec[] = [
+  {
+    operationId: 'health',
+    method: 'GET',
+    path: '/healthz',
+    fn: 'api-meta',
+    auth: { type: 'public' },
+    summary: 'Liveness',
+    responses: { 200: '{"ok": true}' },
+  },
+  {
+    operationId: 'openapi',
+    method: 'GET',
+    path: '/openapi.json',
+    fn: 'api-meta',
+    auth: { type: 'public' },
+    summary: 'This OpenAPI 3.1 document',
+    responses: { 200: 'OpenAPI document' },
+  },
+  ...configRoutes('Resource', 'resources', 'resourceId', ResourceId, ResourceBody),
+  ...configRoutes('Environment', 'environments', 'environmentId', Id, EnvironmentBody),
+  ...configRoutes('Deployment', 'deployments', 'deploymentId', Id, DeploymentBody),
+  ...configRoutes('Policy', 'policies', 'policyId', Id, PolicyBody),
+  {
+    operationId: 'syncResources',
+    method: 'POST',
+    path: '/v1/resource-providers/{provider}/sync',
+    fn: 'api-config',
+    auth: { type: 'signed', scopes: ADMIN },
+    summary: "Replace a provider's whole set of resources",
+    params: { provider: Id },
+    body: SyncBody,
+    responses: { 200: '{"created", "updated", "deleted", "unchanged"}' },
+  },
+  {
+    operationId: 'createVersion',
+    method: 'POST',
+    path: '/v1/deployments/{deploymentId}/versions',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: VERSIONS_WRITE },
+    summary: 'Create a version; ready versions start one rollout per release target',
+    params: { deploymentId: Id },
+    body: VersionBody,
+    responses: { 200: 'Same tag and body as before', 201: 'Created' },
+  },
+  {
+    operationId: 'listVersions',
+    method: 'GET',
+    path: '/v1/deployments/{deploymentId}/versions',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: VERSIONS_READ },
+    summary: 'List the versions of a deployment, newest first',
+    params: { deploymentId: Id },
+    query: Paging,
+    responses: { 200: '{"items": [...], "nextToken"?}' },
+  },
+  {
+    operationId: 'getVersion',
+    method: 'GET',
+    path: '/v1/deployments/{deploymentId}/versions/{tag}',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: VERSIONS_READ },
+    summary: 'A version with its releases',
+    params: version,
+    responses: { 200: '{"version", "releases"}' },
+  },
+  {
+    operationId: 'patchVersion',
+    method: 'PATCH',
+    path: '/v1/deployments/{deploymentId}/versions/{tag}',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: VERSIONS_WRITE },
+    summary: 'Mark a building version ready (starts its rollouts) or rejected',
+    params: version,
+    body: VersionPatch,
+    responses: { 200: '{"version", "releases"}' },
+  },
+  {
+    operationId: 'cancelVersion',
+    method: 'POST',
+    path: '/v1/deployments/{deploymentId}/versions/{tag}/cancel',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: ADMIN },
+    summary: 'Cancel the releases of a version that have not finished',
+    params: version,
+    body: ReasonBody.optional(),
+    responses: { 200: '{"version", "releases"}' },
+  },
+  ...(['pause', 'resume'] as const).map(
+    (action): RouteSpec => ({
+      operationId: `${action}Deployment`,
+      method: 'POST',
+      path: `/v1/deployments/{deploymentId}/${action}`,
+      fn: 'api-versions',
+      auth: { type: 'signed', scopes: ADMIN },
+      summary:
+        action === 'pause'
+          ? 'Pause a deployment: no job is dispatched; releases wait with waitingFor "paused"'
+          : 'Resume a paused deployment',
+      params: { deploymentId: Id },
+      body: ReasonBody.optional(),
+      responses: { 200: '{"paused", "pausedBy", "reason"}' },
+    }),
+  ),
+  {
+    operationId: 'listReleaseTargets',
+    method: 'GET',
+    path: '/v1/release-targets',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: VERSIONS_READ },
+    summary: 'Per release target: current (last successful) version, desired version, live status',
+    query: z.object({ deployment: Id.optional(), environment: Id.optional() }),
+    responses: { 200: '{"items": [...]}' },
+  },
+  {
+    operationId: 'reportJobStatus',
+    method: 'POST',
+    path: '/v1/jobs/{jobId}/status',
+    fn: 'api-jobs',
+    auth: { type: 'job' },
+    summary: "A job agent reports a job's status (bearer job token or a jobs:write key)",
+    params: { jobId: z.string().regex(/^[a-z0-9]{1,64}$/) },
+    body: JobStatusBody,
+    responses: { 200: 'The job' },
+  },
+  {
+    operationId: 'listEvents',
+    method: 'GET',
+    path: '/v1/events',
+    fn: 'api-meta',
+    auth: { type: 'signed', scopes: READ },
+    summary: 'The audit trail, newest last',
+    query: Paging.extend({ deployment: Id.optional(), since: z.iso.datetime().optional() }),
+    responses: { 200: '{"items": [...], "nextToken"?}' },
+  },
+];
+
+export const routeKey = (route: Pick<RouteSpec, 'method' | 'path'>) => `${route.method} ${route.path}`;
+export const routesOf = (fn: HttpFunctionId) => ROUTES.filter((route) => route.fn === fn);

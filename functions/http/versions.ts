@@ -1,0 +1,93 @@
+import type { Actor } from '../../shared/events';
+import { requireConfig } from '../../shared/inventory';
+import { setPaused } from '../../shared/rollouts/overrides';
+import { listReleaseTargets } from '../../shared/rollouts/targets-view';
+import {
+  cancelReleases,
+  createVersion,
+  patchVersion,
+  renderVersion,
+  viewVersion,
+} from '../../shared/rollouts/versions';
+import { runtime } from '../../shared/runtime';
+import type { VersionBody } from '../../shared/schemas';
+import { listVersions } from '../../shared/store/rollouts';
+import { type ApiRequest, httpHandler, json } from './kernel';
+
+/** Versions, their releases, release targets and overrides (API.md sections 4 and 5). */
+
+const actorOf = (request: ApiRequest): Actor => ({ keyId: request.caller?.keyId });
+const param = (request: ApiRequest, name: string) => request.params[name] as string;
+
+export const handler = httpHandler('api-versions', {
+  createVersion: async (request) => {
+    const out = await createVersion(
+      runtime(),
+      param(request, 'deploymentId'),
+      request.body as VersionBody,
+      actorOf(request),
+    );
+    return json(out.created ? 201 : 200, { version: out.version, releaseTargets: out.releaseTargets });
+  },
+  listVersions: async (request) => {
+    const rt = runtime();
+    await requireConfig(rt, 'deployment', param(request, 'deploymentId'));
+    const versions = await listVersions(rt, param(request, 'deploymentId'));
+    return json(200, { items: versions.map(renderVersion) });
+  },
+  getVersion: async (request) =>
+    json(200, await viewVersion(runtime(), param(request, 'deploymentId'), param(request, 'tag'))),
+  patchVersion: async (request) =>
+    json(
+      200,
+      await patchVersion(
+        runtime(),
+        param(request, 'deploymentId'),
+        param(request, 'tag'),
+        (request.body as { status: 'ready' | 'rejected' }).status,
+        actorOf(request),
+      ),
+    ),
+  cancelVersion: async (request) => {
+    const rt = runtime();
+    const deployment = param(request, 'deploymentId');
+    const tag = param(request, 'tag');
+    await viewVersion(rt, deployment, tag);
+    const reason = (request.body as { reason?: string } | undefined)?.reason;
+    await cancelReleases(rt, deployment, tag, {
+      onlyUndispatched: false,
+      message: reason ? `Cancelled: ${reason}` : 'Cancelled.',
+      actor: actorOf(request),
+    });
+    return json(200, await viewVersion(rt, deployment, tag));
+  },
+  listReleaseTargets: async (request) =>
+    json(200, {
+      items: await listReleaseTargets(
+        runtime(),
+        request.query as { deployment?: string; environment?: string },
+      ),
+    }),
+  pauseDeployment: async (request) =>
+    json(
+      200,
+      await setPaused(
+        runtime(),
+        param(request, 'deploymentId'),
+        true,
+        actorOf(request),
+        (request.body as { reason?: string } | undefined)?.reason,
+      ),
+    ),
+  resumeDeployment: async (request) =>
+    json(
+      200,
+      await setPaused(
+        runtime(),
+        param(request, 'deploymentId'),
+        false,
+        actorOf(request),
+        (request.body as { reason?: string } | undefined)?.reason,
+      ),
+    ),
+});

@@ -1,0 +1,73 @@
+/**
+ * Every function of Gantry, in one list read by the CDK stack (infra/aws) and the local runtime
+ * (infra/local), so the two cannot drift: entry file, exported handler, the ASL placeholder it
+ * fills, its size, and what it may touch (turned into IAM grants in AWS).
+ */
+export type Need =
+  /** read and write the table */
+  | 'table'
+  /** StartExecution / StopExecution on the rollout state machine */
+  | 'executions'
+  /** SendTaskSuccess / SendTaskFailure */
+  | 'taskCallbacks'
+  /** PutEvents on the bus */
+  | 'events'
+  /** read the API keys secret */
+  | 'apiKeys'
+  /** read agent and variable secrets (secretRef, tokenSecretRef) */
+  | 'agentSecrets';
+
+export interface FunctionSpec {
+  id: string;
+  entry: string;
+  handler: string;
+  kind: 'http' | 'step';
+  /** The `${Placeholder}` of statemachines/rollout.asl.json this function's ARN fills. */
+  aslKey?: string;
+  memoryMb: number;
+  timeoutSeconds: number;
+  needs: Need[];
+}
+
+const http = (id: string, file: string, needs: Need[], memoryMb = 512): FunctionSpec => ({
+  id,
+  entry: `functions/http/${file}.ts`,
+  handler: 'handler',
+  kind: 'http',
+  memoryMb,
+  timeoutSeconds: 29,
+  needs: ['table', 'events', 'apiKeys', ...needs],
+});
+
+const step = (
+  id: string,
+  handler: string,
+  aslKey: string,
+  needs: Need[],
+  timeoutSeconds = 30,
+): FunctionSpec => ({
+  id,
+  entry: 'functions/steps/rollout.ts',
+  handler,
+  kind: 'step',
+  aslKey,
+  memoryMb: 512,
+  timeoutSeconds,
+  needs: ['table', 'events', ...needs],
+});
+
+export const FUNCTIONS: FunctionSpec[] = [
+  http('api-config', 'config', ['executions']),
+  http('api-versions', 'versions', ['executions', 'taskCallbacks'], 1024),
+  http('api-jobs', 'jobs', ['taskCallbacks']),
+  http('api-meta', 'meta', [], 256),
+  step('step-begin', 'begin', 'BeginFunctionArn', []),
+  step('step-evaluate', 'evaluateGates', 'EvaluateFunctionArn', ['executions', 'taskCallbacks']),
+  step('step-wait', 'wait', 'WaitFunctionArn', ['taskCallbacks']),
+  // Sending a job retries with backoff (about 15 s at worst) before it fails the job.
+  step('step-dispatch', 'dispatch', 'DispatchFunctionArn', ['taskCallbacks', 'agentSecrets'], 120),
+  step('step-complete', 'completeRelease', 'CompleteFunctionArn', ['taskCallbacks']),
+  step('step-fail', 'fail', 'FailFunctionArn', ['taskCallbacks']),
+];
+
+export const STATE_MACHINES = [{ id: 'rollout', file: 'statemachines/rollout.asl.json' }] as const;

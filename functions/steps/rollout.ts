@@ -1,0 +1,52 @@
+import { jobIdOf } from '../../shared/rollouts/ids';
+import { dispatchReleaseJob, type JobOutcome } from '../../shared/rollouts/jobs';
+import {
+  begin as beginStep,
+  complete,
+  evaluate,
+  recordFailure,
+  registerWait,
+  startDeploying,
+} from '../../shared/rollouts/steps';
+import { runtime } from '../../shared/runtime';
+import { TERMINAL_RELEASE } from '../../shared/status';
+import { getRelease, type ReleaseKey } from '../../shared/store/rollouts';
+
+/** Thin Lambda handlers of the rollout state machine's tasks (statemachines/rollout.asl.json). */
+
+interface StepInput {
+  release: ReleaseKey;
+}
+
+/** The release ended while the task was being scheduled: the workflow goes to Done. */
+class ReleaseClosed extends Error {
+  constructor() {
+    super('The release is no longer active.');
+    this.name = 'Gantry.ReleaseClosed';
+  }
+}
+
+export const begin = async (input: StepInput) => beginStep(runtime(), input.release);
+
+export const evaluateGates = async (input: StepInput) => evaluate(runtime(), input.release);
+
+export const wait = async (input: StepInput & { signal: string; taskToken: string }) => {
+  await registerWait(runtime(), input.release, input.signal, input.taskToken);
+};
+
+export const dispatch = async (input: StepInput & { kind: 'deploy'; taskToken: string }) => {
+  const rt = runtime();
+  const release = await getRelease(rt, input.release);
+  if (!release || TERMINAL_RELEASE.has(release.status)) throw new ReleaseClosed();
+  const jobId = jobIdOf(release.releaseId, input.kind, release.attempt);
+  const deploying = await startDeploying(rt, input.release, jobId);
+  if (!deploying) throw new ReleaseClosed();
+  await dispatchReleaseJob(rt, deploying, input.kind, input.taskToken);
+};
+
+export const completeRelease = async (input: StepInput & { job: JobOutcome | { status: 'timed_out' } }) =>
+  complete(runtime(), input.release, input.job);
+
+export const fail = async (input: StepInput & { error: { Error?: string; Cause?: string } }) => {
+  await recordFailure(runtime(), input.release, input.error ?? {});
+};

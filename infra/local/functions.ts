@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Context } from 'aws-lambda';
+import { FUNCTIONS, type FunctionSpec, STATE_MACHINES } from '../../functions/registry';
+
+/** Loads the registry's handlers in-process and fills the ASL placeholders with local ARNs. */
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const LOCAL_ACCOUNT = '000000000000';
+export const LOCAL_REGION = 'us-east-1';
+
+export const functionArn = (spec: FunctionSpec) =>
+  `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:gantry-${spec.id}`;
+export const stateMachineArn = (id: string) =>
+  `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:gantry-${id}`;
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+const loaded = new Map<string, Handler>();
+
+export async function loadHandler(spec: FunctionSpec): Promise<Handler> {
+  const hit = loaded.get(spec.id);
+  if (hit) return hit;
+  const module = (await import(join(ROOT, spec.entry))) as Record<string, unknown>;
+  const handler = module[spec.handler];
+  if (typeof handler !== 'function') throw new Error(`${spec.entry} does not export ${spec.handler}.`);
+  loaded.set(spec.id, handler as Handler);
+  return handler as Handler;
+}
+
+export function lambdaContext(spec: FunctionSpec, requestId: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: `gantry-${spec.id}`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: functionArn(spec),
+    memoryLimitInMB: String(spec.memoryMb),
+    awsRequestId: requestId,
+    logGroupName: `/local/gantry-${spec.id}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => spec.timeoutSeconds * 1000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+const byArn = new Map(FUNCTIONS.map((spec) => [functionArn(spec), spec]));
+
+/** The Lambda "invoke" of the local engine: runs the registered handler with the payload. */
+export async function invokeLocal(arn: string, payload: unknown): Promise<unknown> {
+  const spec = byArn.get(arn) ?? FUNCTIONS.find((f) => arn.endsWith(`:function:gantry-${f.id}`));
+  if (!spec)
+    throw Object.assign(new Error(`No local function for ${arn}`), {
+      name: 'Lambda.ResourceNotFoundException',
+    });
+  const handler = await loadHandler(spec);
+  return handler(structuredClone(payload), lambdaContext(spec, crypto.randomUUID()));
+}
+
+/** `${Key}` placeholders of an ASL file, substituted from the registry (the same map CDK uses). */
+export function aslSubstitutions(arnOf: (spec: FunctionSpec) => string): Record<string, string> {
+  return Object.fromEntries(FUNCTIONS.filter((f) => f.aslKey).map((f) => [f.aslKey as string, arnOf(f)]));
+}
+
+export function substitute(text: string, values: Record<string, string>): string {
+  return text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (whole, key: string) => {
+    const value = values[key];
+    if (value === undefined) throw new Error(`No substitution for ${whole}`);
+    return value;
+  });
+}
+
+export function localDefinitions(): { arn: string; definition: string }[] {
+  const values = aslSubstitutions(functionArn);
+  return STATE_MACHINES.map((sm) => ({
+    arn: stateMachineArn(sm.id),
+    definition: substitute(readFileSync(join(ROOT, sm.file), 'utf8'), values),
+  }));
+}

@@ -1,0 +1,306 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import dynalite from 'dynalite';
+import { MAX_BODY_BYTES } from '../../functions/http/kernel';
+import { ROUTES, type RouteSpec, routeKey } from '../../functions/http/routes';
+import { FUNCTIONS } from '../../functions/registry';
+import { errorBody } from '../../shared/errors';
+import { startRollout } from '../../shared/rollouts/workflow';
+import { ENV, resetRuntime, runtime } from '../../shared/runtime';
+import type { ApiKey } from '../../shared/schemas';
+import { parseApiKeys, resetSecretSources } from '../../shared/secrets';
+import { scanUnfinishedReleases } from '../../shared/store/rollouts';
+import { createTableInput } from '../../shared/store/table';
+import { LocalEventBus } from './eventbus';
+import {
+  invokeLocal,
+  LOCAL_REGION,
+  lambdaContext,
+  loadHandler,
+  localDefinitions,
+  stateMachineArn,
+} from './functions';
+import { LocalStepFunctions } from './stepfunctions';
+
+/**
+ * The embedded runtime behind `npm start` (API.md section 9, DESIGN.md section 4): an HTTP server
+ * that turns requests into API Gateway HTTP API (v2) events for the same handlers, dynalite as
+ * DynamoDB, and the local Step Functions engine and event bus, reached by the handlers through the
+ * real AWS SDK clients at local endpoints.
+ */
+export interface LocalServerOptions {
+  port?: number;
+  dataDir?: string;
+  apiKeys?: string;
+  publicUrl?: string;
+  secrets?: string;
+  timeScale?: number;
+  /** Keep DynamoDB in memory (tests). */
+  inMemory?: boolean;
+}
+
+export interface LocalServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  /** The generated admin key when GANTRY_API_KEYS was not given. */
+  generatedKey?: ApiKey;
+  engine: LocalStepFunctions;
+  bus: LocalEventBus;
+  close(): Promise<void>;
+}
+
+const TABLE_NAME = 'gantry';
+const SFN_PATH = '/__local/sfn';
+const EVENTS_PATH = '/__local/events';
+
+interface CompiledRoute {
+  route: RouteSpec;
+  pattern: RegExp;
+  names: string[];
+}
+
+const compiled: CompiledRoute[] = ROUTES.map((route) => {
+  const names: string[] = [];
+  const source = route.path.replace(/[.]/g, '\\.').replace(/\{([A-Za-z]+)\}/g, (_m, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  return { route, pattern: new RegExp(`^${source}$`), names };
+});
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolvePort((server.address() as AddressInfo).port));
+  });
+}
+
+function send(res: ServerResponse, status: number, body: string, contentType = 'application/json') {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Reads the body, stopping at the limit (413) so a huge upload never fills memory. */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return 'too_large';
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function toEvent(
+  req: IncomingMessage,
+  match: CompiledRoute,
+  values: string[],
+  body: Buffer,
+): APIGatewayProxyEventV2 {
+  const url = new URL(req.url ?? '/', 'http://local');
+  const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
+  const rawQueryString = (req.url ?? '').includes('?')
+    ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1)
+    : '';
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const query: Record<string, string> = {};
+  for (const [name, value] of url.searchParams)
+    query[name] = query[name] === undefined ? value : `${query[name]},${value}`;
+  const pathParameters: Record<string, string> = {};
+  match.names.forEach((name, i) => {
+    pathParameters[name] = decodeURIComponent(values[i] ?? '');
+  });
+  const requestId = randomUUID();
+  return {
+    version: '2.0',
+    routeKey: routeKey(match.route),
+    rawPath,
+    rawQueryString,
+    headers,
+    queryStringParameters: Object.keys(query).length ? query : undefined,
+    pathParameters: match.names.length ? pathParameters : undefined,
+    body: body.length ? body.toString('utf8') : undefined,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: '127.0.0.1',
+      domainPrefix: 'local',
+      requestId,
+      routeKey: routeKey(match.route),
+      stage: '$default',
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+      http: {
+        method: req.method ?? 'GET',
+        path: rawPath,
+        protocol: 'HTTP/1.1',
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: req.headers['user-agent'] ?? '',
+      },
+    },
+  };
+}
+
+function matchRoute(method: string, path: string): { match: CompiledRoute; values: string[] } | undefined {
+  for (const candidate of compiled) {
+    if (candidate.route.method !== method) continue;
+    const found = candidate.pattern.exec(path);
+    if (found) return { match: candidate, values: found.slice(1) };
+  }
+  return undefined;
+}
+
+async function ensureTable(endpoint: string): Promise<void> {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  try {
+    await client.send(new DescribeTableCommand({ TableName: TABLE_NAME }));
+  } catch {
+    await client.send(new CreateTableCommand(createTableInput(TABLE_NAME)));
+  }
+  client.destroy();
+}
+
+/** The keys: GANTRY_API_KEYS, or a generated admin key kept in <data dir>/api-keys.json. */
+function resolveKeys(dataDir: string, given?: string): { json: string; generated?: ApiKey } {
+  if (given) {
+    parseApiKeys(given);
+    return { json: given };
+  }
+  const file = join(dataDir, 'api-keys.json');
+  if (existsSync(file)) {
+    const json = readFileSync(file, 'utf8');
+    return { json, generated: parseApiKeys(json)[0] };
+  }
+  const key: ApiKey = { id: 'local-admin', secret: randomBytes(32).toString('hex'), scopes: ['admin'] };
+  const json = JSON.stringify([key], null, 2);
+  writeFileSync(file, json, { mode: 0o600 });
+  return { json, generated: key };
+}
+
+export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
+  const dataDir = resolve(options.dataDir ?? '.gantry');
+  mkdirSync(dataDir, { recursive: true });
+  const keys = resolveKeys(dataDir, options.apiKeys);
+
+  const db = dynalite(
+    options.inMemory ? { createTableMs: 0 } : { path: join(dataDir, 'dynamodb'), createTableMs: 0 },
+  );
+  const dbPort = await listen(db, 0);
+  const dbEndpoint = `http://127.0.0.1:${dbPort}`;
+  await ensureTable(dbEndpoint);
+
+  const engine = new LocalStepFunctions({ invokeFunction: invokeLocal, timeScale: options.timeScale ?? 1 });
+  for (const { arn, definition } of localDefinitions()) engine.createStateMachine(arn, definition);
+  const bus = new LocalEventBus(join(dataDir, 'events.jsonl'));
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() =>
+      send(res, 500, JSON.stringify(errorBody('internal', 'The local server failed.'))),
+    );
+  });
+  const port = await listen(server, options.port ?? 3000);
+  const url = `http://127.0.0.1:${port}`;
+
+  // The handlers read their configuration from the environment, as in Lambda.
+  Object.assign(process.env, {
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: dbEndpoint,
+    AWS_ENDPOINT_URL_SFN: `${url}${SFN_PATH}`,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: `${url}${EVENTS_PATH}`,
+    [ENV.table]: TABLE_NAME,
+    [ENV.bus]: 'gantry',
+    [ENV.stateMachineArn]: stateMachineArn('rollout'),
+    [ENV.publicUrl]: options.publicUrl ?? `http://127.0.0.1:${port}`,
+    [ENV.apiKeys]: keys.json,
+    [ENV.secrets]: options.secrets ?? process.env[ENV.secrets] ?? '{}',
+  });
+  resetRuntime();
+  resetSecretSources();
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const method = req.method ?? 'GET';
+    const awsPath = path.replace(/\/$/, '');
+    if (method === 'POST' && (awsPath === SFN_PATH || awsPath === EVENTS_PATH)) {
+      const raw = await readBody(req, 10 * MAX_BODY_BYTES);
+      const body = raw === 'too_large' ? {} : (JSON.parse(raw.toString('utf8') || '{}') as unknown);
+      const target = String(req.headers['x-amz-target'] ?? '');
+      const out =
+        awsPath === SFN_PATH ? engine.handleJsonProtocol(target, body) : bus.handleJsonProtocol(target, body);
+      send(res, out.status, JSON.stringify(out.body), 'application/x-amz-json-1.0');
+      return;
+    }
+    const found = matchRoute(method === 'HEAD' ? 'GET' : method, path);
+    if (!found) {
+      send(res, 404, JSON.stringify(errorBody('not_found', 'No such route.')));
+      return;
+    }
+    const body = await readBody(req, MAX_BODY_BYTES);
+    if (body === 'too_large') {
+      send(
+        res,
+        413,
+        JSON.stringify(errorBody('payload_too_large', 'The request body is larger than 1 MiB.')),
+      );
+      req.destroy();
+      return;
+    }
+    let event: APIGatewayProxyEventV2;
+    try {
+      event = toEvent(req, found.match, found.values, body);
+    } catch {
+      send(res, 400, JSON.stringify(errorBody('invalid_request', 'The request path is not valid.')));
+      return;
+    }
+    const spec = FUNCTIONS.find((f) => f.id === found.match.route.fn);
+    if (!spec) throw new Error(`No function ${found.match.route.fn}`);
+    const handler = await loadHandler(spec);
+    const result = (await handler(
+      event,
+      lambdaContext(spec, event.requestContext.requestId),
+    )) as APIGatewayProxyStructuredResultV2;
+    const headers = { ...(result.headers as Record<string, string>) };
+    res.writeHead(result.statusCode ?? 200, headers);
+    res.end(method === 'HEAD' ? undefined : (result.body ?? undefined));
+  }
+
+  // Executions live in memory: re-run every unfinished release; each step resumes where it was.
+  const unfinished = await scanUnfinishedReleases(runtime());
+  for (const release of unfinished) await startRollout(runtime(), release);
+
+  let closed = false;
+  return {
+    url,
+    port,
+    dataDir,
+    generatedKey: options.apiKeys ? undefined : keys.generated,
+    engine,
+    bus,
+    async close() {
+      if (closed) return;
+      closed = true;
+      engine.close();
+      await new Promise<void>((done) => server.close(() => done()));
+      server.closeAllConnections?.();
+      await bus.flush();
+      await new Promise<void>((done) => db.close(() => done()));
+    },
+  };
+}

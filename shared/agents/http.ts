@@ -1,0 +1,120 @@
+import type { AgentDeps } from './index';
+
+/** A job could not be handed to its agent. The message names the agent and the status, never a secret. */
+export class JobDispatchError extends Error {
+  override readonly name = 'JobDispatchError';
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly status?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  /** Called for every attempt, so a signature carries a fresh timestamp. */
+  headers: () => Record<string, string>;
+  body?: string;
+  redirect?: 'follow' | 'manual';
+}
+
+export interface HttpResponse {
+  status: number;
+  body: string;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** 408 and 429 are worth another try; any other 4xx (and an unfollowed 3xx) will not change. */
+export function isRetryableStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
+
+export function httpFailure(what: string, status: number, detail?: string): JobDispatchError {
+  const suffix = detail ? `: ${detail}` : '';
+  return new JobDispatchError(`${what} answered HTTP ${status}${suffix}`, isRetryableStatus(status), status);
+}
+
+export async function resolveSecret(name: string, deps: AgentDeps): Promise<string> {
+  try {
+    return await deps.getSecret(name);
+  } catch (error) {
+    throw new JobDispatchError(`could not read secret ${name}`, true, undefined, { cause: error });
+  }
+}
+
+/**
+ * Sends `request` until `handle` returns. `handle` throws a JobDispatchError for an answer it does not want;
+ * retryable ones, timeouts and connection errors are tried again after 1 s, 2 s, 4 s, ... (±20 % jitter)
+ * until `maxAttempts` is used up.
+ */
+export async function sendWithRetry<T>(
+  what: string,
+  request: HttpRequest,
+  deps: AgentDeps,
+  handle: (response: HttpResponse) => T,
+): Promise<T> {
+  const fetchFn = deps.fetch ?? globalThis.fetch;
+  const sleep = deps.sleep ?? defaultSleep;
+  const timeoutMs = deps.attemptTimeoutMs ?? 10_000;
+  const maxAttempts = Math.max(1, deps.maxAttempts ?? 4);
+
+  for (let attempt = 1; ; attempt++) {
+    let failure: JobDispatchError;
+    try {
+      const response = await fetchFn(request.url, {
+        method: request.method,
+        headers: request.headers(),
+        body: request.body,
+        redirect: request.redirect ?? 'follow',
+        // The signal also bounds reading the body, so a server that stalls mid-answer times out too.
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const answer = { status: response.status, body: await response.text() };
+      try {
+        return handle(answer);
+      } catch (error) {
+        if (!(error instanceof JobDispatchError)) throw error;
+        failure = error;
+      }
+    } catch (error) {
+      if (error instanceof JobDispatchError) throw error;
+      failure = new JobDispatchError(
+        `${what} failed: ${describeNetworkError(error, timeoutMs)}`,
+        true,
+        undefined,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (!failure.retryable) throw failure;
+    if (attempt >= maxAttempts) {
+      throw new JobDispatchError(
+        `${failure.message} (gave up after ${attempt} attempts)`,
+        true,
+        failure.status,
+        {
+          cause: failure.cause,
+        },
+      );
+    }
+    await sleep(1000 * 2 ** (attempt - 1) * (0.8 + Math.random() * 0.4));
+  }
+}
+
+// Only the error name or code: undici's free text may quote the URL, which can carry credentials.
+function describeNetworkError(error: unknown, timeoutMs: number): string {
+  const name = error instanceof Error ? error.name : undefined;
+  if (name === 'TimeoutError' || name === 'AbortError') return `timed out after ${timeoutMs} ms`;
+  const cause = error instanceof Error ? error.cause : undefined;
+  const code =
+    typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string'
+      ? cause.code
+      : undefined;
+  return code ? `connection failed (${code})` : 'connection failed';
+}

@@ -1,0 +1,47 @@
+import type { JobAgent } from '../schemas';
+import { dispatchGithub } from './github';
+import { dispatchWebhook } from './webhook';
+
+export { JobDispatchError } from './http';
+export { pollJobStatus } from './webhook';
+
+/** The job a job agent receives (API.md section 6); the webhook agent gets exactly this as its body. */
+export interface JobPayload {
+  jobId: string;
+  kind: 'deploy' | 'rollback' | 'drain' | 'undrain';
+  deployment: { id: string; name: string };
+  environment: { id: string; name: string };
+  resource: { id: string; kind: string; name: string; metadata: Record<string, string> };
+  version: { tag: string; config: Record<string, unknown>; metadata: Record<string, string> };
+  variables: Record<string, string>;
+  callback: { url: string; token: string };
+}
+
+export type DispatchOutcome =
+  | { type: 'accepted' }
+  | { type: 'polling'; statusUrl: string; pollIntervalSeconds: number };
+
+export type JobStatus = 'successful' | 'failed' | 'pending';
+
+export interface AgentDeps {
+  /** Resolves a secretRef / tokenSecretRef. */
+  getSecret: (name: string) => Promise<string>;
+  /** Default globalThis.fetch. */
+  fetch?: typeof fetch;
+  /** Backoff sleeps; tests pass a fast one. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Per HTTP attempt, default 10_000. */
+  attemptTimeoutMs?: number;
+  /** Default 4: 1 + 3 retries after 1 s, 2 s, 4 s with jitter. */
+  maxAttempts?: number;
+}
+
+/** Hands a job to its agent; throws JobDispatchError once the agent refused it or retries are used up. */
+export function dispatchJob(agent: JobAgent, job: JobPayload, deps: AgentDeps): Promise<DispatchOutcome> {
+  switch (agent.type) {
+    case 'webhook':
+      return dispatchWebhook(agent, job, deps);
+    case 'github':
+      return dispatchGithub(agent, job, deps);
+  }
+}

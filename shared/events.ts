@@ -1,0 +1,123 @@
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ulid } from 'ulid';
+import { isoNow } from './clock';
+import type { Runtime } from './runtime';
+import { decodeToken, encodeToken, type Page } from './store/config';
+import { keys } from './store/keys';
+
+/** Event source and detail types (API.md section 8): used by publishers and by the bus rules. */
+export const EVENT_SOURCE = 'gantry';
+
+export const DETAIL_TYPES = {
+  versionCreated: 'Version Created',
+  releaseStarted: 'Release Started',
+  releaseWaiting: 'Release Waiting',
+  releaseSucceeded: 'Release Succeeded',
+  releaseFailed: 'Release Failed',
+  releaseRolledBack: 'Release Rolled Back',
+  releaseCancelled: 'Release Cancelled',
+  approvalRequested: 'Approval Requested',
+  approvalDecided: 'Approval Decided',
+  jobDispatched: 'Job Dispatched',
+  jobUpdated: 'Job Updated',
+  overrideApplied: 'Override Applied',
+  configurationChanged: 'Configuration Changed',
+} as const;
+export type DetailType = (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES];
+
+export interface Actor {
+  keyId?: string;
+  approver?: string;
+  /** `gantry` for changes the service makes on its own (a workflow step). */
+  system?: string;
+}
+
+export interface GantryEvent {
+  detailType: DetailType;
+  /** Absent only for inventory changes that concern no single deployment. */
+  deployment?: string;
+  version?: string;
+  environment?: string;
+  resource?: string;
+  actor: Actor;
+  /** Anything else the event carries; never a token or a secret. */
+  data?: Record<string, unknown>;
+}
+
+export interface AuditRecord extends GantryEvent {
+  id: string;
+  time: string;
+}
+
+export const SYSTEM: Actor = { system: 'gantry' };
+
+const PUT_EVENTS_BATCH = 10;
+const BATCH_WRITE = 25;
+
+/** Publishes on the bus and keeps the same events as the audit trail. */
+export async function publish(rt: Runtime, events: GantryEvent[], now = Date.now()): Promise<void> {
+  if (events.length === 0) return;
+  const time = isoNow(now);
+  const records: AuditRecord[] = events.map((event) => ({ ...event, id: ulid(now), time }));
+  for (let i = 0; i < records.length; i += BATCH_WRITE) {
+    const chunk = records.slice(i, i + BATCH_WRITE);
+    let unprocessed = chunk.map((record) => ({
+      PutRequest: {
+        Item: {
+          pk: keys.events,
+          sk: `${record.time}#${record.id}`,
+          ...(record.deployment
+            ? { gsi1pk: keys.eventsOfDeployment(record.deployment), gsi1sk: `${record.time}#${record.id}` }
+            : {}),
+          ...record,
+        },
+      },
+    }));
+    for (let attempt = 0; unprocessed.length > 0 && attempt < 5; attempt++) {
+      const out = await rt.doc.send(new BatchWriteCommand({ RequestItems: { [rt.tableName]: unprocessed } }));
+      unprocessed = (out.UnprocessedItems?.[rt.tableName] ?? []) as typeof unprocessed;
+    }
+  }
+  for (let i = 0; i < records.length; i += PUT_EVENTS_BATCH) {
+    await rt.events.send(
+      new PutEventsCommand({
+        Entries: records.slice(i, i + PUT_EVENTS_BATCH).map((record) => ({
+          EventBusName: rt.busName,
+          Source: EVENT_SOURCE,
+          DetailType: record.detailType,
+          Time: new Date(record.time),
+          Detail: JSON.stringify(record),
+        })),
+      }),
+    );
+  }
+}
+
+export async function listEvents(
+  rt: Runtime,
+  query: { deployment?: string; since?: string; limit?: number; nextToken?: string },
+): Promise<Page<AuditRecord>> {
+  const byDeployment = query.deployment !== undefined;
+  const out = await rt.doc.send(
+    new QueryCommand({
+      TableName: rt.tableName,
+      IndexName: byDeployment ? 'gsi1' : undefined,
+      KeyConditionExpression: query.since ? '#pk = :pk AND #sk >= :since' : '#pk = :pk',
+      ExpressionAttributeNames: {
+        '#pk': byDeployment ? 'gsi1pk' : 'pk',
+        ...(query.since ? { '#sk': byDeployment ? 'gsi1sk' : 'sk' } : {}),
+      },
+      ExpressionAttributeValues: {
+        ':pk': byDeployment ? keys.eventsOfDeployment(query.deployment ?? '') : keys.events,
+        ...(query.since ? { ':since': new Date(query.since).toISOString() } : {}),
+      },
+      Limit: query.limit ?? 100,
+      ExclusiveStartKey: decodeToken(query.nextToken),
+    }),
+  );
+  const items = (out.Items ?? []).map(
+    ({ pk: _pk, sk: _sk, gsi1pk: _a, gsi1sk: _b, ...rest }) => rest as AuditRecord,
+  );
+  return { items, nextToken: encodeToken(out.LastEvaluatedKey) };
+}

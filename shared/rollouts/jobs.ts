@@ -1,0 +1,263 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { dispatchJob, JobDispatchError, type JobPayload } from '../agents';
+import { constantTimeEqual } from '../auth/signature';
+import { evaluateCel } from '../cel';
+import { isoNow } from '../clock';
+import { conflict, notFound, unauthenticated } from '../errors';
+import { type Actor, DETAIL_TYPES, publish, SYSTEM } from '../events';
+import { requireConfig } from '../inventory';
+import type { Runtime } from '../runtime';
+import type { DeploymentBody, EnvironmentBody, JobStatusBody, ResourceBody } from '../schemas';
+import { type SecretSource, secrets } from '../secrets';
+import { type JobKind, TERMINAL_JOB } from '../status';
+import { ConditionFailed } from '../store/client';
+import {
+  getJob,
+  getVersion,
+  type JobRecord,
+  putJobIfAbsent,
+  type ReleaseRecord,
+  updateJob,
+} from '../store/rollouts';
+import { celDeployment, celEnvironment, celResource } from '../targets';
+import { jobIdOf } from './ids';
+import { resumeTask } from './workflow';
+
+/** What a finished job tells the workflow (the task output): never a token. */
+export interface JobOutcome {
+  jobId: string;
+  status: 'successful' | 'failed';
+  message: string | null;
+}
+
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export function renderJob(job: JobRecord) {
+  return {
+    jobId: job.jobId,
+    kind: job.kind,
+    status: job.status,
+    deployment: job.deployment,
+    version: job.tag,
+    environment: job.environment,
+    resource: job.resource,
+    message: job.message,
+    links: job.links,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+  };
+}
+
+/** Deployment variables resolved for one target (API.md section 3): the first matching override wins. */
+export async function resolveVariables(
+  deployment: DeploymentBody,
+  scope: Record<string, unknown>,
+  secretSource: SecretSource,
+): Promise<Record<string, string>> {
+  const resolved: Record<string, string> = {};
+  for (const [name, variable] of Object.entries(deployment.variables ?? {})) {
+    if ('secretRef' in variable) {
+      resolved[name] = await secretSource.get(variable.secretRef);
+      continue;
+    }
+    const override = (variable.overrides ?? []).find((o) => {
+      const outcome = evaluateCel(o.selector, scope);
+      return outcome.ok && outcome.value === true;
+    });
+    const value = override?.value ?? variable.default;
+    if (value !== undefined) resolved[name] = value;
+  }
+  return resolved;
+}
+
+async function buildPayload(
+  rt: Runtime,
+  job: JobRecord,
+  token: string,
+): Promise<{ payload: JobPayload; deployment: DeploymentBody }> {
+  const [deployment, environment, resource, version] = await Promise.all([
+    requireConfig<DeploymentBody>(rt, 'deployment', job.deployment),
+    requireConfig<EnvironmentBody>(rt, 'environment', job.environment),
+    requireConfig<ResourceBody>(rt, 'resource', job.resource),
+    getVersion(rt, job.deployment, job.tag),
+  ]);
+  if (!version) throw notFound(`The version "${job.tag}"`);
+  const scope = {
+    deployment: celDeployment(deployment),
+    environment: celEnvironment(environment),
+    resource: celResource(resource),
+  };
+  return {
+    deployment: deployment.data,
+    payload: {
+      jobId: job.jobId,
+      kind: job.kind,
+      ...scope,
+      version: { tag: version.tag, config: version.config, metadata: version.metadata },
+      variables: await resolveVariables(deployment.data, scope, secrets()),
+      callback: { url: `${rt.publicUrl}/v1/jobs/${job.jobId}/status`, token },
+    },
+  };
+}
+
+function outcomeOf(job: JobRecord): JobOutcome {
+  return {
+    jobId: job.jobId,
+    status: job.status === 'successful' ? 'successful' : 'failed',
+    message: job.message,
+  };
+}
+
+/**
+ * The Dispatch step: one job per (release, kind, attempt). A re-run finds the job it created before:
+ * a finished job resumes the workflow at once, a sent one only gets the fresh task token, and one
+ * that was never sent (a crash in between) is sent with the same job id.
+ */
+export async function dispatchReleaseJob(
+  rt: Runtime,
+  release: ReleaseRecord,
+  kind: JobKind,
+  taskToken: string,
+  forTag = release.tag,
+): Promise<JobRecord> {
+  const now = isoNow();
+  const jobId = jobIdOf(release.releaseId, kind, release.attempt);
+  const { item: existing } = await putJobIfAbsent(rt, {
+    deployment: release.deployment,
+    tag: forTag,
+    environment: release.environment,
+    resource: release.resource,
+    jobId,
+    kind,
+    attempt: release.attempt,
+    status: 'pending',
+    message: null,
+    links: {},
+    sentAt: null,
+    createdAt: now,
+    updatedAt: now,
+  });
+  if (TERMINAL_JOB.has(existing.status)) {
+    await resumeTask(rt, taskToken, outcomeOf(existing));
+    return existing;
+  }
+  let job = await updateJob(rt, jobId, { set: { taskToken, updatedAt: now } });
+  // A callback may have finished the job between our read and the token write.
+  if (TERMINAL_JOB.has(job.status)) {
+    await resumeTask(rt, taskToken, outcomeOf(job));
+    return job;
+  }
+  if (job.sentAt) return job;
+  const token = randomBytes(32).toString('base64url');
+  job = await updateJob(rt, jobId, { set: { tokenHash: hashToken(token) } });
+  try {
+    const { payload, deployment } = await buildPayload(rt, job, token);
+    await dispatchJob(deployment.jobAgent, payload, { getSecret: (name) => secrets().get(name) });
+    job = await updateJob(
+      rt,
+      jobId,
+      { set: { sentAt: isoNow(), status: 'dispatched', updatedAt: isoNow() } },
+      { expression: '#s = :pending', names: { '#s': 'status' }, values: { ':pending': 'pending' } },
+    ).catch((error: unknown) => {
+      if (error instanceof ConditionFailed) return error.current as unknown as JobRecord; // a callback came first
+      throw error;
+    });
+    await publish(rt, [
+      {
+        detailType: DETAIL_TYPES.jobDispatched,
+        deployment: job.deployment,
+        version: job.tag,
+        environment: job.environment,
+        resource: job.resource,
+        actor: SYSTEM,
+        data: { jobId, kind, agent: deployment.jobAgent.type },
+      },
+    ]);
+    return job;
+  } catch (error) {
+    const message =
+      error instanceof JobDispatchError || error instanceof Error
+        ? error.message
+        : 'The job could not be sent.';
+    const failed = await recordJobStatus(
+      rt,
+      jobId,
+      { status: 'failed', message: `The job could not be sent: ${message}` },
+      SYSTEM,
+    );
+    return failed.job;
+  }
+}
+
+/**
+ * Records a job's status (a callback, a timeout, a dispatch failure). The same terminal status again
+ * is accepted; a different one after it is a conflict. A terminal status resumes the workflow.
+ */
+export async function recordJobStatus(
+  rt: Runtime,
+  jobId: string,
+  report: JobStatusBody,
+  actor: Actor,
+): Promise<{ job: JobRecord; changed: boolean }> {
+  const now = isoNow();
+  let job: JobRecord;
+  try {
+    job = await updateJob(
+      rt,
+      jobId,
+      {
+        set: {
+          status: report.status,
+          updatedAt: now,
+          ...(report.message !== undefined ? { message: report.message } : {}),
+          ...(report.links ? { links: report.links } : {}),
+        },
+      },
+      {
+        expression: 'attribute_exists(pk) AND NOT (#s IN (:ok, :failed))',
+        names: { '#s': 'status' },
+        values: { ':ok': 'successful', ':failed': 'failed' },
+      },
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionFailed)) throw error;
+    const current = error.current as unknown as JobRecord | undefined;
+    if (!current) throw notFound(`The job "${jobId}"`);
+    if (current.status === report.status) return { job: current, changed: false };
+    throw conflict(`The job "${jobId}" already finished as ${current.status}.`);
+  }
+  await publish(rt, [
+    {
+      detailType: DETAIL_TYPES.jobUpdated,
+      deployment: job.deployment,
+      version: job.tag,
+      environment: job.environment,
+      resource: job.resource,
+      actor,
+      data: { jobId, kind: job.kind, status: job.status, message: job.message, links: job.links },
+    },
+  ]);
+  if (TERMINAL_JOB.has(job.status) && job.taskToken) await resumeTask(rt, job.taskToken, outcomeOf(job));
+  return { job, changed: true };
+}
+
+/** A job callback authenticated by the job's own bearer token, or by a jobs:write key (already checked). */
+export async function reportJobStatus(
+  rt: Runtime,
+  jobId: string,
+  report: JobStatusBody,
+  auth: { bearerToken?: string; keyId?: string },
+): Promise<JobRecord> {
+  const job = await getJob(rt, jobId);
+  if (auth.bearerToken !== undefined) {
+    if (!job?.tokenHash || !constantTimeEqual(hashToken(auth.bearerToken), job.tokenHash)) {
+      throw unauthenticated('The job token is not valid for this job.');
+    }
+  }
+  if (!job) throw notFound(`The job "${jobId}"`);
+  const actor: Actor = auth.keyId ? { keyId: auth.keyId } : { system: 'job-agent' };
+  if (report.status === 'in_progress') {
+    if (TERMINAL_JOB.has(job.status)) throw conflict(`The job "${jobId}" already finished as ${job.status}.`);
+  }
+  return (await recordJobStatus(rt, jobId, report, actor)).job;
+}

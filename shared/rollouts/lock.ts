@@ -1,0 +1,99 @@
+import type { Runtime } from '../runtime';
+import { TERMINAL_RELEASE, UNDISPATCHED_RELEASE } from '../status';
+import { ConditionFailed } from '../store/client';
+import {
+  getRelease,
+  type ReleaseRecord,
+  type TargetRecord,
+  targetItemKey,
+  updateItem,
+  updateRelease,
+} from '../store/rollouts';
+import { signals, stopRollout, wake } from './workflow';
+
+export type ClaimOutcome =
+  | { type: 'claimed' }
+  /** A newer version holds the target: this release is superseded. */
+  | { type: 'superseded'; by: string }
+  /** An older version's job is running on the target: wait for it to finish. */
+  | { type: 'busy'; holder: string };
+
+const isNewer = (a: { createdAt: string; tag: string }, b: { createdAt: string; tag: string }) =>
+  a.createdAt > b.createdAt || (a.createdAt === b.createdAt && a.tag > b.tag);
+
+/**
+ * At most one active rollout per release target (API.md section 4). The target item holds the lock;
+ * a newer version takes it from an older one that has not dispatched (which becomes `superseded`)
+ * and waits for one that has.
+ */
+export async function claimTarget(rt: Runtime, release: ReleaseRecord): Promise<ClaimOutcome> {
+  for (let round = 0; round < 5; round++) {
+    let holder: TargetRecord | undefined;
+    try {
+      await updateItem(
+        rt,
+        targetItemKey(release),
+        { set: { activeTag: release.tag, activeCreatedAt: release.versionCreatedAt } },
+        {
+          expression: 'attribute_not_exists(activeTag) OR activeTag = :none OR activeTag = :me',
+          values: { ':me': release.tag, ':none': null },
+        },
+      );
+      return { type: 'claimed' };
+    } catch (error) {
+      if (!(error instanceof ConditionFailed)) throw error;
+      holder = error.current as TargetRecord | undefined;
+    }
+    const holderTag = holder?.activeTag;
+    if (!holder || !holderTag) continue;
+    const mine = { createdAt: release.versionCreatedAt, tag: release.tag };
+    if (isNewer({ createdAt: holder.activeCreatedAt ?? '', tag: holderTag }, mine)) {
+      return { type: 'superseded', by: holderTag };
+    }
+    const other = await getRelease(rt, { ...release, tag: holderTag });
+    if (!other || TERMINAL_RELEASE.has(other.status)) {
+      // A holder that finished but had not let go (a crash between two writes).
+      await releaseTargetLock(rt, { ...release, tag: holderTag }, false);
+      continue;
+    }
+    if (!UNDISPATCHED_RELEASE.has(other.status)) return { type: 'busy', holder: holderTag };
+    try {
+      await updateRelease(
+        rt,
+        other,
+        {
+          status: 'superseded',
+          finishedAt: new Date().toISOString(),
+          message: `Superseded by ${release.tag}.`,
+        },
+        [...UNDISPATCHED_RELEASE],
+        { expression: 'attribute_not_exists(jobId) OR jobId = :null', values: { ':null': null } },
+      );
+      await stopRollout(rt, other, `Superseded by ${release.tag}.`);
+      await releaseTargetLock(rt, other, false);
+    } catch (error) {
+      if (!(error instanceof ConditionFailed)) throw error;
+      // It dispatched meanwhile (or finished): look again.
+    }
+  }
+  return { type: 'busy', holder: 'unknown' };
+}
+
+/** Lets go of the target if this version holds it, and wakes the releases waiting for it. */
+export async function releaseTargetLock(
+  rt: Runtime,
+  release: Pick<ReleaseRecord, 'deployment' | 'tag' | 'environment' | 'resource'>,
+  wakeWaiters = true,
+): Promise<void> {
+  try {
+    await updateItem(
+      rt,
+      targetItemKey(release),
+      { set: { activeTag: null, activeCreatedAt: null } },
+      { expression: 'activeTag = :me', values: { ':me': release.tag } },
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionFailed)) throw error;
+  }
+  if (wakeWaiters) await wake(rt, signals.target(release));
+}

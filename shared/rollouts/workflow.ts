@@ -1,0 +1,90 @@
+import {
+  ExecutionAlreadyExists,
+  SendTaskSuccessCommand,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { log } from '../log';
+import type { Runtime } from '../runtime';
+import { deleteWaiter, listWaiters, type ReleaseKey, type Waiter } from '../store/rollouts';
+import { executionArnOf, releaseIdOf } from './ids';
+
+/** The execution input: the release's identity only; every step reads the rest from the table. */
+export interface ExecutionInput {
+  release: ReleaseKey;
+}
+
+const IGNORABLE_TASK_ERRORS = new Set(['TaskDoesNotExist', 'TaskTimedOut', 'InvalidToken']);
+
+/** Starts the release's execution; starting it again with the same input is a no-op. */
+export async function startRollout(rt: Runtime, release: ReleaseKey): Promise<void> {
+  const input: ExecutionInput = {
+    release: {
+      deployment: release.deployment,
+      tag: release.tag,
+      environment: release.environment,
+      resource: release.resource,
+    },
+  };
+  try {
+    await rt.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: rt.stateMachineArn,
+        name: releaseIdOf(release),
+        input: JSON.stringify(input),
+      }),
+    );
+  } catch (error) {
+    // The name is taken by a finished execution of this release: nothing to start (AWS keeps names 90 days).
+    if (!(error instanceof ExecutionAlreadyExists || (error as Error).name === 'ExecutionAlreadyExists'))
+      throw error;
+  }
+}
+
+export async function stopRollout(rt: Runtime, release: ReleaseKey, cause: string): Promise<void> {
+  try {
+    await rt.sfn.send(
+      new StopExecutionCommand({
+        executionArn: executionArnOf(rt.stateMachineArn, releaseIdOf(release)),
+        error: 'Gantry.Stopped',
+        cause,
+      }),
+    );
+  } catch (error) {
+    if ((error as Error).name !== 'ExecutionDoesNotExist') throw error;
+  }
+}
+
+/** Resumes a parked task; false when the task is gone (the execution restarted or ended). */
+export async function resumeTask(rt: Runtime, taskToken: string, output: unknown): Promise<boolean> {
+  try {
+    await rt.sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
+    return true;
+  } catch (error) {
+    if (IGNORABLE_TASK_ERRORS.has((error as Error).name)) return false;
+    throw error;
+  }
+}
+
+/** Wakes every execution parked on a signal; each goes back to Evaluate and re-checks its gates. */
+export async function wake(rt: Runtime, signal: string): Promise<number> {
+  const waiters = await listWaiters(rt, signal);
+  let woken = 0;
+  await Promise.all(
+    waiters.map(async (waiter: Waiter) => {
+      if (!(await deleteWaiter(rt, waiter))) return;
+      if (await resumeTask(rt, waiter.taskToken, { woken: signal })) woken++;
+    }),
+  );
+  if (woken > 0) log.debug('woke waiters', { signal, woken });
+  return woken;
+}
+
+export const signals = {
+  target: (r: Omit<ReleaseKey, 'tag'>) => `target:${r.deployment}#${r.environment}#${r.resource}`,
+  paused: (deployment: string) => `paused:${deployment}`,
+  approval: (approvalId: string) => `approval:${approvalId}`,
+  progression: (deployment: string, tag: string, environment: string) =>
+    `progression:${deployment}#${tag}#${environment}`,
+  concurrency: (deployment: string, environment: string) => `concurrency:${deployment}#${environment}`,
+} as const;

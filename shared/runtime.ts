@@ -1,0 +1,53 @@
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { documentClient, type StoreContext } from './store/client';
+
+/** Environment, read once per cold start; a missing variable fails loudly. */
+export function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`Environment variable ${name} is not set.`);
+  return value;
+}
+
+export const ENV = {
+  table: 'GANTRY_TABLE',
+  bus: 'GANTRY_BUS',
+  stateMachineArn: 'GANTRY_STATE_MACHINE_ARN',
+  publicUrl: 'GANTRY_PUBLIC_URL',
+  apiKeys: 'GANTRY_API_KEYS',
+  apiKeysSecretId: 'GANTRY_API_KEYS_SECRET_ID',
+  secrets: 'GANTRY_SECRETS',
+  secretPrefix: 'GANTRY_SECRET_PREFIX',
+  timeScale: 'GANTRY_TIME_SCALE',
+  slackWebhookUrl: 'SLACK_WEBHOOK_URL',
+  slackSigningSecret: 'SLACK_SIGNING_SECRET',
+} as const;
+
+export interface Runtime extends StoreContext {
+  sfn: SFNClient;
+  events: EventBridgeClient;
+  busName: string;
+  stateMachineArn: string;
+  publicUrl: string;
+}
+
+let cached: Runtime | undefined;
+
+/** AWS clients built once; endpoints come from the standard AWS_ENDPOINT_URL_* variables locally. */
+export function runtime(): Runtime {
+  cached ??= {
+    doc: documentClient(),
+    tableName: requiredEnv(ENV.table),
+    sfn: new SFNClient({}),
+    events: new EventBridgeClient({}),
+    busName: requiredEnv(ENV.bus),
+    stateMachineArn: requiredEnv(ENV.stateMachineArn),
+    publicUrl: requiredEnv(ENV.publicUrl).replace(/\/+$/, ''),
+  };
+  return cached;
+}
+
+/** Tests and the local runtime rebuild clients after changing the environment. */
+export function resetRuntime(): void {
+  cached = undefined;
+}

@@ -1,0 +1,105 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ENV } from './runtime';
+import { type ApiKey, ApiKeys } from './schemas';
+
+/**
+ * Named secrets (agent secrets, `secretRef` variables, API keys): a port with two adapters.
+ * Locally they come from environment variables, in AWS from Secrets Manager (cached briefly so a
+ * rotation takes effect without a redeploy).
+ */
+export interface SecretSource {
+  get(name: string): Promise<string>;
+}
+
+export class SecretNotFound extends Error {
+  constructor(name: string) {
+    super(`Secret "${name}" is not configured.`);
+    this.name = 'SecretNotFound';
+  }
+}
+
+export class EnvSecretSource implements SecretSource {
+  constructor(private readonly json = process.env[ENV.secrets] ?? '{}') {}
+  async get(name: string): Promise<string> {
+    const value = (JSON.parse(this.json) as Record<string, unknown>)[name];
+    if (typeof value !== 'string') throw new SecretNotFound(name);
+    return value;
+  }
+}
+
+export class SecretsManagerSource implements SecretSource {
+  private readonly cache = new Map<string, { value: string; until: number }>();
+  constructor(
+    private readonly prefix = process.env[ENV.secretPrefix] ?? '',
+    private readonly client = new SecretsManagerClient({}),
+    private readonly ttlMs = 60_000,
+  ) {}
+  async get(name: string): Promise<string> {
+    const hit = this.cache.get(name);
+    if (hit && hit.until > Date.now()) return hit.value;
+    try {
+      const out = await this.client.send(new GetSecretValueCommand({ SecretId: `${this.prefix}${name}` }));
+      if (out.SecretString === undefined) throw new SecretNotFound(name);
+      this.cache.set(name, { value: out.SecretString, until: Date.now() + this.ttlMs });
+      return out.SecretString;
+    } catch (error) {
+      if ((error as Error).name === 'ResourceNotFoundException') throw new SecretNotFound(name);
+      throw error;
+    }
+  }
+}
+
+let secretSource: SecretSource | undefined;
+export function secrets(): SecretSource {
+  secretSource ??=
+    process.env[ENV.secrets] !== undefined || !process.env.AWS_LAMBDA_FUNCTION_NAME
+      ? new EnvSecretSource()
+      : new SecretsManagerSource();
+  return secretSource;
+}
+
+// ---- API keys (API.md section 2) ---------------------------------------------------------------
+
+export interface KeySource {
+  find(keyId: string): Promise<ApiKey | undefined>;
+}
+
+export function parseApiKeys(json: string): ApiKey[] {
+  return ApiKeys.parse(JSON.parse(json));
+}
+
+/** Keys from GANTRY_API_KEYS (local) or from the Secrets Manager secret holding the same JSON (AWS). */
+export class ApiKeyStore implements KeySource {
+  private keys: { list: ApiKey[]; until: number } | undefined;
+  constructor(
+    private readonly load: () => Promise<string>,
+    private readonly ttlMs = 60_000,
+  ) {}
+  async find(keyId: string): Promise<ApiKey | undefined> {
+    if (!this.keys || this.keys.until <= Date.now()) {
+      this.keys = { list: parseApiKeys(await this.load()), until: Date.now() + this.ttlMs };
+    }
+    return this.keys.list.find((key) => key.id === keyId);
+  }
+}
+
+let keySource: KeySource | undefined;
+export function apiKeys(): KeySource {
+  if (!keySource) {
+    const secretId = process.env[ENV.apiKeysSecretId];
+    keySource = secretId
+      ? new ApiKeyStore(async () => {
+          const out = await new SecretsManagerClient({}).send(
+            new GetSecretValueCommand({ SecretId: secretId }),
+          );
+          return out.SecretString ?? '[]';
+        })
+      : new ApiKeyStore(async () => process.env[ENV.apiKeys] ?? '[]', Number.POSITIVE_INFINITY);
+  }
+  return keySource;
+}
+
+export function resetSecretSources(): void {
+  secretSource = undefined;
+  keySource = undefined;
+}

@@ -1,0 +1,159 @@
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { isoNow } from '../clock';
+import type { Item, StoreContext } from './client';
+import { type ConfigKind, keys } from './keys';
+
+/** Resources, environments, deployments and policies: idempotent upserts by id (API.md section 3). */
+export interface Stored<T> {
+  id: string;
+  data: T;
+  createdAt: string;
+  updatedAt: string;
+  provider?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextToken?: string;
+}
+
+const PAGE_SIZE = 100;
+
+export const encodeToken = (key: Record<string, unknown> | undefined) =>
+  key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
+
+export function decodeToken(token: string | undefined): Record<string, unknown> | undefined {
+  if (!token) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as unknown;
+    const allowed = new Set(['pk', 'sk', 'gsi1pk', 'gsi1sk']);
+    if (
+      value &&
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      Object.entries(value).every(([k, v]) => allowed.has(k) && typeof v === 'string')
+    ) {
+      return value as Record<string, unknown>;
+    }
+  } catch {
+    // fall through
+  }
+  throw new InvalidPageToken();
+}
+
+export class InvalidPageToken extends Error {
+  constructor() {
+    super('The nextToken is not one this service issued.');
+    this.name = 'InvalidPageToken';
+  }
+}
+
+function fromItem<T>(item: Item): Stored<T> {
+  return {
+    id: item.sk as string,
+    data: item.data as T,
+    createdAt: item.createdAt as string,
+    updatedAt: item.updatedAt as string,
+    ...(item.provider ? { provider: item.provider as string } : {}),
+  };
+}
+
+export async function getConfig<T>(
+  ctx: StoreContext,
+  kind: ConfigKind,
+  id: string,
+): Promise<Stored<T> | undefined> {
+  const out = await ctx.doc.send(new GetCommand({ TableName: ctx.tableName, Key: keys.config(kind, id) }));
+  return out.Item ? fromItem<T>(out.Item) : undefined;
+}
+
+/** Upsert keeping `createdAt`; reports whether it created. `provider` tags synced resources. */
+export async function putConfig<T>(
+  ctx: StoreContext,
+  kind: ConfigKind,
+  id: string,
+  data: T,
+  options: { now?: number; provider?: string; existing?: Stored<T> | null } = {},
+): Promise<{ stored: Stored<T>; created: boolean }> {
+  const now = isoNow(options.now);
+  const existing =
+    options.existing === undefined ? await getConfig<T>(ctx, kind, id) : (options.existing ?? undefined);
+  const item: Item = {
+    ...keys.config(kind, id),
+    data,
+    createdAt: existing?.createdAt ?? now,
+    updatedAt: now,
+    ...(options.provider
+      ? { provider: options.provider, gsi1pk: keys.provider(options.provider), gsi1sk: id }
+      : {}),
+  };
+  // A concurrent first write must not be reported as two creations.
+  await ctx.doc.send(
+    new PutCommand({
+      TableName: ctx.tableName,
+      Item: item,
+      ...(existing
+        ? { ConditionExpression: 'attribute_exists(pk)' }
+        : { ConditionExpression: 'attribute_not_exists(pk)' }),
+    }),
+  );
+  return { stored: fromItem<T>(item), created: !existing };
+}
+
+export async function deleteConfig(ctx: StoreContext, kind: ConfigKind, id: string): Promise<boolean> {
+  const out = await ctx.doc.send(
+    new DeleteCommand({ TableName: ctx.tableName, Key: keys.config(kind, id), ReturnValues: 'ALL_OLD' }),
+  );
+  return Boolean(out.Attributes);
+}
+
+export async function listConfig<T>(
+  ctx: StoreContext,
+  kind: ConfigKind,
+  page: { limit?: number; nextToken?: string } = {},
+): Promise<Page<Stored<T>>> {
+  const out = await ctx.doc.send(
+    new QueryCommand({
+      TableName: ctx.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.configPartition(kind) },
+      Limit: page.limit ?? PAGE_SIZE,
+      ExclusiveStartKey: decodeToken(page.nextToken),
+    }),
+  );
+  return {
+    items: (out.Items ?? []).map((item) => fromItem<T>(item)),
+    nextToken: encodeToken(out.LastEvaluatedKey),
+  };
+}
+
+/** Every object of a kind (used by the planner; inventories are thousands, not millions). */
+export async function listAllConfig<T>(ctx: StoreContext, kind: ConfigKind): Promise<Stored<T>[]> {
+  const all: Stored<T>[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await listConfig<T>(ctx, kind, { limit: 1000, nextToken });
+    all.push(...page.items);
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return all;
+}
+
+export async function listProviderResources<T>(ctx: StoreContext, provider: string): Promise<Stored<T>[]> {
+  const all: Stored<T>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ctx.doc.send(
+      new QueryCommand({
+        TableName: ctx.tableName,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.provider(provider) },
+        ExclusiveStartKey: start,
+      }),
+    );
+    all.push(...(out.Items ?? []).map((item) => fromItem<T>(item)));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return all;
+}

@@ -1,0 +1,27 @@
+/** Every key of the table, in one place (the access patterns are listed in ./table.ts). */
+export type ConfigKind = 'resource' | 'environment' | 'deployment' | 'policy';
+
+export const keys = {
+  config: (kind: ConfigKind, id: string) => ({ pk: kind.toUpperCase(), sk: id }),
+  configPartition: (kind: ConfigKind) => kind.toUpperCase(),
+  provider: (provider: string) => `PROVIDER#${provider}`,
+  version: (deployment: string, tag: string) => ({ pk: `VERSION#${deployment}`, sk: tag }),
+  versionsByCreation: (deployment: string) => `VERSIONS#${deployment}`,
+  releasesOfVersion: (deployment: string, tag: string) => `RELEASES#${deployment}#${tag}`,
+  release: (deployment: string, tag: string, environment: string, resource: string) => ({
+    pk: `RELEASES#${deployment}#${tag}`,
+    sk: `${environment}#${resource}`,
+  }),
+  targetsOfDeployment: (deployment: string) => `TARGET#${deployment}`,
+  target: (deployment: string, environment: string, resource: string) => ({
+    pk: `TARGET#${deployment}`,
+    sk: `${environment}#${resource}`,
+  }),
+  job: (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' }),
+  waiters: (signal: string) => `WAIT#${signal}`,
+  waiter: (signal: string, releaseKey: string) => ({ pk: `WAIT#${signal}`, sk: releaseKey }),
+  nonce: (signature: string) => ({ pk: `NONCE#${signature}`, sk: 'NONCE' }),
+  events: 'EVENTS',
+  eventsOfDeployment: (deployment: string) => `EVENTS#${deployment}`,
+  deploymentState: (deployment: string) => ({ pk: 'DEPLOYMENT_STATE', sk: deployment }),
+} as const;

@@ -1,0 +1,52 @@
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+
+/**
+ * The one DynamoDB table, shared by the CDK stack (infra/aws) and the local runtime's table creation.
+ *
+ * Access patterns (keys in ./keys.ts):
+ *  1. config object by kind and id (resource, environment, deployment, policy)   pk=KIND         sk=id
+ *  2. list config objects of a kind, paginated                                    Query pk=KIND
+ *  3. resources of one provider (sync)                                            gsi1 PROVIDER#p
+ *  4. a version by deployment and tag                                             pk=VERSION#dep  sk=tag
+ *  5. versions of a deployment, newest last                                       gsi1 VERSIONS#dep, createdAt#tag
+ *  6. releases of a version (GET version), of a version in one environment        pk=RELEASES#dep#tag sk=env#res
+ *  7. a release target's state: current/previous successful versions, lock      pk=TARGET#dep   sk=env#res
+ *  8. targets of a deployment (and environment)                                   Query pk=TARGET#dep [begins_with env#]
+ *  9. a job by id (callbacks)                                                     pk=JOB#id       sk=JOB
+ * 10. executions waiting on a signal (approval, progression, target lock, pause)  pk=WAIT#key     sk=release key
+ * 11. replay nonces, with TTL                                                     pk=NONCE#sig    sk=NONCE
+ * 12. audit trail, newest last; per deployment                                   pk=EVENTS sk=time#id, gsi1 EVENTS#dep
+ *
+ * Every state change is a single-item conditional write (no transactions: DESIGN.md section 3).
+ */
+export const TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'expiresAt',
+  indexes: [{ name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' }],
+} as const;
+
+export function createTableInput(tableName: string): CreateTableCommandInput {
+  const keyNames = [
+    TABLE.partitionKey,
+    TABLE.sortKey,
+    ...TABLE.indexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+  ];
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: keyNames.map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+    KeySchema: [
+      { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
+      { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: TABLE.indexes.map((index) => ({
+      IndexName: index.name,
+      KeySchema: [
+        { AttributeName: index.partitionKey, KeyType: 'HASH' },
+        { AttributeName: index.sortKey, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    })),
+  };
+}

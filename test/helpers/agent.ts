@@ -1,0 +1,62 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A webhook job agent on loopback that records every job and can call back on its own. */
+export interface ReceivedJob {
+  jobId: string;
+  kind: string;
+  deployment: { id: string };
+  environment: { id: string };
+  resource: { id: string };
+  version: { tag: string };
+  variables: Record<string, string>;
+  callback: { url: string; token: string };
+  headers: IncomingMessage['headers'];
+  raw: string;
+}
+
+export type Behaviour = (job: ReceivedJob) => 'successful' | 'failed' | 'none' | { status: number };
+
+export class FakeAgent {
+  readonly jobs: ReceivedJob[] = [];
+  behaviour: Behaviour = () => 'successful';
+  private server?: Server;
+  url = '';
+
+  async start(): Promise<this> {
+    this.server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const job = { ...(JSON.parse(raw) as ReceivedJob), headers: req.headers, raw };
+      this.jobs.push(job);
+      const decision = this.behaviour(job);
+      if (typeof decision === 'object') {
+        res.writeHead(decision.status).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      if (decision !== 'none') setTimeout(() => void this.report(job, decision), 5);
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/jobs`;
+    return this;
+  }
+
+  async report(
+    job: ReceivedJob,
+    status: 'successful' | 'failed' | 'in_progress',
+    token = job.callback.token,
+  ) {
+    const res = await fetch(job.callback.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ status, message: `agent says ${status}` }),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+}

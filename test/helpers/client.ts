@@ -1,0 +1,87 @@
+import { signedHeaders } from '../../shared/auth/signature';
+
+/** A signing HTTP client over real sockets, as CI and the CLI use the API. */
+export interface Key {
+  id: string;
+  secret: string;
+}
+
+export interface Reply<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+  text: string;
+  headers: Headers;
+}
+
+let lastSecond = 0;
+let sameSecond = 0;
+
+export class Client {
+  constructor(
+    readonly baseUrl: string,
+    readonly key?: Key,
+  ) {}
+
+  async request<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: { headers?: Record<string, string>; raw?: string; sign?: boolean; now?: number } = {},
+  ): Promise<Reply<T>> {
+    const payload = options.raw ?? (body === undefined ? '' : JSON.stringify(body));
+    // Two identical writes in one second share a signature (API.md section 2): vary the second.
+    let now = options.now ?? Date.now();
+    if (options.now === undefined && method !== 'GET') {
+      const second = Math.floor(now / 1000);
+      sameSecond = second === lastSecond ? sameSecond + 1 : 0;
+      lastSecond = second;
+      now -= sameSecond * 1000;
+    }
+    const headers: Record<string, string> = {
+      ...(payload ? { 'content-type': 'application/json' } : {}),
+      ...(this.key && options.sign !== false ? signedHeaders(this.key, method, path, payload, now) : {}),
+      ...options.headers,
+    };
+    const res = await fetch(`${this.baseUrl}${path}`, { method, headers, body: payload || undefined });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : {};
+    } catch {
+      // HTML pages stay text
+    }
+    return { status: res.status, body: parsed as T, text, headers: res.headers };
+  }
+
+  get<T = Record<string, unknown>>(path: string) {
+    return this.request<T>('GET', path);
+  }
+  put<T = Record<string, unknown>>(path: string, body: unknown) {
+    return this.request<T>('PUT', path, body);
+  }
+  post<T = Record<string, unknown>>(path: string, body?: unknown) {
+    return this.request<T>('POST', path, body);
+  }
+  patch<T = Record<string, unknown>>(path: string, body: unknown) {
+    return this.request<T>('PATCH', path, body);
+  }
+  delete<T = Record<string, unknown>>(path: string) {
+    return this.request<T>('DELETE', path);
+  }
+}
+
+export async function eventually<T>(
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  { timeoutMs = 15_000, intervalMs = 50 } = {},
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last = await probe();
+  while (!done(last)) {
+    if (Date.now() > until)
+      throw new Error(`Timed out waiting; last value: ${JSON.stringify(last).slice(0, 2000)}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+    last = await probe();
+  }
+  return last;
+}
