@@ -71,3 +71,16 @@ export const FUNCTIONS: FunctionSpec[] = [
 ];
 
 export const STATE_MACHINES = [{ id: 'rollout', file: 'statemachines/rollout.asl.json' }] as const;
+
+/** The `${Key}` placeholders of the ASL files, filled from the registry (the same map in CDK and locally). */
+export function aslSubstitutions(arnOf: (spec: FunctionSpec) => string): Record<string, string> {
+  return Object.fromEntries(FUNCTIONS.filter((f) => f.aslKey).map((f) => [f.aslKey as string, arnOf(f)]));
+}
+
+export function substitute(text: string, values: Record<string, string>): string {
+  return text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (whole, key: string) => {
+    const value = values[key];
+    if (value === undefined) throw new Error(`No substitution for ${whole}`);
+    return value;
+  });
+}

@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { FUNCTIONS, type FunctionSpec, STATE_MACHINES } from '../../functions/registry';
+import {
+  aslSubstitutions,
+  FUNCTIONS,
+  type FunctionSpec,
+  STATE_MACHINES,
+  substitute,
+} from '../../functions/registry';
 
 /** Loads the registry's handlers in-process and fills the ASL placeholders with local ARNs. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -55,19 +61,6 @@ export async function invokeLocal(arn: string, payload: unknown): Promise<unknow
     });
   const handler = await loadHandler(spec);
   return handler(structuredClone(payload), lambdaContext(spec, crypto.randomUUID()));
-}
-
-/** `${Key}` placeholders of an ASL file, substituted from the registry (the same map CDK uses). */
-export function aslSubstitutions(arnOf: (spec: FunctionSpec) => string): Record<string, string> {
-  return Object.fromEntries(FUNCTIONS.filter((f) => f.aslKey).map((f) => [f.aslKey as string, arnOf(f)]));
-}
-
-export function substitute(text: string, values: Record<string, string>): string {
-  return text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (whole, key: string) => {
-    const value = values[key];
-    if (value === undefined) throw new Error(`No substitution for ${whole}`);
-    return value;
-  });
 }
 
 export function localDefinitions(): { arn: string; definition: string }[] {
