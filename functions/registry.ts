@@ -1,3 +1,5 @@
+import { DETAIL_TYPES, type DetailType } from '../shared/events';
+
 /**
  * Every function of Gantry, in one list read by the CDK stack (infra/aws) and the local runtime
  * (infra/local), so the two cannot drift: entry file, exported handler, the ASL placeholder it
@@ -21,7 +23,10 @@ export interface FunctionSpec {
   id: string;
   entry: string;
   handler: string;
-  kind: 'http' | 'step';
+  /** http: behind API Gateway; step: a task of the state machine; event: a consumer of bus events. */
+  kind: 'http' | 'step' | 'event';
+  /** For event consumers: the detail types (source `gantry`) its rule delivers. */
+  subscribes?: DetailType[];
   /** The `${Placeholder}` of statemachines/rollout.asl.json this function's ARN fills. */
   aslKey?: string;
   memoryMb: number;
@@ -56,6 +61,17 @@ const step = (
   needs: ['table', 'events', ...needs],
 });
 
+const consumer = (id: string, file: string, subscribes: DetailType[], needs: Need[]): FunctionSpec => ({
+  id,
+  entry: `functions/events/${file}.ts`,
+  handler: 'handler',
+  kind: 'event',
+  subscribes,
+  memoryMb: 1024,
+  timeoutSeconds: 300,
+  needs: ['table', 'events', ...needs],
+});
+
 export const FUNCTIONS: FunctionSpec[] = [
   http('api-config', 'config', ['executions']),
   http('api-versions', 'versions', ['executions', 'taskCallbacks'], 1024),
@@ -68,6 +84,8 @@ export const FUNCTIONS: FunctionSpec[] = [
   step('step-dispatch', 'dispatch', 'DispatchFunctionArn', ['taskCallbacks', 'agentSecrets'], 120),
   step('step-complete', 'completeRelease', 'CompleteFunctionArn', ['taskCallbacks']),
   step('step-fail', 'fail', 'FailFunctionArn', ['taskCallbacks']),
+  // Starts the executions of a version's releases off the request path (thousands take seconds).
+  consumer('event-fanout', 'fanout', [DETAIL_TYPES.versionReady], ['executions']),
 ];
 
 export const STATE_MACHINES = [{ id: 'rollout', file: 'statemachines/rollout.asl.json' }] as const;

@@ -11,6 +11,8 @@ export const EVENT_SOURCE = 'gantry';
 
 export const DETAIL_TYPES = {
   versionCreated: 'Version Created',
+  /** A version became ready: its releases exist and their executions are to be started. */
+  versionReady: 'Version Ready',
   releaseStarted: 'Release Started',
   releaseWaiting: 'Release Waiting',
   releaseSucceeded: 'Release Succeeded',

@@ -19,6 +19,7 @@ import { createTableInput } from '../../shared/store/table';
 import { LocalEventBus } from './eventbus';
 import {
   invokeLocal,
+  LOCAL_ACCOUNT,
   LOCAL_REGION,
   lambdaContext,
   loadHandler,
@@ -52,6 +53,8 @@ export interface LocalServer {
   generatedKey?: ApiKey;
   engine: LocalStepFunctions;
   bus: LocalEventBus;
+  /** Requests DynamoDB has served so far (the benchmark counts them per rollout). */
+  dynamoRequests(): number;
   close(): Promise<void>;
 }
 
@@ -200,6 +203,10 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const db = dynalite(
     options.inMemory ? { createTableMs: 0 } : { path: join(dataDir, 'dynamodb'), createTableMs: 0 },
   );
+  let dynamoRequests = 0;
+  db.on('request', () => {
+    dynamoRequests++;
+  });
   const dbPort = await listen(db, 0);
   const dbEndpoint = `http://127.0.0.1:${dbPort}`;
   await ensureTable(dbEndpoint);
@@ -207,6 +214,16 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const engine = new LocalStepFunctions({ invokeFunction: invokeLocal, timeScale: options.timeScale ?? 1 });
   for (const { arn, definition } of localDefinitions()) engine.createStateMachine(arn, definition);
   const bus = new LocalEventBus(join(dataDir, 'events.jsonl'));
+  // The bus rules of the AWS stack: each consumer gets the EventBridge event of its detail types.
+  for (const spec of FUNCTIONS.filter((f) => f.kind === 'event')) {
+    bus.subscribe(spec.subscribes ?? [], async (event) => {
+      const handler = await loadHandler(spec);
+      await handler(
+        { version: '0', account: LOCAL_ACCOUNT, region: LOCAL_REGION, resources: [], ...event },
+        lambdaContext(spec, randomUUID()),
+      );
+    });
+  }
 
   const server = createServer((req, res) => {
     handle(req, res).catch(() =>
@@ -293,6 +310,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     generatedKey: options.apiKeys ? undefined : keys.generated,
     engine,
     bus,
+    dynamoRequests: () => dynamoRequests,
     async close() {
       if (closed) return;
       closed = true;

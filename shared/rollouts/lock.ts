@@ -33,7 +33,16 @@ export async function claimTarget(rt: Runtime, release: ReleaseRecord): Promise<
       await updateItem(
         rt,
         targetItemKey(release),
-        { set: { activeTag: release.tag, activeCreatedAt: release.versionCreatedAt } },
+        {
+          // The first claim creates the target item, so it carries its identity too.
+          set: {
+            deployment: release.deployment,
+            environment: release.environment,
+            resource: release.resource,
+            activeTag: release.tag,
+            activeCreatedAt: release.versionCreatedAt,
+          },
+        },
         {
           expression: 'attribute_not_exists(activeTag) OR activeTag = :none OR activeTag = :me',
           values: { ':me': release.tag, ':none': null },

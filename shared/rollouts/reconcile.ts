@@ -5,13 +5,7 @@ import type { Runtime } from '../runtime';
 import type { DeploymentBody } from '../schemas';
 import { listAllConfig, type Stored } from '../store/config';
 import type { ConfigKind } from '../store/keys';
-import {
-  ensureTarget,
-  listTargets,
-  listVersions,
-  putReleaseIfAbsent,
-  type TargetRecord,
-} from '../store/rollouts';
+import { listTargets, listVersions, putReleaseIfAbsent, type TargetRecord } from '../store/rollouts';
 import { computeReleaseTargets } from '../targets';
 import { cancelReleases, inParallel, loadInventory, newRelease } from './versions';
 import { startRollout } from './workflow';
@@ -49,7 +43,6 @@ export async function reconcileDeployment(
   if (!newest) return;
   const now = isoNow();
   await inParallel(targets, async (target) => {
-    await ensureTarget(rt, target);
     const { created, item } = await putReleaseIfAbsent(rt, newRelease(newest, target, now));
     if (created) await startRollout(rt, item);
   });

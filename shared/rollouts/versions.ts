@@ -9,7 +9,6 @@ import { type ReleaseStatus, TERMINAL_RELEASE, UNDISPATCHED_RELEASE } from '../s
 import { ConditionFailed } from '../store/client';
 import { listAllConfig, type Stored } from '../store/config';
 import {
-  ensureTarget,
   getRelease,
   getVersion,
   listReleases,
@@ -84,22 +83,34 @@ export function newRelease(version: VersionRecord, target: ReleaseTarget, now: s
   };
 }
 
-/**
- * Creates each target's release (once) and starts its execution (idempotently), so calling it again
- * after a crash or a client retry finishes what the first call began.
- */
-export async function startRollouts(
+/** Creates each target's release once (a retry finds them); their executions start from `Version Ready`. */
+export async function createReleases(
   rt: Runtime,
   version: VersionRecord,
   targets: ReleaseTarget[],
 ): Promise<void> {
   const now = isoNow();
   await inParallel(targets, async (target) => {
-    await ensureTarget(rt, target);
-    const { item } = await putReleaseIfAbsent(rt, newRelease(version, target, now));
-    if (!TERMINAL_RELEASE.has(item.status)) await startRollout(rt, item);
+    await putReleaseIfAbsent(rt, newRelease(version, target, now));
   });
 }
+
+/**
+ * The fan-out, run by the `Version Ready` consumer off the request path (so a version over
+ * thousands of targets answers at once): starts every unfinished release's execution, idempotently.
+ */
+export async function startReleases(rt: Runtime, deployment: string, tag: string): Promise<number> {
+  const releases = (await listReleases(rt, deployment, tag)).filter((r) => !TERMINAL_RELEASE.has(r.status));
+  await inParallel(releases, (release) => startRollout(rt, release));
+  return releases.length;
+}
+
+const readyEvent = (version: VersionRecord, actor: Actor): GantryEvent => ({
+  detailType: DETAIL_TYPES.versionReady,
+  deployment: version.deployment,
+  version: version.tag,
+  actor,
+});
 
 export interface VersionView {
   version: Record<string, unknown>;
@@ -167,18 +178,22 @@ export async function createVersion(
     throw conflict(`The version "${body.tag}" already exists with a different body.`);
   }
   const { targets } = await targetsOf(rt, deployment);
-  if (created) {
-    await publish(rt, [
-      {
-        detailType: DETAIL_TYPES.versionCreated,
-        deployment: deploymentId,
-        version: body.tag,
-        actor,
-        data: { status: body.status },
-      },
-    ]);
-  }
-  if (item.status === 'ready') await startRollouts(rt, item, targets);
+  if (item.status === 'ready') await createReleases(rt, item, targets);
+  // A retried create publishes `Version Ready` again, which heals a fan-out that was cut short.
+  await publish(rt, [
+    ...(created
+      ? [
+          {
+            detailType: DETAIL_TYPES.versionCreated,
+            deployment: deploymentId,
+            version: body.tag,
+            actor,
+            data: { status: body.status },
+          },
+        ]
+      : []),
+    ...(item.status === 'ready' ? [readyEvent(item, actor)] : []),
+  ]);
   return {
     created,
     version: renderVersion(item),
@@ -216,7 +231,8 @@ export async function patchVersion(
   const updated = (await getVersion(rt, deploymentId, tag)) as VersionRecord;
   if (status === 'ready') {
     const { targets } = await targetsOf(rt, deployment);
-    await startRollouts(rt, updated, targets);
+    await createReleases(rt, updated, targets);
+    await publish(rt, [readyEvent(updated, actor)]);
   } else {
     await cancelReleases(rt, deploymentId, tag, {
       onlyUndispatched: true,

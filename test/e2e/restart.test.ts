@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FakeAgent, type ReceivedJob } from '../helpers/agent';
 import { Client, eventually } from '../helpers/client';
 import { ADMIN, TEST_KEYS } from '../helpers/local';
-import { type ServerProcess, freePort, spawnServer } from '../helpers/process';
+import { freePort, type ServerProcess, spawnServer } from '../helpers/process';
 
 interface VersionView {
   releases: { resource: string; status: string; jobId: string | null }[];
@@ -37,7 +37,8 @@ describe('kill -9 mid-rollout, then npm start on the same data dir', () => {
     const admin = new Client(current.url, ADMIN);
 
     const resources = Array.from({ length: 8 }, (_, i) => `node-${i}`);
-    for (const id of resources) await admin.put(`/v1/resources/${id}`, { kind: 'vm', name: id, metadata: { env: 'prod' } });
+    for (const id of resources)
+      await admin.put(`/v1/resources/${id}`, { kind: 'vm', name: id, metadata: { env: 'prod' } });
     await admin.put('/v1/environments/prod', { resourceSelector: "resource.metadata.env == 'prod'" });
     await admin.put('/v1/deployments/web', { jobAgent: { type: 'webhook', url: agent.url } });
     expect((await admin.post('/v1/deployments/web/versions', { tag: 'v1' })).status).toBe(201);
@@ -46,8 +47,14 @@ describe('kill -9 mid-rollout, then npm start on the same data dir', () => {
     await current.kill9();
     current = await spawnServer(env, port);
     const view = () => admin.get<VersionView>('/v1/deployments/web/versions/v1');
-    await eventually(view, (r) => r.body.releases.length === 8 && r.body.releases.every((x) => x.status === 'deploying'));
-    await eventually(async () => latestByJob(agent.jobs).size, (n) => n === 8);
+    await eventually(
+      view,
+      (r) => r.body.releases.length === 8 && r.body.releases.every((x) => x.status === 'deploying'),
+    );
+    await eventually(
+      async () => latestByJob(agent.jobs).size,
+      (n) => n === 8,
+    );
 
     // Report half, then kill again while the other half waits for callbacks.
     const firstHalf = [...latestByJob(agent.jobs).values()].slice(0, 4);
@@ -72,6 +79,7 @@ describe('kill -9 mid-rollout, then npm start on the same data dir', () => {
     }
     expect([...idsByResource.keys()].sort()).toEqual([...resources].sort());
     for (const ids of idsByResource.values()) expect(ids.size).toBe(1);
-    for (const release of done.body.releases) expect(idsByResource.get(release.resource)).toContain(release.jobId);
+    for (const release of done.body.releases)
+      expect(idsByResource.get(release.resource)).toContain(release.jobId);
   }, 120_000);
 });

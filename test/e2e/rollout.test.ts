@@ -172,6 +172,10 @@ describe('job callbacks', () => {
       () => version('v4.0.0'),
       (r) => r.body.releases.length === 3 && r.body.releases.every((x) => x.status === 'deploying'),
     );
+    await eventually(
+      async () => agent.jobs.filter((j) => j.version.tag === 'v4.0.0').length,
+      (n) => n === 3,
+    );
     const [first, second] = agent.jobs.filter((j) => j.version.tag === 'v4.0.0');
     if (!first || !second) throw new Error('jobs missing');
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
-import { FUNCTIONS, STATE_MACHINES, aslSubstitutions, substitute } from '../../functions/registry';
+import { aslSubstitutions, FUNCTIONS, STATE_MACHINES, substitute } from '../../functions/registry';
 import { LocalStepFunctions } from '../../infra/local/stepfunctions';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -10,7 +10,12 @@ const arnOf = (id: string) => `arn:aws:lambda:us-east-1:123456789012:function:ga
 
 describe.each(STATE_MACHINES)('statemachine $file', ({ file }) => {
   const raw = readFileSync(join(ROOT, file), 'utf8');
-  const definition = JSON.parse(substitute(raw, aslSubstitutions((f) => arnOf(f.id)))) as {
+  const definition = JSON.parse(
+    substitute(
+      raw,
+      aslSubstitutions((f) => arnOf(f.id)),
+    ),
+  ) as {
     States: Record<string, { Type: string; Resource?: string; Parameters?: { FunctionName?: string } }>;
   };
 
@@ -32,7 +37,9 @@ describe.each(STATE_MACHINES)('statemachine $file', ({ file }) => {
 
   it('is accepted by the local engine', () => {
     const engine = new LocalStepFunctions({ invokeFunction: async () => ({}) });
-    expect(() => engine.createStateMachine('arn:aws:states:us-east-1:123456789012:stateMachine:x', definition)).not.toThrow();
+    expect(() =>
+      engine.createStateMachine('arn:aws:states:us-east-1:123456789012:stateMachine:x', definition),
+    ).not.toThrow();
     engine.close();
   });
 

@@ -1,0 +1,16 @@
+import { benchRollouts } from './rollouts';
+
+/** `npm run bench`: every performance figure the README quotes comes from here. */
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+process.env.GANTRY_LOG_LEVEL ??= 'ERROR';
+
+const only = process.argv[2];
+const suites: Record<string, () => Promise<Record<string, string | number>>> = { rollouts: benchRollouts };
+
+for (const [name, run] of Object.entries(suites)) {
+  if (only && only !== name) continue;
+  console.log(`\n## ${name}`);
+  const figures = await run();
+  console.log('| measure | value |\n| --- | --- |');
+  for (const [measure, value] of Object.entries(figures)) console.log(`| ${measure} | ${value} |`);
+}
