@@ -17,7 +17,9 @@ export type Need =
   /** read the API keys secret */
   | 'apiKeys'
   /** read agent and variable secrets (secretRef, tokenSecretRef) */
-  | 'agentSecrets';
+  | 'agentSecrets'
+  /** read the Slack webhook URL and signing secret */
+  | 'slack';
 
 export interface FunctionSpec {
   id: string;
@@ -76,16 +78,19 @@ export const FUNCTIONS: FunctionSpec[] = [
   http('api-config', 'config', ['executions']),
   http('api-versions', 'versions', ['executions', 'taskCallbacks'], 1024),
   http('api-jobs', 'jobs', ['taskCallbacks']),
+  http('api-approvals', 'approvals', ['executions', 'taskCallbacks', 'slack']),
   http('api-meta', 'meta', [], 256),
   step('step-begin', 'begin', 'BeginFunctionArn', []),
-  step('step-evaluate', 'evaluateGates', 'EvaluateFunctionArn', ['executions', 'taskCallbacks']),
-  step('step-wait', 'wait', 'WaitFunctionArn', ['taskCallbacks']),
+  step('step-evaluate', 'evaluateGates', 'EvaluateFunctionArn', ['executions', 'taskCallbacks', 'slack']),
+  step('step-wait', 'wait', 'WaitFunctionArn', ['executions', 'taskCallbacks', 'slack']),
   // Sending a job retries with backoff (about 15 s at worst) before it fails the job.
   step('step-dispatch', 'dispatch', 'DispatchFunctionArn', ['taskCallbacks', 'agentSecrets'], 120),
   step('step-complete', 'completeRelease', 'CompleteFunctionArn', ['taskCallbacks']),
   step('step-fail', 'fail', 'FailFunctionArn', ['taskCallbacks']),
   // Starts the executions of a version's releases off the request path (thousands take seconds).
   consumer('event-fanout', 'fanout', [DETAIL_TYPES.versionReady], ['executions']),
+  // Environment progression is woken by the upstream success, not by polling.
+  consumer('event-progression', 'progression', [DETAIL_TYPES.releaseSucceeded], ['taskCallbacks']),
 ];
 
 export const STATE_MACHINES = [{ id: 'rollout', file: 'statemachines/rollout.asl.json' }] as const;

@@ -1,7 +1,7 @@
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
-import { isoNow } from './clock';
+import { isoNow, nowMs } from './clock';
 import type { Runtime } from './runtime';
 import { decodeToken, encodeToken, type Page } from './store/config';
 import { keys } from './store/keys';
@@ -58,7 +58,7 @@ const PUT_EVENTS_BATCH = 10;
 const BATCH_WRITE = 25;
 
 /** Publishes on the bus and keeps the same events as the audit trail. */
-export async function publish(rt: Runtime, events: GantryEvent[], now = Date.now()): Promise<void> {
+export async function publish(rt: Runtime, events: GantryEvent[], now = nowMs()): Promise<void> {
   if (events.length === 0) return;
   const time = isoNow(now);
   const records: AuditRecord[] = events.map((event) => ({ ...event, id: ulid(now), time }));

@@ -2,7 +2,6 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { authenticate, authorize, type Caller } from '../../shared/auth/verify';
-import { nowMs } from '../../shared/clock';
 import { ApiError, errorBody, invalid, unauthenticated } from '../../shared/errors';
 import { log } from '../../shared/log';
 import { runtime } from '../../shared/runtime';
@@ -77,9 +76,18 @@ function rawBodyOf(event: Event): string {
   return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
 }
 
-function parseJsonBody(route: RouteSpec, headers: Record<string, string | undefined>, raw: string) {
-  if (!BODY_METHODS.has(route.method) || raw.length === 0) return undefined;
+function parseBody(route: RouteSpec, headers: Record<string, string | undefined>, raw: string) {
+  if (!BODY_METHODS.has(route.method) || raw.length === 0) return route.bodyType === 'form' ? {} : undefined;
   const contentType = headers['content-type'] ?? '';
+  if (route.bodyType === 'form') {
+    if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType)) {
+      throw new ApiError(
+        'unsupported_media_type',
+        'The request body must be sent as application/x-www-form-urlencoded.',
+      );
+    }
+    return Object.fromEntries(new URLSearchParams(raw));
+  }
   if (!/^application\/json\s*(;|$)/i.test(contentType)) {
     throw new ApiError('unsupported_media_type', 'The request body must be sent as application/json.');
   }
@@ -142,7 +150,7 @@ async function toRequest(route: RouteSpec, event: Event): Promise<ApiRequest> {
     headers,
   };
   // Authentication comes first: an unsigned caller learns nothing about ids or schemas.
-  await authorizeRequest(route, request, event, nowMs());
+  await authorizeRequest(route, request, event, Date.now());
   for (const [name, schema] of Object.entries(route.params ?? {})) {
     request.params[name] = parseWith(
       schema,
@@ -150,7 +158,7 @@ async function toRequest(route: RouteSpec, event: Event): Promise<ApiRequest> {
       `The path parameter ${name}`,
     ) as string;
   }
-  const parsedBody = parseJsonBody(route, headers, rawBody);
+  const parsedBody = parseBody(route, headers, rawBody);
   request.query = route.query
     ? parseWith(route.query, event.queryStringParameters ?? {}, 'The query string')
     : {};

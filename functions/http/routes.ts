@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import {
+  ApprovalDecisionBody,
   DeploymentBody,
   EnvironmentBody,
+  ForceBody,
   Id,
   JobStatusBody,
   PolicyBody,
@@ -19,7 +21,7 @@ import {
  * Every HTTP route, in one table read by the handlers (dispatch by route key), the local server
  * (routing), the CDK stack (API Gateway routes) and the OpenAPI document. No handler code here.
  */
-export type HttpFunctionId = 'api-config' | 'api-versions' | 'api-jobs' | 'api-meta';
+export type HttpFunctionId = 'api-config' | 'api-versions' | 'api-jobs' | 'api-approvals' | 'api-meta';
 
 export type Auth =
   | { type: 'public' }
@@ -37,6 +39,8 @@ export interface RouteSpec {
   params?: Record<string, z.ZodType>;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /** `form`: application/x-www-form-urlencoded, as browsers and Slack send it (API.md section 1). */
+  bodyType?: 'json' | 'form';
   /** Success status codes and what they mean, for the OpenAPI document. */
   responses: Record<number, string>;
 }
@@ -239,6 +243,101 @@ export const ROUTES: RouteSpec[] = [
     responses: { 200: '{"items": [...], "nextToken"?}' },
   },
 ];
+
+const APPROVAL_ID = z.string().regex(/^a[0-9a-f]{32}$/, 'must be an approval id');
+
+ROUTES.push(
+  {
+    operationId: 'forceRelease',
+    method: 'POST',
+    path: '/v1/release-targets/force',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: ADMIN },
+    summary: 'Skip the remaining gates of one release (recorded with its reason)',
+    body: ForceBody,
+    responses: { 200: 'The release' },
+  },
+  {
+    operationId: 'getPlan',
+    method: 'GET',
+    path: '/v1/deployments/{deploymentId}/versions/{tag}/plan',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: VERSIONS_READ },
+    summary: 'What will happen to each release target, computed ahead of time with no side effects',
+    params: version,
+    responses: {
+      200: '{"version", "targets": [{"gates", "position", "slot", "estimatedStart", ...}], "warnings"}',
+    },
+  },
+  {
+    operationId: 'listApprovals',
+    method: 'GET',
+    path: '/v1/approvals',
+    fn: 'api-approvals',
+    auth: { type: 'signed', scopes: ['read', 'approvals:write'] },
+    summary: 'Approvals, newest first',
+    query: z.object({ status: z.enum(['pending', 'approved', 'rejected', 'expired']).optional() }),
+    responses: { 200: '{"items": [...]}' },
+  },
+  {
+    operationId: 'decideApproval',
+    method: 'POST',
+    path: '/v1/approvals/{approvalId}/decision',
+    fn: 'api-approvals',
+    auth: { type: 'signed', scopes: ['approvals:write'] },
+    summary: 'Approve or reject through the API',
+    params: { approvalId: APPROVAL_ID },
+    body: ApprovalDecisionBody,
+    responses: { 200: 'The approval' },
+  },
+  {
+    operationId: 'reviewPage',
+    method: 'GET',
+    path: '/approvals/{approvalId}',
+    fn: 'api-approvals',
+    auth: { type: 'public' },
+    summary: 'The review page of an approval link (HTML; never changes anything)',
+    params: { approvalId: z.string().max(64) },
+    query: z.object({ t: z.string().max(256).optional() }),
+    responses: { 200: 'HTML page', 403: 'Bad or expired token (HTML)' },
+  },
+  {
+    operationId: 'decideByLink',
+    method: 'POST',
+    path: '/approvals/{approvalId}',
+    fn: 'api-approvals',
+    auth: { type: 'public' },
+    summary: 'The decision form of the review page (form fields t, decision, approver)',
+    params: { approvalId: z.string().max(64) },
+    bodyType: 'form',
+    body: z.object({
+      t: z.string().max(256).optional(),
+      decision: z.enum(['approve', 'reject']).optional(),
+      approver: z.string().max(128).optional(),
+    }),
+    responses: {
+      200: 'HTML confirmation',
+      403: 'Bad token (HTML)',
+      409: 'Already decided or expired (HTML)',
+    },
+  },
+  {
+    operationId: 'slackInteractions',
+    method: 'POST',
+    path: '/slack/interactions',
+    fn: 'api-approvals',
+    auth: { type: 'public' },
+    summary: "Slack's interactivity callback (buttons), verified with Slack's v0 signature",
+    bodyType: 'form',
+    body: z.object({
+      payload: z
+        .string()
+        .max(1024 * 1024)
+        .optional(),
+    }),
+    responses: { 200: 'Acknowledged' },
+  },
+);
 
 export const routeKey = (route: Pick<RouteSpec, 'method' | 'path'>) => `${route.method} ${route.path}`;
 export const routesOf = (fn: HttpFunctionId) => ROUTES.filter((route) => route.fn === fn);

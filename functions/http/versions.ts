@@ -1,6 +1,7 @@
 import type { Actor } from '../../shared/events';
 import { requireConfig } from '../../shared/inventory';
-import { setPaused } from '../../shared/rollouts/overrides';
+import { forceRelease, setPaused } from '../../shared/rollouts/overrides';
+import { planVersion } from '../../shared/rollouts/plan';
 import { listReleaseTargets } from '../../shared/rollouts/targets-view';
 import {
   cancelReleases,
@@ -61,6 +62,23 @@ export const handler = httpHandler('api-versions', {
     });
     return json(200, await viewVersion(rt, deployment, tag));
   },
+  forceRelease: async (request) =>
+    json(
+      200,
+      await forceRelease(
+        runtime(),
+        request.body as {
+          deployment: string;
+          environment: string;
+          resource: string;
+          tag: string;
+          reason: string;
+        },
+        actorOf(request),
+      ),
+    ),
+  getPlan: async (request) =>
+    json(200, await planVersion(runtime(), param(request, 'deploymentId'), param(request, 'tag'))),
   listReleaseTargets: async (request) =>
     json(200, {
       items: await listReleaseTargets(

@@ -9,6 +9,7 @@ import dynalite from 'dynalite';
 import { MAX_BODY_BYTES } from '../../functions/http/kernel';
 import { ROUTES, type RouteSpec, routeKey } from '../../functions/http/routes';
 import { FUNCTIONS } from '../../functions/registry';
+import { nowMs, setTimeScale } from '../../shared/clock';
 import { errorBody } from '../../shared/errors';
 import { startRollout } from '../../shared/rollouts/workflow';
 import { ENV, resetRuntime, runtime } from '../../shared/runtime';
@@ -211,7 +212,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const dbEndpoint = `http://127.0.0.1:${dbPort}`;
   await ensureTable(dbEndpoint);
 
-  const engine = new LocalStepFunctions({ invokeFunction: invokeLocal, timeScale: options.timeScale ?? 1 });
+  setTimeScale(options.timeScale ?? 1);
+  // The engine waits for timestamps of the scaled domain clock, dividing the rest by the same factor.
+  const engine = new LocalStepFunctions({ invokeFunction: invokeLocal, timeScale: options.timeScale ?? 1, now: nowMs });
   for (const { arn, definition } of localDefinitions()) engine.createStateMachine(arn, definition);
   const bus = new LocalEventBus(join(dataDir, 'events.jsonl'));
   // The bus rules of the AWS stack: each consumer gets the EventBridge event of its detail types.

@@ -15,3 +15,7 @@ export const jobIdOf = (releaseId: string, kind: JobKind, attempt: number) =>
 
 export const executionArnOf = (stateMachineArn: string, name: string) =>
   `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+
+/** The execution of a release; an override that restarts it moves to the next generation's name. */
+export const executionNameOf = (r: ReleaseKey & { generation?: number }) =>
+  r.generation ? `${releaseIdOf(r)}-g${r.generation}` : releaseIdOf(r);

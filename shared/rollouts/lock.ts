@@ -1,3 +1,4 @@
+import { isoNow } from '../clock';
 import type { Runtime } from '../runtime';
 import { TERMINAL_RELEASE, UNDISPATCHED_RELEASE } from '../status';
 import { ConditionFailed } from '../store/client';
@@ -9,6 +10,7 @@ import {
   updateItem,
   updateRelease,
 } from '../store/rollouts';
+import { releaseSlot } from './gates';
 import { signals, stopRollout, wake } from './workflow';
 
 export type ClaimOutcome =
@@ -72,7 +74,7 @@ export async function claimTarget(rt: Runtime, release: ReleaseRecord): Promise<
         other,
         {
           status: 'superseded',
-          finishedAt: new Date().toISOString(),
+          finishedAt: isoNow(),
           message: `Superseded by ${release.tag}.`,
         },
         [...UNDISPATCHED_RELEASE],
@@ -104,5 +106,7 @@ export async function releaseTargetLock(
   } catch (error) {
     if (!(error instanceof ConditionFailed)) throw error;
   }
+  const heldSlot = await releaseSlot(rt, release);
   if (wakeWaiters) await wake(rt, signals.target(release));
+  if (heldSlot) await wake(rt, signals.concurrency(release.deployment, release.environment));
 }

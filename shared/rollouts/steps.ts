@@ -1,4 +1,4 @@
-import { isoNow } from '../clock';
+import { currentDate, isoNow } from '../clock';
 import { DETAIL_TYPES, type GantryEvent, publish, SYSTEM } from '../events';
 import { requireConfig } from '../inventory';
 import type { Runtime } from '../runtime';
@@ -16,6 +16,7 @@ import {
   updateItem,
   updateRelease,
 } from '../store/rollouts';
+import { closedGate, policyContext } from './gates';
 import { type JobOutcome, recordJobStatus } from './jobs';
 import { claimTarget, releaseTargetLock } from './lock';
 import { getDeploymentState } from './overrides';
@@ -95,39 +96,72 @@ async function markWaiting(
   if (waitingFor) await publish(rt, [event(release, DETAIL_TYPES.releaseWaiting, { waitingFor, message })]);
 }
 
+interface Verdict {
+  decision: Decision;
+  /** What a waiting release shows: `waitingFor` (null = held by another version's job) and why. */
+  waiting?: { waitingFor: WaitingFor | null; message: string };
+}
+
+const signalWait = (
+  signal: string,
+  waitingFor: WaitingFor | null,
+  message: string,
+  timeoutSeconds = MAX_SIGNAL_WAIT_SECONDS,
+): Verdict => ({
+  decision: {
+    next: 'wait_signal',
+    signal,
+    waitingFor,
+    timeoutSeconds: Math.min(timeoutSeconds, MAX_SIGNAL_WAIT_SECONDS),
+  },
+  waiting: { waitingFor, message },
+});
+
 /**
- * Evaluate: the release's next step. Cheap checks first: is it still active, does it hold the
- * target, is the deployment paused; then the policy gates.
+ * The release's next step. Cheap checks first: is it still active, does it hold the target, is the
+ * deployment paused; then the policy gates (skipped for a forced release).
  */
-export async function evaluate(rt: Runtime, key: ReleaseKey): Promise<Decision> {
-  const release = await load(rt, key);
-  if (TERMINAL_RELEASE.has(release.status)) return { next: 'done' };
-  if (release.jobId) return { next: 'dispatch', jobTimeoutSeconds: await jobTimeout(rt, key.deployment) };
+async function decide(rt: Runtime, release: ReleaseRecord, now: Date): Promise<Verdict> {
+  if (TERMINAL_RELEASE.has(release.status)) return { decision: { next: 'done' } };
+  const key: ReleaseKey = release;
+  if (release.jobId)
+    return { decision: { next: 'dispatch', jobTimeoutSeconds: await jobTimeout(rt, key.deployment) } };
 
   const claim = await claimTarget(rt, release);
   if (claim.type === 'superseded') {
     await finish(rt, release, 'superseded', `Superseded by ${claim.by}.`, ['pending', 'waiting']);
-    return { next: 'done' };
+    return { decision: { next: 'done' } };
   }
   if (claim.type === 'busy') {
-    await markWaiting(rt, release, null, `Waiting for the job of ${claim.holder} on this target to finish.`);
-    return {
-      next: 'wait_signal',
-      signal: signals.target(key),
-      waitingFor: null,
-      timeoutSeconds: MAX_SIGNAL_WAIT_SECONDS,
-    };
+    return signalWait(
+      signals.target(key),
+      null,
+      `Waiting for the job of ${claim.holder} on this target to finish.`,
+    );
   }
   if (await isPaused(rt, key.deployment)) {
-    await markWaiting(rt, release, 'paused', 'The deployment is paused.');
-    return {
-      next: 'wait_signal',
-      signal: signals.paused(key.deployment),
-      waitingFor: 'paused',
-      timeoutSeconds: MAX_SIGNAL_WAIT_SECONDS,
-    };
+    return signalWait(signals.paused(key.deployment), 'paused', 'The deployment is paused.');
   }
-  return { next: 'dispatch', jobTimeoutSeconds: await jobTimeout(rt, key.deployment) };
+  const ctx = await policyContext(rt, release);
+  if (!release.forced) {
+    const gate = await closedGate(rt, release, ctx, now);
+    if (gate && 'until' in gate) {
+      return {
+        decision: { next: 'wait_until', until: gate.until.toISOString(), waitingFor: gate.gate },
+        waiting: { waitingFor: gate.gate, message: gate.message },
+      };
+    }
+    if (gate) return signalWait(gate.signal, gate.gate, gate.message, gate.timeoutSeconds);
+  }
+  return { decision: { next: 'dispatch', jobTimeoutSeconds: ctx.deployment.jobTimeoutSeconds ?? 3600 } };
+}
+
+/** Evaluate: decide, and show a waiting release's gate and reason. */
+export async function evaluate(rt: Runtime, key: ReleaseKey, now = currentDate()): Promise<Decision> {
+  const release = await load(rt, key);
+  const verdict = await decide(rt, release, now);
+  if (verdict.waiting) await markWaiting(rt, release, verdict.waiting.waitingFor, verdict.waiting.message);
+  return verdict.decision;
 }
 
 async function jobTimeout(rt: Runtime, deployment: string): Promise<number> {
@@ -135,8 +169,8 @@ async function jobTimeout(rt: Runtime, deployment: string): Promise<number> {
 }
 
 /**
- * Parks the execution on a signal with its task token, then looks again: a wake-up that came between
- * Evaluate and this registration would otherwise be lost.
+ * Parks the execution on a signal with its task token, then decides again: a wake-up that came
+ * between Evaluate and this registration would otherwise be lost.
  */
 export async function registerWait(
   rt: Runtime,
@@ -145,36 +179,10 @@ export async function registerWait(
   taskToken: string,
 ): Promise<void> {
   await putWaiter(rt, { signal, release: key, taskToken, since: isoNow() });
-  const again = await evaluateWithoutSideEffects(rt, key);
-  if (!(again.next === 'wait_signal' && again.signal === signal))
+  const again = await decide(rt, await load(rt, key), currentDate());
+  if (!(again.decision.next === 'wait_signal' && again.decision.signal === signal)) {
     await resumeTask(rt, taskToken, { woken: 'recheck' });
-}
-
-/** The same decision as Evaluate for the gates that can open while an execution parks. */
-async function evaluateWithoutSideEffects(
-  rt: Runtime,
-  key: ReleaseKey,
-): Promise<Decision | { next: 'evaluate' }> {
-  const release = await load(rt, key);
-  if (TERMINAL_RELEASE.has(release.status)) return { next: 'done' };
-  const target = await getTarget(rt, key);
-  if (target?.activeTag && target.activeTag !== key.tag) {
-    return {
-      next: 'wait_signal',
-      signal: signals.target(key),
-      waitingFor: null,
-      timeoutSeconds: MAX_SIGNAL_WAIT_SECONDS,
-    };
   }
-  if (await isPaused(rt, key.deployment)) {
-    return {
-      next: 'wait_signal',
-      signal: signals.paused(key.deployment),
-      waitingFor: 'paused',
-      timeoutSeconds: MAX_SIGNAL_WAIT_SECONDS,
-    };
-  }
-  return { next: 'evaluate' };
 }
 
 /** Marks the release deploying with its job id, unless it was cancelled or superseded meanwhile. */

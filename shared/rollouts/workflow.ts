@@ -7,7 +7,7 @@ import {
 import { log } from '../log';
 import type { Runtime } from '../runtime';
 import { deleteWaiter, listWaiters, type ReleaseKey, type Waiter } from '../store/rollouts';
-import { executionArnOf, releaseIdOf } from './ids';
+import { executionArnOf, executionNameOf } from './ids';
 
 /** The execution input: the release's identity only; every step reads the rest from the table. */
 export interface ExecutionInput {
@@ -17,7 +17,10 @@ export interface ExecutionInput {
 const IGNORABLE_TASK_ERRORS = new Set(['TaskDoesNotExist', 'TaskTimedOut', 'InvalidToken']);
 
 /** Starts the release's execution; starting it again with the same input is a no-op. */
-export async function startRollout(rt: Runtime, release: ReleaseKey): Promise<void> {
+export async function startRollout(
+  rt: Runtime,
+  release: ReleaseKey & { generation?: number },
+): Promise<void> {
   const input: ExecutionInput = {
     release: {
       deployment: release.deployment,
@@ -30,7 +33,7 @@ export async function startRollout(rt: Runtime, release: ReleaseKey): Promise<vo
     await rt.sfn.send(
       new StartExecutionCommand({
         stateMachineArn: rt.stateMachineArn,
-        name: releaseIdOf(release),
+        name: executionNameOf(release),
         input: JSON.stringify(input),
       }),
     );
@@ -41,11 +44,15 @@ export async function startRollout(rt: Runtime, release: ReleaseKey): Promise<vo
   }
 }
 
-export async function stopRollout(rt: Runtime, release: ReleaseKey, cause: string): Promise<void> {
+export async function stopRollout(
+  rt: Runtime,
+  release: ReleaseKey & { generation?: number },
+  cause: string,
+): Promise<void> {
   try {
     await rt.sfn.send(
       new StopExecutionCommand({
-        executionArn: executionArnOf(rt.stateMachineArn, releaseIdOf(release)),
+        executionArn: executionArnOf(rt.stateMachineArn, executionNameOf(release)),
         error: 'Gantry.Stopped',
         cause,
       }),

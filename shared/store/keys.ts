@@ -23,5 +23,17 @@ export const keys = {
   nonce: (signature: string) => ({ pk: `NONCE#${signature}`, sk: 'NONCE' }),
   events: 'EVENTS',
   eventsOfDeployment: (deployment: string) => `EVENTS#${deployment}`,
+  approval: (approvalId: string) => ({ pk: `APPROVAL#${approvalId}`, sk: 'APPROVAL' }),
+  approvals: 'APPROVALS',
+  /** When a version's rollout in an environment started its gradual rollout (its anchor). */
+  rolloutAnchor: (deployment: string, tag: string, environment: string) => ({
+    pk: `ANCHOR#${deployment}#${tag}`,
+    sk: environment,
+  }),
+  /** The releases holding a concurrency slot of a deployment in an environment. */
+  concurrency: (deployment: string, environment: string) => ({
+    pk: `CONCURRENCY#${deployment}`,
+    sk: environment,
+  }),
   deploymentState: (deployment: string) => ({ pk: 'DEPLOYMENT_STATE', sk: deployment }),
 } as const;

@@ -7,6 +7,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { isoNow } from '../clock';
 import type { JobKind, JobStatus, ReleaseStatus, WaitingFor } from '../status';
 import { ConditionFailed, type Item, isConditionFailed, type StoreContext } from './client';
 import { keys } from './keys';
@@ -46,6 +47,10 @@ export interface ReleaseRecord extends ReleaseKey {
   startedAt: string | null;
   finishedAt: string | null;
   rolledBackTo: string | null;
+  /** Set by the force override: the remaining gates are skipped. */
+  forced?: { by: string; reason: string; at: string };
+  /** Bumped when an override replaces the release's execution (names stay deterministic). */
+  generation?: number;
   updatedAt: string;
 }
 
@@ -281,7 +286,7 @@ export function updateRelease(
   return updateItem<ReleaseRecord>(
     ctx,
     releaseItemKey(r),
-    { set: { ...set, updatedAt: new Date().toISOString() } },
+    { set: { ...set, updatedAt: isoNow() } },
     {
       expression: extraCondition
         ? `(${statusCondition}) AND (${extraCondition.expression})`

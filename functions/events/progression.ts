@@ -1,0 +1,11 @@
+import type { EventBridgeEvent } from 'aws-lambda';
+import type { AuditRecord } from '../../shared/events';
+import { signals, wake } from '../../shared/rollouts/workflow';
+import { runtime } from '../../shared/runtime';
+
+/** `Release Succeeded` upstream -> the releases of that version waiting on this environment re-check. */
+export const handler = async (event: EventBridgeEvent<'Release Succeeded', AuditRecord>) => {
+  const { deployment, version, environment } = event.detail;
+  if (!deployment || !version || !environment) return;
+  await wake(runtime(), signals.progression(deployment, version, environment));
+};

@@ -1,0 +1,149 @@
+import { resultPage, reviewPage } from '../../shared/approvals/pages';
+import { parseInteraction, verifySlackSignature } from '../../shared/approvals/slack';
+import {
+  APPROVAL_ID_PATTERN,
+  type ApprovalRecord,
+  decide,
+  getApproval,
+  isExpired,
+  listApprovals,
+  renderApproval,
+  slackSigningSecret,
+  tokenMatches,
+} from '../../shared/approvals/store';
+import { ApiError } from '../../shared/errors';
+import { runtime } from '../../shared/runtime';
+import { recordNonce } from '../../shared/store/nonces';
+import { type ApiResponse, httpHandler, json } from './kernel';
+
+/** Approvals (API.md section 7): review page and form, Slack buttons, the API decision route. */
+
+const html = (status: number, body: string): ApiResponse => ({
+  status,
+  body,
+  contentType: 'text/html; charset=utf-8',
+  headers: {
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+  },
+});
+
+const forbiddenPage = () =>
+  html(403, resultPage('Link not valid', 'This approval link is not valid or has expired.', 'error'));
+
+/** The approval behind a link, or undefined when the id or token is wrong (one answer for both). */
+async function approvalByLink(
+  approvalId: string,
+  token: string | undefined,
+): Promise<ApprovalRecord | undefined> {
+  if (!APPROVAL_ID_PATTERN.test(approvalId)) return undefined;
+  const approval = await getApproval(runtime(), approvalId);
+  return approval && tokenMatches(approval, token) ? approval : undefined;
+}
+
+function pageModel(approval: ApprovalRecord, token: string) {
+  const status = isExpired(approval) ? 'expired' : approval.status;
+  return {
+    approvalId: approval.approvalId,
+    token,
+    deployment: { id: approval.deployment, name: approval.deployment },
+    version: approval.tag,
+    environment: { id: approval.environment, name: approval.environment },
+    targets: approval.targets,
+    status,
+    minApprovals: approval.minApprovals,
+    decisions: approval.decisions,
+    expiresAt: approval.expiresAt,
+    approvers: approval.approvers,
+  } as const;
+}
+
+export const handler = httpHandler('api-approvals', {
+  listApprovals: async (request) => {
+    const items = await listApprovals(
+      runtime(),
+      (request.query as { status?: ApprovalRecord['status'] }).status,
+    );
+    return json(200, { items: items.map(renderApproval) });
+  },
+  decideApproval: async (request) => {
+    const body = request.body as { decision: 'approve' | 'reject'; approver: string; reason?: string };
+    const keyId = request.caller?.keyId ?? 'unknown';
+    const approval = await decide(
+      runtime(),
+      request.params.approvalId as string,
+      { ...body, via: `api:${keyId}` },
+      { keyId },
+    );
+    return json(200, renderApproval(approval));
+  },
+  reviewPage: async (request) => {
+    const token = (request.query as { t?: string }).t;
+    const approval = await approvalByLink(request.params.approvalId as string, token);
+    if (!approval || isExpired(approval)) return forbiddenPage();
+    return html(200, reviewPage(pageModel(approval, token as string)));
+  },
+  decideByLink: async (request) => {
+    const form = request.body as { t?: string; decision?: 'approve' | 'reject'; approver?: string };
+    const approval = await approvalByLink(request.params.approvalId as string, form.t);
+    if (!approval) return forbiddenPage();
+    if (!form.decision) return html(400, resultPage('No decision', 'Choose approve or reject.', 'error'));
+    const approver = form.approver?.trim() || 'approver via link';
+    try {
+      const decided = await decide(
+        runtime(),
+        approval.approvalId,
+        { decision: form.decision, approver, via: 'link' },
+        { approver },
+      );
+      const outcome =
+        decided.status === 'pending'
+          ? `Your approval was recorded (${decided.decisions.filter((d) => d.decision === 'approve').length} of ${decided.minApprovals}).`
+          : `The approval is now ${decided.status}.`;
+      return html(200, resultPage('Decision recorded', outcome, 'ok'));
+    } catch (error) {
+      if (error instanceof ApiError && error.statusCode === 409)
+        return html(409, resultPage('Already decided', error.message, 'error'));
+      if (error instanceof ApiError && error.statusCode === 403)
+        return html(403, resultPage('Not an approver', error.message, 'error'));
+      throw error;
+    }
+  },
+  slackInteractions: async (request) => {
+    const secret = await slackSigningSecret();
+    const valid =
+      secret !== undefined &&
+      verifySlackSignature({
+        signingSecret: secret,
+        timestamp: request.headers['x-slack-request-timestamp'],
+        signature: request.headers['x-slack-signature'],
+        rawBody: request.rawBody,
+        nowSeconds: Math.floor(Date.now() / 1000),
+      });
+    if (!valid) throw new ApiError('unauthenticated', 'The Slack signature is missing or invalid.');
+    if (!(await recordNonce(runtime(), `slack:${request.headers['x-slack-signature']}`, Date.now()))) {
+      throw new ApiError('unauthenticated', 'This Slack request was already received (replay).');
+    }
+    const interaction = parseInteraction(request.rawBody);
+    // Other actions (the Review link button) are acknowledged and ignored.
+    if (!interaction) return json(200, {});
+    const decision = interaction.actionId === 'gantry_approve' ? 'approve' : 'reject';
+    try {
+      const decided = await decide(
+        runtime(),
+        interaction.approvalId,
+        { decision, approver: interaction.userId, via: 'slack' },
+        { approver: interaction.userId },
+      );
+      return json(200, {
+        response_type: 'ephemeral',
+        text: `Recorded: ${decision}. The approval is ${decided.status}.`,
+      });
+    } catch (error) {
+      if (error instanceof ApiError && error.statusCode < 500)
+        return json(200, { response_type: 'ephemeral', text: error.message });
+      throw error;
+    }
+  },
+});

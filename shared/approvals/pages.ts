@@ -1,0 +1,163 @@
+/** Server-rendered approval pages (API.md section 7): no script, no external resources, every value escaped. */
+
+export interface ApprovalDecisionView {
+  approver: string;
+  decision: 'approve' | 'reject';
+  at: string;
+  via: string;
+  reason?: string;
+}
+
+export interface ApprovalPageModel {
+  approvalId: string;
+  token: string;
+  deployment: { id: string; name: string };
+  version: string;
+  environment: { id: string; name: string };
+  targets: string[];
+  status: 'pending' | 'approved' | 'rejected' | 'expired';
+  minApprovals: number;
+  decisions: ApprovalDecisionView[];
+  expiresAt: string;
+  approvers?: string[];
+}
+
+export function escapeHtml(value: string): string {
+  return value
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+const e = escapeHtml;
+
+// Text #1b1f24 on #fff and white on the button colours all exceed WCAG AA (4.5:1).
+const CSS = `
+*{box-sizing:border-box}
+body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24;background:#fff}
+main{max-width:44rem;margin:0 auto;padding:1.5rem 1rem}
+h1{font-size:1.5rem;margin:0 0 1rem}
+h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}
+dt{font-weight:600}
+dd{margin:0;overflow-wrap:anywhere}
+code{font:.95em ui-monospace,SFMono-Regular,Menlo,monospace;overflow-wrap:anywhere}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #8c959f;vertical-align:top}
+.note{padding:.75rem 1rem;border-left:4px solid #0550ae;background:#f0f6ff}
+.error{border-left-color:#a40e26;background:#fff0f0}
+label{display:block;font-weight:600;margin-bottom:.25rem}
+input[type=text]{width:100%;max-width:24rem;padding:.5rem;font:inherit;border:1px solid #57606a;border-radius:4px}
+.buttons{display:flex;gap:.75rem;margin-top:1rem}
+button{font:inherit;font-weight:600;padding:.55rem 1.25rem;border:0;border-radius:4px;color:#fff;cursor:pointer}
+.approve{background:#116329}
+.reject{background:#a40e26}
+:focus-visible{outline:3px solid #0550ae;outline-offset:2px}
+`;
+
+function layout(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex, nofollow">
+<meta name="referrer" content="no-referrer">
+<title>${e(title)} · Gantry</title>
+<style>${CSS}</style>
+</head>
+<body>
+<main>
+${body}
+</main>
+</body>
+</html>
+`;
+}
+
+const named = (x: { id: string; name: string }) =>
+  x.name && x.name !== x.id ? `${e(x.name)} (<code>${e(x.id)}</code>)` : `<code>${e(x.id)}</code>`;
+
+const time = (iso: string) => `<time datetime="${e(iso)}">${e(iso)}</time>`;
+
+const STATUS_TEXT: Record<ApprovalPageModel['status'], string> = {
+  pending: 'Waiting for approval',
+  approved: 'Approved',
+  rejected: 'Rejected',
+  expired: 'Expired',
+};
+
+function decisionsSection(decisions: ApprovalDecisionView[]): string {
+  if (decisions.length === 0) return '<h2>Decisions</h2>\n<p>No decisions yet.</p>';
+  const rows = decisions
+    .map(
+      (d) =>
+        `<tr><td>${e(d.approver)}</td><td>${d.decision === 'approve' ? 'Approved' : 'Rejected'}</td>` +
+        `<td>${time(d.at)}</td><td>${e(d.via)}</td><td>${d.reason ? e(d.reason) : ''}</td></tr>`,
+    )
+    .join('\n');
+  return `<h2>Decisions</h2>
+<table>
+<thead><tr><th scope="col">Approver</th><th scope="col">Decision</th><th scope="col">When</th><th scope="col">Via</th><th scope="col">Reason</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>`;
+}
+
+function decisionForm(m: ApprovalPageModel): string {
+  return `<h2>Your decision</h2>
+<form method="post" action="/approvals/${e(encodeURIComponent(m.approvalId))}">
+<input type="hidden" name="t" value="${e(m.token)}">
+<label for="approver">Your name (optional)</label>
+<input type="text" id="approver" name="approver" maxlength="200" autocomplete="name">
+<div class="buttons">
+<button type="submit" name="decision" value="approve" class="approve">Approve</button>
+<button type="submit" name="decision" value="reject" class="reject">Reject</button>
+</div>
+</form>`;
+}
+
+/** The review page for GET /approvals/{id}. It only shows; the form POSTs the decision. */
+export function reviewPage(m: ApprovalPageModel): string {
+  const approvals = new Set(m.decisions.filter((d) => d.decision === 'approve').map((d) => d.approver)).size;
+  const title = `Approve ${m.deployment.name || m.deployment.id} ${m.version} to ${m.environment.name || m.environment.id}`;
+  const approvers =
+    m.approvers && m.approvers.length > 0
+      ? `\n<dt>Allowed approvers</dt><dd>${m.approvers.map(e).join(', ')}</dd>`
+      : '';
+  const targets =
+    m.targets.length > 0
+      ? `<ul>\n${m.targets.map((t) => `<li><code>${e(t)}</code></li>`).join('\n')}\n</ul>`
+      : '<p>No targets are waiting.</p>';
+  const action =
+    m.status === 'pending'
+      ? decisionForm(m)
+      : `<p class="note" role="status">This approval is ${e(STATUS_TEXT[m.status].toLowerCase())}; it takes no more decisions.</p>`;
+
+  return layout(
+    title,
+    `<h1>${e(title)}</h1>
+<dl>
+<dt>Deployment</dt><dd>${named(m.deployment)}</dd>
+<dt>Version</dt><dd><code>${e(m.version)}</code></dd>
+<dt>Environment</dt><dd>${named(m.environment)}</dd>
+<dt>Status</dt><dd>${STATUS_TEXT[m.status]}</dd>
+<dt>Approvals</dt><dd>${approvals} of ${m.minApprovals} needed</dd>
+<dt>Expires</dt><dd>${time(m.expiresAt)}</dd>${approvers}
+</dl>
+<h2>Waiting targets (${m.targets.length})</h2>
+${targets}
+${decisionsSection(m.decisions)}
+${action}`,
+  );
+}
+
+/** A plain result page: the confirmation after a decision, the 403 page, the 409 "already decided or expired" page. */
+export function resultPage(title: string, message: string, status: 'ok' | 'error'): string {
+  const cls = status === 'ok' ? 'note' : 'note error';
+  const role = status === 'ok' ? 'status' : 'alert';
+  return layout(title, `<h1>${e(title)}</h1>\n<p class="${cls}" role="${role}">${e(message)}</p>`);
+}

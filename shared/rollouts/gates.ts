@@ -1,0 +1,214 @@
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { approvalIdOf, expire, isExpired, openApproval, requireApproval } from '../approvals/store';
+import { requireConfig } from '../inventory';
+import { type MergedRules, matchingPolicies, mergeRules } from '../policy/merge';
+import { progressionState } from '../policy/progression';
+import { rolloutPosition, slotTime } from '../policy/rollout-order';
+import { nextDispatchableAt } from '../policy/window';
+import type { Runtime } from '../runtime';
+import type { DeploymentBody, EnvironmentBody, PolicyBody, ResourceBody } from '../schemas';
+import type { WaitingFor } from '../status';
+import { isConditionFailed } from '../store/client';
+import { listAllConfig } from '../store/config';
+import { keys } from '../store/keys';
+import { listReleases, type ReleaseRecord, releaseKeyString } from '../store/rollouts';
+import { type CelScope, celDeployment, celEnvironment, celResource } from '../targets';
+import { signals } from './workflow';
+
+/** What a closed gate asks of the workflow: wait until a moment, or until a signal wakes it. */
+export type GateWait =
+  | { gate: WaitingFor; until: Date; message: string }
+  | { gate: WaitingFor; signal: string; message: string; timeoutSeconds?: number };
+
+export interface PolicyContext {
+  scope: CelScope;
+  rules: MergedRules;
+  deployment: DeploymentBody;
+}
+
+/** Loads the release's deployment, environment and resource and the policies that target it. */
+export async function policyContext(
+  rt: Runtime,
+  release: Pick<ReleaseRecord, 'deployment' | 'environment' | 'resource'>,
+): Promise<PolicyContext> {
+  const [deployment, environment, resource, policies] = await Promise.all([
+    requireConfig<DeploymentBody>(rt, 'deployment', release.deployment),
+    requireConfig<EnvironmentBody>(rt, 'environment', release.environment),
+    requireConfig<ResourceBody>(rt, 'resource', release.resource),
+    listAllConfig<PolicyBody>(rt, 'policy'),
+  ]);
+  const scope: CelScope = {
+    deployment: celDeployment(deployment),
+    environment: celEnvironment(environment),
+    resource: celResource(resource),
+  };
+  return { scope, rules: mergeRules(matchingPolicies(policies, scope).matched), deployment: deployment.data };
+}
+
+const policyList = (ids: string[]) => (ids.length === 1 ? `policy ${ids[0]}` : `policies ${ids.join(', ')}`);
+
+/**
+ * The policy gates in the order a person reads them: upstream environments, approval, windows,
+ * the gradual rollout slot, concurrency. The first closed gate is returned; undefined = all open.
+ */
+export async function closedGate(
+  rt: Runtime,
+  release: ReleaseRecord,
+  ctx: PolicyContext,
+  now: Date,
+): Promise<GateWait | undefined> {
+  const { rules } = ctx;
+
+  if (rules.environmentProgression) {
+    const rule = rules.environmentProgression;
+    for (const upstream of rule.dependsOnEnvironments) {
+      const releases = await listReleases(rt, release.deployment, release.tag, upstream);
+      const state = progressionState(releases, rule, now);
+      const signal = signals.progression(release.deployment, release.tag, upstream);
+      if (state.type === 'soaking') {
+        return {
+          gate: 'environment_progression',
+          until: state.until,
+          message: `Soaking after ${upstream} succeeded (${policyList(rule.policies)}).`,
+        };
+      }
+      if (state.type !== 'open') {
+        const detail = state.type === 'blocked' ? 'cannot reach' : 'has not reached';
+        return {
+          gate: 'environment_progression',
+          signal,
+          message: `${upstream} ${detail} ${rule.minSuccessPercentage}% success (${state.successes}/${state.total}) (${policyList(rule.policies)}).`,
+        };
+      }
+    }
+  }
+
+  if (rules.approval) {
+    const approvalId = approvalIdOf(release.deployment, release.tag, release.environment);
+    const targets = (await listReleases(rt, release.deployment, release.tag, release.environment)).map(
+      (r) => r.resource,
+    );
+    let approval = await openApproval(rt, release, rules.approval, {
+      deploymentName: ctx.scope.deployment.name,
+      environmentName: ctx.scope.environment.name,
+      targets,
+    });
+    if (isExpired(approval, now.getTime())) {
+      await expire(rt, approval);
+      approval = await requireApproval(rt, approvalId);
+    }
+    if (approval.status !== 'approved') {
+      const approvals = approval.decisions.filter((d) => d.decision === 'approve').length;
+      const secondsLeft = Math.max(1, Math.ceil((Date.parse(approval.expiresAt) - now.getTime()) / 1000));
+      return {
+        gate: 'approval',
+        signal: signals.approval(approvalId),
+        timeoutSeconds: secondsLeft,
+        message: `Waiting for approval ${approvalId} (${approvals}/${approval.minApprovals}, ${policyList(rules.approval.policies)}).`,
+      };
+    }
+  }
+
+  if (rules.deploymentWindows.length > 0) {
+    const next = nextDispatchableAt(rules.deploymentWindows, now);
+    if (!next || next.getTime() > now.getTime()) {
+      const policies = [...new Set(rules.deploymentWindows.map((w) => w.policy))];
+      return next
+        ? {
+            gate: 'deployment_window',
+            until: next,
+            message: `Outside the deployment window until ${next.toISOString()} (${policyList(policies)}).`,
+          }
+        : {
+            gate: 'deployment_window',
+            signal: `window:${release.deployment}`,
+            message: `No deployment window opens within a year (${policyList(policies)}).`,
+          };
+    }
+  }
+
+  if (rules.gradualRollout && rules.gradualRollout.intervalSeconds > 0) {
+    const anchor = await rolloutAnchor(rt, release, now);
+    const peers = (await listReleases(rt, release.deployment, release.tag, release.environment)).map(
+      releaseKeyString,
+    );
+    const position = rolloutPosition(releaseKeyString(release), peers, release.tag);
+    const slot = slotTime(anchor, position, rules.gradualRollout.intervalSeconds);
+    if (slot > now) {
+      return {
+        gate: 'gradual_rollout',
+        until: slot,
+        message: `Position ${position + 1} of ${peers.length}; slot opens at ${slot.toISOString()} (${policyList(rules.gradualRollout.policies)}).`,
+      };
+    }
+  }
+
+  if (rules.concurrency) {
+    const acquired = await acquireSlot(rt, release, rules.concurrency.maxParallel);
+    if (!acquired) {
+      return {
+        gate: 'concurrency',
+        signal: signals.concurrency(release.deployment, release.environment),
+        message: `At most ${rules.concurrency.maxParallel} in ${release.environment} at once (${policyList(rules.concurrency.policies)}).`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/** The moment the version's gradual rollout began in the environment: set once, by the first target. */
+async function rolloutAnchor(rt: Runtime, release: ReleaseRecord, now: Date): Promise<Date> {
+  const key = keys.rolloutAnchor(release.deployment, release.tag, release.environment);
+  try {
+    await rt.doc.send(
+      new PutCommand({
+        TableName: rt.tableName,
+        Item: { ...key, startedAt: now.toISOString() },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    return now;
+  } catch (error) {
+    if (!isConditionFailed(error)) throw error;
+  }
+  const out = await rt.doc.send(new GetCommand({ TableName: rt.tableName, Key: key, ConsistentRead: true }));
+  return new Date(out.Item?.startedAt as string);
+}
+
+/** Takes one of `max` slots of the deployment in the environment (a set of holders, so re-runs are free). */
+async function acquireSlot(rt: Runtime, release: ReleaseRecord, max: number): Promise<boolean> {
+  const me = releaseKeyString(release);
+  try {
+    await rt.doc.send(
+      new UpdateCommand({
+        TableName: rt.tableName,
+        Key: keys.concurrency(release.deployment, release.environment),
+        UpdateExpression: 'ADD holders :me',
+        ConditionExpression:
+          'attribute_not_exists(holders) OR size(holders) < :max OR contains(holders, :key)',
+        ExpressionAttributeValues: { ':me': new Set([me]), ':max': max, ':key': me },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailed(error)) return false;
+    throw error;
+  }
+}
+
+/** Gives the slot back (every terminal path) and lets the next release in. */
+export async function releaseSlot(
+  rt: Runtime,
+  release: Pick<ReleaseRecord, 'deployment' | 'tag' | 'environment' | 'resource'>,
+): Promise<boolean> {
+  const out = await rt.doc.send(
+    new UpdateCommand({
+      TableName: rt.tableName,
+      Key: keys.concurrency(release.deployment, release.environment),
+      UpdateExpression: 'DELETE holders :me',
+      ExpressionAttributeValues: { ':me': new Set([releaseKeyString(release)]) },
+      ReturnValues: 'UPDATED_OLD',
+    }),
+  );
+  return Boolean((out.Attributes?.holders as Set<string> | undefined)?.has(releaseKeyString(release)));
+}

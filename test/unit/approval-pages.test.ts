@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { type ApprovalPageModel, resultPage, reviewPage } from '../../shared/approvals/pages';
+
+const model: ApprovalPageModel = {
+  approvalId: '01APPROVAL',
+  token: 'tok_abc123-XYZ',
+  deployment: { id: 'api', name: 'Payments API' },
+  version: 'v1.2.3',
+  environment: { id: 'prod', name: 'Production' },
+  targets: ['cluster-eu-1', 'cluster-us-1'],
+  status: 'pending',
+  minApprovals: 2,
+  decisions: [],
+  expiresAt: '2026-11-21T10:00:00.000Z',
+};
+
+const XSS = '<script>alert("x")</script>&\'';
+const XSS_ESCAPED = '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;';
+
+describe('reviewPage', () => {
+  it('is a complete, accessible, self-contained document', () => {
+    const html = reviewPage(model);
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toContain('<html lang="en">');
+    expect(html).toContain('<meta charset="utf-8">');
+    expect(html).toContain('<meta name="referrer" content="no-referrer">');
+    expect(html).toMatch(/<title>[^<]+<\/title>/);
+    expect(html.match(/<h1>/g)).toHaveLength(1);
+    expect(html).not.toMatch(/<script|<link|src=|https?:\/\//i);
+  });
+
+  it('names deployment, version, environment, targets and expiry', () => {
+    const html = reviewPage(model);
+    for (const s of [
+      'Payments API',
+      'v1.2.3',
+      'Production',
+      'cluster-eu-1',
+      'cluster-us-1',
+      model.expiresAt,
+    ]) {
+      expect(html).toContain(s);
+    }
+    expect(html).toContain('0 of 2 needed');
+    expect(html).toContain('No decisions yet.');
+  });
+
+  it('posts the token in a form with a labelled approver field and two decision buttons', () => {
+    const html = reviewPage(model);
+    expect(html).toContain('<form method="post" action="/approvals/01APPROVAL">');
+    expect(html).toContain('<input type="hidden" name="t" value="tok_abc123-XYZ">');
+    expect(html).toContain('<label for="approver">');
+    expect(html).toMatch(/<input type="text" id="approver" name="approver"/);
+    expect(html).toMatch(/<button type="submit" name="decision" value="approve"[^>]*>Approve<\/button>/);
+    expect(html).toMatch(/<button type="submit" name="decision" value="reject"[^>]*>Reject<\/button>/);
+    expect(html.match(/<form/g)).toHaveLength(1);
+  });
+
+  it('shows no form once decided or expired', () => {
+    for (const status of ['approved', 'rejected', 'expired'] as const) {
+      const html = reviewPage({ ...model, status });
+      expect(html).not.toContain('<form');
+      expect(html).not.toContain(model.token);
+      expect(html).toContain('takes no more decisions');
+    }
+  });
+
+  it('lists the decisions so far', () => {
+    const html = reviewPage({
+      ...model,
+      approvers: ['alice', 'bob'],
+      decisions: [
+        { approver: 'alice', decision: 'approve', at: '2026-11-20T09:00:00.000Z', via: 'slack' },
+        {
+          approver: 'bob',
+          decision: 'reject',
+          at: '2026-11-20T09:05:00.000Z',
+          via: 'web',
+          reason: 'too late',
+        },
+      ],
+    });
+    expect(html).toContain('<th scope="col">Approver</th>');
+    expect(html).toMatch(/<td>alice<\/td><td>Approved<\/td>.*2026-11-20T09:00:00.000Z.*<td>slack<\/td>/);
+    expect(html).toMatch(/<td>bob<\/td><td>Rejected<\/td>.*<td>web<\/td><td>too late<\/td>/);
+    expect(html).toContain('1 of 2 needed');
+    expect(html).toContain('Allowed approvers');
+  });
+
+  it('escapes every interpolated value', () => {
+    const html = reviewPage({
+      ...model,
+      approvalId: '"><script>x</script>',
+      token: '"><script>t</script>',
+      deployment: { id: 'api', name: XSS },
+      version: XSS,
+      environment: { id: 'prod', name: XSS },
+      targets: [XSS],
+      approvers: [XSS],
+      decisions: [{ approver: XSS, decision: 'approve', at: XSS, via: XSS, reason: XSS }],
+      expiresAt: XSS,
+    });
+    expect(html).not.toContain('<script');
+    expect(html).not.toContain('"x"');
+    expect(html).toContain(XSS_ESCAPED);
+    expect(html).toContain('action="/approvals/%22%3E%3Cscript%3Ex%3C%2Fscript%3E"');
+    expect(html).toContain('value="&quot;&gt;&lt;script&gt;t&lt;/script&gt;"');
+  });
+});
+
+describe('resultPage', () => {
+  it('renders an escaped title and message', () => {
+    const html = resultPage(XSS, XSS, 'ok');
+    expect(html).toContain('<html lang="en">');
+    expect(html).not.toContain('<script');
+    expect(html).toContain(`<h1>${XSS_ESCAPED}</h1>`);
+    expect(html).toContain('role="status"');
+  });
+
+  it('marks errors as alerts', () => {
+    const html = resultPage('Already decided', 'This approval was already decided or has expired.', 'error');
+    expect(html).toContain('<h1>Already decided</h1>');
+    expect(html).toContain('role="alert"');
+    expect(html).toContain('This approval was already decided or has expired.');
+  });
+});
