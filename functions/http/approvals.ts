@@ -47,9 +47,9 @@ function pageModel(approval: ApprovalRecord, token: string) {
   return {
     approvalId: approval.approvalId,
     token,
-    deployment: { id: approval.deployment, name: approval.deployment },
+    deployment: { id: approval.deployment, name: approval.deploymentName },
     version: approval.tag,
-    environment: { id: approval.environment, name: approval.environment },
+    environment: { id: approval.environment, name: approval.environmentName },
     targets: approval.targets,
     status,
     minApprovals: approval.minApprovals,

@@ -32,8 +32,10 @@ export interface Decision {
 export interface ApprovalRecord {
   approvalId: string;
   deployment: string;
+  deploymentName: string;
   tag: string;
   environment: string;
+  environmentName: string;
   status: ApprovalStatus;
   minApprovals: number;
   approvers?: string[];
@@ -133,8 +135,10 @@ export async function openApproval(
     {
       approvalId,
       deployment: release.deployment,
+      deploymentName: context.deploymentName,
       tag: release.tag,
       environment: release.environment,
+      environmentName: context.environmentName,
       status: 'pending',
       minApprovals: rule.minApprovals,
       ...(rule.approvers ? { approvers: rule.approvers } : {}),
