@@ -1,3 +1,4 @@
+import { benchPlan } from './plan';
 import { benchRollouts } from './rollouts';
 
 /** `npm run bench`: every performance figure the README quotes comes from here. */
@@ -5,7 +6,10 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.GANTRY_LOG_LEVEL ??= 'ERROR';
 
 const only = process.argv[2];
-const suites: Record<string, () => Promise<Record<string, string | number>>> = { rollouts: benchRollouts };
+const suites: Record<string, () => Promise<Record<string, string | number>>> = {
+  rollouts: benchRollouts,
+  plan: benchPlan,
+};
 
 for (const [name, run] of Object.entries(suites)) {
   if (only && only !== name) continue;

@@ -115,7 +115,12 @@ export async function listEvents(
         ...(query.since ? { ':since': new Date(query.since).toISOString() } : {}),
       },
       Limit: query.limit ?? 100,
-      ExclusiveStartKey: decodeToken(query.nextToken),
+      ExclusiveStartKey: decodeToken(
+        query.nextToken,
+        byDeployment
+          ? { name: 'gsi1pk', value: keys.eventsOfDeployment(query.deployment ?? '') }
+          : { name: 'pk', value: keys.events },
+      ),
     }),
   );
   const items = (out.Items ?? []).map(

@@ -1,4 +1,5 @@
 import { conflict, invalid, notFound } from './errors';
+import { canonicalJson } from './json';
 import type { ResourceBody } from './schemas';
 import type { StoreContext } from './store/client';
 import { deleteConfig, getConfig, listProviderResources, putConfig, type Stored } from './store/config';
@@ -21,7 +22,7 @@ export async function requireConfig<T>(ctx: StoreContext, kind: ConfigKind, id: 
   return found;
 }
 
-const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const sameJson = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
 
 export interface SyncCounts {
   created: number;
@@ -46,20 +47,26 @@ export async function syncProvider(
     ids.add(resource.id);
   }
   const owned = new Map((await listProviderResources<ResourceBody>(ctx, provider)).map((r) => [r.id, r]));
-  const counts: SyncCounts = { created: 0, updated: 0, deleted: 0, unchanged: 0 };
-  const changed: string[] = [];
-  for (const { id, ...data } of incoming) {
+  // Every ownership check before any write, so a refused sync changes nothing.
+  const existingById = new Map<string, Stored<ResourceBody> | null>();
+  for (const { id } of incoming) {
     const existing = owned.get(id) ?? (await getConfig<ResourceBody>(ctx, 'resource', id)) ?? null;
     if (existing && existing.provider !== provider) {
       throw conflict(
         `The resource "${id}" belongs to ${existing.provider ? `provider "${existing.provider}"` : 'no provider'}.`,
       );
     }
+    existingById.set(id, existing);
+  }
+  const counts: SyncCounts = { created: 0, updated: 0, deleted: 0, unchanged: 0 };
+  const changed: string[] = [];
+  for (const { id, ...data } of incoming) {
+    const existing = existingById.get(id) ?? null;
     if (existing && sameJson(existing.data, data)) {
       counts.unchanged++;
       continue;
     }
-    await putConfig(ctx, 'resource', id, data, { provider, existing });
+    await putConfig(ctx, 'resource', id, data, { provider });
     counts[existing ? 'updated' : 'created']++;
     changed.push(id);
   }

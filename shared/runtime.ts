@@ -21,6 +21,8 @@ export const ENV = {
   timeScale: 'GANTRY_TIME_SCALE',
   slackWebhookUrl: 'SLACK_WEBHOOK_URL',
   slackSigningSecret: 'SLACK_SIGNING_SECRET',
+  slackWebhookSecretId: 'GANTRY_SLACK_WEBHOOK_SECRET_ID',
+  slackSigningSecretId: 'GANTRY_SLACK_SIGNING_SECRET_ID',
 } as const;
 
 export interface Runtime extends StoreContext {

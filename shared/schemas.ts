@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CelCompileError, compileCel } from './cel';
 import { RRule } from './rrule';
 
@@ -18,7 +18,16 @@ export const SecretName = z
   .regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'must be a secret name (letters, digits and /_+=.@-)');
 const Url = z.url({ protocol: /^https?$/ }).max(2048);
 const Text = (max: number) => z.string().min(1).max(max);
-const StringMap = z.record(z.string().min(1).max(128), z.string().max(1024));
+/** A map key; `__proto__` would become an object's prototype instead of a key. */
+const MapKey = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((key) => key !== '__proto__', 'may not be "__proto__"');
+const StringMap = z
+  .record(MapKey(128), z.string().max(1024))
+  .refine((map) => Object.keys(map).length <= 100, 'at most 100 entries');
 
 /** A CEL expression, compiled when written so a bad one is a 400 that names it. */
 export const Cel = z
@@ -57,11 +66,84 @@ export const RRuleText = z
     try {
       const options = RRule.parseString(text.replace(/^RRULE:/, ''));
       if (options.freq === undefined) throw new Error('FREQ is required');
+      checkRRuleRanges(options as unknown as Record<string, unknown>);
       new RRule(options);
     } catch (error) {
       ctx.addIssue({
         code: 'custom',
         message: `rrule "${text}" does not parse: ${error instanceof Error ? error.message : String(error)}`,
+      });
+    }
+  });
+
+const RRULE_RANGES: Record<string, [number, number, boolean?]> = {
+  interval: [1, 1000],
+  count: [1, 100_000],
+  byhour: [0, 23],
+  byminute: [0, 59],
+  bysecond: [0, 59],
+  bymonth: [1, 12],
+  bymonthday: [-31, 31, true],
+  byyearday: [-366, 366, true],
+  byweekno: [-53, 53, true],
+  bysetpos: [-366, 366, true],
+};
+
+/** The rrule package accepts out-of-range parts (BYHOUR=25 rolls over; INTERVAL=-1 never ends). */
+function checkRRuleRanges(options: Record<string, unknown>): void {
+  for (const [part, [min, max, nonZero]] of Object.entries(RRULE_RANGES)) {
+    const value = options[part];
+    if (value === undefined || value === null) continue;
+    for (const n of Array.isArray(value) ? value : [value]) {
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max || (nonZero && n === 0)) {
+        throw new Error(`${part.toUpperCase()}=${String(n)} is out of range`);
+      }
+    }
+  }
+}
+
+/**
+ * Arbitrary JSON (version `config`) must fit DynamoDB: numbers finite, integers exact, magnitudes
+ * within DynamoDB's range; the stored object well under its 400 KB item limit.
+ */
+const MAX_STORED_BYTES = 300 * 1024;
+function storableNumber(n: number): boolean {
+  if (!Number.isFinite(n)) return false;
+  if (Number.isInteger(n)) return Number.isSafeInteger(n);
+  const magnitude = Math.abs(n);
+  return magnitude >= 1e-130 && magnitude < 9.9e125;
+}
+function findUnstorable(value: unknown, path: string[] = []): string[] | undefined {
+  if (typeof value === 'number') return storableNumber(value) ? undefined : path;
+  if (value && typeof value === 'object') {
+    for (const [key, child] of Object.entries(value)) {
+      if (key === '__proto__') return [...path, key];
+      const found = findUnstorable(child, [...path, key]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+const withinStoredSize = (value: unknown) =>
+  Buffer.byteLength(JSON.stringify(value) ?? '') <= MAX_STORED_BYTES;
+const STORED_SIZE_MESSAGE = 'the object is larger than the 300 KiB Gantry stores';
+
+const JsonConfig = z
+  .record(
+    z
+      .string()
+      .max(256)
+      .refine((key) => key !== '__proto__', 'may not be "__proto__"'),
+    z.unknown(),
+  )
+  .superRefine((value, ctx) => {
+    const path = findUnstorable(value);
+    if (path) {
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message:
+          'numbers must be finite, integers within ±2^53, magnitudes between 1e-130 and 9.9e125; no "__proto__" keys',
       });
     }
   });
@@ -115,21 +197,26 @@ export const Variable = z.union([
       .optional(),
   }),
 ]);
-export const DeploymentBody = z.strictObject({
-  name: Text(255).optional(),
-  resourceSelector: Cel.default('true'),
-  environments: z.array(Id).max(50).optional(),
-  jobAgent: JobAgent,
-  jobTimeoutSeconds: z
-    .int()
-    .min(1)
-    .max(7 * 24 * 3600)
-    .default(3600),
-  variables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/), Variable).optional(),
-  github: z
-    .strictObject({ owner: Text(100), repo: Text(100), tokenSecretRef: SecretName, apiUrl: Url.optional() })
-    .optional(),
-});
+export const DeploymentBody = z
+  .strictObject({
+    name: Text(255).optional(),
+    resourceSelector: Cel.default('true'),
+    environments: z.array(Id).max(50).optional(),
+    jobAgent: JobAgent,
+    jobTimeoutSeconds: z
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .default(3600),
+    variables: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/), Variable)
+      .refine((map) => Object.keys(map).length <= 100, 'at most 100 variables')
+      .optional(),
+    github: z
+      .strictObject({ owner: Text(100), repo: Text(100), tokenSecretRef: SecretName, apiUrl: Url.optional() })
+      .optional(),
+  })
+  .refine(withinStoredSize, STORED_SIZE_MESSAGE);
 export type DeploymentBody = z.infer<typeof DeploymentBody>;
 
 // ---- Policies ---------------------------------------------------------------------------------
@@ -233,22 +320,26 @@ export const Rules = z.strictObject({
 });
 export type Rules = z.infer<typeof Rules>;
 
-export const PolicyBody = z.strictObject({
-  name: Text(255).optional(),
-  targets: Cel,
-  priority: z.int().min(-1000).max(1000).default(0),
-  rules: Rules,
-});
+export const PolicyBody = z
+  .strictObject({
+    name: Text(255).optional(),
+    targets: Cel,
+    priority: z.int().min(-1000).max(1000).default(0),
+    rules: Rules,
+  })
+  .refine(withinStoredSize, STORED_SIZE_MESSAGE);
 export type PolicyBody = z.infer<typeof PolicyBody>;
 
 // ---- Versions, jobs, overrides ----------------------------------------------------------------
 
-export const VersionBody = z.strictObject({
-  tag: Tag,
-  status: z.enum(['ready', 'building']).default('ready'),
-  metadata: StringMap.default({}),
-  config: z.record(z.string(), z.unknown()).default({}),
-});
+export const VersionBody = z
+  .strictObject({
+    tag: Tag,
+    status: z.enum(['ready', 'building']).default('ready'),
+    metadata: StringMap.default({}),
+    config: JsonConfig.default({}),
+  })
+  .refine(withinStoredSize, STORED_SIZE_MESSAGE);
 export type VersionBody = z.infer<typeof VersionBody>;
 
 export const VersionPatch = z.strictObject({ status: z.enum(['ready', 'rejected']) });
@@ -256,7 +347,7 @@ export const VersionPatch = z.strictObject({ status: z.enum(['ready', 'rejected'
 export const JobStatusBody = z.strictObject({
   status: z.enum(['in_progress', 'successful', 'failed']),
   message: z.string().max(2048).optional(),
-  links: z.record(z.string().min(1).max(64), Url).optional(),
+  links: z.record(MapKey(64), Url).optional(),
 });
 export type JobStatusBody = z.infer<typeof JobStatusBody>;
 

@@ -114,7 +114,8 @@ async function authorizeRequest(
   const query = event.rawQueryString ? `?${event.rawQueryString}` : '';
   const key = await authenticate(
     {
-      method: route.method,
+      // HEAD is served by the GET route but signed as HEAD.
+      method: event.requestContext?.http?.method ?? route.method,
       pathWithQuery: `${event.rawPath}${query}`,
       headers: request.headers,
       rawBody: request.rawBody,
@@ -123,7 +124,7 @@ async function authorizeRequest(
     now,
   );
   const scopes = route.auth.type === 'job' ? (['jobs:write'] as const) : route.auth.scopes;
-  const deployment = request.params.deploymentId ?? undefined;
+  const deployment = request.params.deploymentId ?? event.queryStringParameters?.deployment ?? undefined;
   const denied = authorize(key, scopes, deployment);
   if (denied) throw denied;
   request.caller = { keyId: key.id, scopes: key.scopes, deployments: key.deployments };

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ROUTES, type RouteSpec } from './routes';
 
 /** The OpenAPI 3.1 document, generated from the route table and the zod schemas that validate requests. */

@@ -90,16 +90,26 @@ function send(res: ServerResponse, status: number, body: string, contentType = '
   res.end(body);
 }
 
-/** Reads the body, stopping at the limit (413) so a huge upload never fills memory. */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return 'too_large';
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * Reads the body up to the limit. Past it, the rest is read and dropped (never buffered) so the
+ * client can finish sending and read the 413 instead of a connection reset.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        chunks.length = 0;
+        resolve('too_large');
+      } else {
+        chunks.push(chunk);
+      }
+    });
+    req.on('end', () => resolve(size > limit ? 'too_large' : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
 }
 
 function toEvent(
@@ -214,7 +224,11 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
 
   setTimeScale(options.timeScale ?? 1);
   // The engine waits for timestamps of the scaled domain clock, dividing the rest by the same factor.
-  const engine = new LocalStepFunctions({ invokeFunction: invokeLocal, timeScale: options.timeScale ?? 1, now: nowMs });
+  const engine = new LocalStepFunctions({
+    invokeFunction: invokeLocal,
+    timeScale: options.timeScale ?? 1,
+    now: nowMs,
+  });
   for (const { arn, definition } of localDefinitions()) engine.createStateMachine(arn, definition);
   const bus = new LocalEventBus(join(dataDir, 'events.jsonl'));
   // The bus rules of the AWS stack: each consumer gets the EventBridge event of its detail types.

@@ -8,7 +8,7 @@ import { type Actor, DETAIL_TYPES, publish, SYSTEM } from '../events';
 import { log } from '../log';
 import { cancelReleases } from '../rollouts/versions';
 import { signals, wake } from '../rollouts/workflow';
-import type { Runtime } from '../runtime';
+import { ENV, type Runtime } from '../runtime';
 import { ConditionFailed } from '../store/client';
 import { keys } from '../store/keys';
 import { putIfAbsent, type ReleaseKey, updateItem } from '../store/rollouts';
@@ -113,7 +113,7 @@ async function fromEnvOrSecret(variable: string, secretVariable: string): Promis
   }
   return secretCache.get(secretId);
 }
-export const slackWebhookUrl = () => fromEnvOrSecret('SLACK_WEBHOOK_URL', 'GANTRY_SLACK_WEBHOOK_SECRET_ID');
+export const slackWebhookUrl = () => fromEnvOrSecret(ENV.slackWebhookUrl, ENV.slackWebhookSecretId);
 export const slackSigningSecret = () =>
   fromEnvOrSecret('SLACK_SIGNING_SECRET', 'GANTRY_SLACK_SIGNING_SECRET_ID');
 

@@ -55,6 +55,9 @@ export function authorize(key: ApiKey, allowed: readonly Scope[], deployment?: s
   const granted = key.scopes.filter((scope) => allowed.includes(scope));
   if (granted.length === 0) return forbidden();
   const limitedOnly = granted.every((scope) => scope === 'versions:write') && key.deployments;
+  if (limitedOnly && deployment === undefined) {
+    return forbidden('This key is limited to some deployments: name one (for example ?deployment=).');
+  }
   if (limitedOnly && deployment !== undefined && !key.deployments?.includes(deployment)) {
     return forbidden(`This key may not act on deployment "${deployment}".`);
   }

@@ -1,4 +1,5 @@
 import { currentDate, isoNow } from '../clock';
+import { notFound } from '../errors';
 import { requireConfig } from '../inventory';
 import { type MergedRules, matchingPolicies, mergeRules } from '../policy/merge';
 import { rolloutOrder } from '../policy/rollout-order';
@@ -6,7 +7,7 @@ import { nextDispatchableAt } from '../policy/window';
 import type { Runtime } from '../runtime';
 import type { DeploymentBody, PolicyBody } from '../schemas';
 import { listAllConfig } from '../store/config';
-import { listReleases, type ReleaseRecord, releaseKeyString } from '../store/rollouts';
+import { getVersion, listReleases, type ReleaseRecord, releaseKeyString } from '../store/rollouts';
 import {
   celDeployment,
   celEnvironment,
@@ -15,7 +16,7 @@ import {
   type ReleaseTarget,
   type Warning,
 } from '../targets';
-import { loadInventory, viewVersion } from './versions';
+import { loadInventory, renderVersion } from './versions';
 
 /**
  * The plan (API.md section 4): for every release target, computed ahead of time with no side effects,
@@ -80,7 +81,8 @@ function gatesOf(rules: MergedRules): PlannedGate[] {
 const DONE = new Set(['successful', 'failed', 'rolled_back', 'superseded', 'cancelled']);
 
 export async function planVersion(rt: Runtime, deploymentId: string, tag: string, now = currentDate()) {
-  const view = await viewVersion(rt, deploymentId, tag);
+  const version = await getVersion(rt, deploymentId, tag);
+  if (!version) throw notFound(`The version "${tag}" of deployment "${deploymentId}"`);
   const deployment = await requireConfig<DeploymentBody>(rt, 'deployment', deploymentId);
   const [{ environments, resources }, policies, releases] = await Promise.all([
     loadInventory(rt),
@@ -112,8 +114,11 @@ export async function planVersion(rt: Runtime, deploymentId: string, tag: string
 
   // Rollout order per environment, computed once per environment.
   const byEnvironment = new Map<string, typeof planned>();
-  for (const p of planned)
-    byEnvironment.set(p.target.environment, [...(byEnvironment.get(p.target.environment) ?? []), p]);
+  for (const p of planned) {
+    const group = byEnvironment.get(p.target.environment);
+    if (group) group.push(p);
+    else byEnvironment.set(p.target.environment, [p]);
+  }
   const positions = new Map<string, number>();
   for (const group of byEnvironment.values()) {
     const keys = group.map((p) => releaseKeyString({ ...p.target, tag }));
@@ -125,6 +130,16 @@ export async function planVersion(rt: Runtime, deploymentId: string, tag: string
   // Estimated start per environment: after its upstream environments' last start plus soak, inside a window.
   const environmentStart = new Map<string, Date | null>();
   const visiting = new Set<string>();
+  const intervals = new Map<string, number>();
+  const longestInterval = (envId: string): number => {
+    if (!intervals.has(envId)) {
+      let longest = 0;
+      for (const u of byEnvironment.get(envId) ?? [])
+        longest = Math.max(longest, u.rules.gradualRollout?.intervalSeconds ?? 0);
+      intervals.set(envId, longest);
+    }
+    return intervals.get(envId) ?? 0;
+  };
   const estimateEnvironment = (envId: string): Date | null => {
     if (environmentStart.has(envId)) return environmentStart.get(envId) ?? null;
     if (visiting.has(envId)) return null; // a dependency cycle never starts
@@ -146,10 +161,7 @@ export async function planVersion(rt: Runtime, deploymentId: string, tag: string
         }
         const upstreamStart = estimateEnvironment(upstream);
         const upstreamCount = byEnvironment.get(upstream)?.length ?? 0;
-        const upstreamInterval = Math.max(
-          0,
-          ...(byEnvironment.get(upstream) ?? []).map((u) => u.rules.gradualRollout?.intervalSeconds ?? 0),
-        );
+        const upstreamInterval = longestInterval(upstream);
         if (upstreamStart === null || start === null) {
           start = null;
           continue;
@@ -210,7 +222,7 @@ export async function planVersion(rt: Runtime, deploymentId: string, tag: string
   });
 
   return {
-    version: view.version,
+    version: renderVersion(version),
     generatedAt: isoNow(now.getTime()),
     assumptions: [
       'jobs and verification finish at once',

@@ -3,6 +3,7 @@ import { isoNow } from '../clock';
 import { conflict, notFound } from '../errors';
 import { type Actor, DETAIL_TYPES, type GantryEvent, publish, SYSTEM } from '../events';
 import { requireConfig } from '../inventory';
+import { canonicalJson } from '../json';
 import type { Runtime } from '../runtime';
 import type { DeploymentBody, EnvironmentBody, ResourceBody, VersionBody } from '../schemas';
 import { type ReleaseStatus, TERMINAL_RELEASE, UNDISPATCHED_RELEASE } from '../status';
@@ -40,16 +41,8 @@ export async function inParallel<T>(items: T[], work: (item: T) => Promise<void>
   await Promise.all(workers);
 }
 
-const canonical = (value: unknown): string =>
-  JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
-        )
-      : v,
-  );
-
-export const bodyHashOf = (body: VersionBody) => createHash('sha256').update(canonical(body)).digest('hex');
+export const bodyHashOf = (body: VersionBody) =>
+  createHash('sha256').update(canonicalJson(body)).digest('hex');
 
 export async function loadInventory(rt: Runtime) {
   const [environments, resources] = await Promise.all([

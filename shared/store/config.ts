@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isoNow } from '../clock';
 import type { Item, StoreContext } from './client';
 import { type ConfigKind, keys } from './keys';
@@ -22,18 +22,28 @@ const PAGE_SIZE = 100;
 export const encodeToken = (key: Record<string, unknown> | undefined) =>
   key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
 
-export function decodeToken(token: string | undefined): Record<string, unknown> | undefined {
+/**
+ * A nextToken is only accepted when it is a key of the collection being listed: its key names are
+ * exactly the expected ones and its partition is the one queried (anything else is a 400, never a
+ * DynamoDB validation error).
+ */
+export function decodeToken(
+  token: string | undefined,
+  partition: { name: 'pk' | 'gsi1pk'; value: string },
+): Record<string, unknown> | undefined {
   if (!token) return undefined;
+  const expected = partition.name === 'pk' ? ['pk', 'sk'] : ['gsi1pk', 'gsi1sk', 'pk', 'sk'];
   try {
     const value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as unknown;
-    const allowed = new Set(['pk', 'sk', 'gsi1pk', 'gsi1sk']);
-    if (
-      value &&
-      typeof value === 'object' &&
-      !Array.isArray(value) &&
-      Object.entries(value).every(([k, v]) => allowed.has(k) && typeof v === 'string')
-    ) {
-      return value as Record<string, unknown>;
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      const entries = Object.entries(value);
+      const wellFormed =
+        entries.length === expected.length &&
+        entries.every(
+          ([k, v]) => expected.includes(k) && typeof v === 'string' && v.length > 0 && v.length < 2048,
+        ) &&
+        (value as Record<string, unknown>)[partition.name] === partition.value;
+      if (wellFormed) return value as Record<string, unknown>;
     }
   } catch {
     // fall through
@@ -67,37 +77,46 @@ export async function getConfig<T>(
   return out.Item ? fromItem<T>(out.Item) : undefined;
 }
 
-/** Upsert keeping `createdAt`; reports whether it created. `provider` tags synced resources. */
+/** Upsert keeping `createdAt`, in one write; reports whether it created. `provider` tags synced resources. */
 export async function putConfig<T>(
   ctx: StoreContext,
   kind: ConfigKind,
   id: string,
   data: T,
-  options: { now?: number; provider?: string; existing?: Stored<T> | null } = {},
+  options: { now?: number; provider?: string } = {},
 ): Promise<{ stored: Stored<T>; created: boolean }> {
   const now = isoNow(options.now);
-  const existing =
-    options.existing === undefined ? await getConfig<T>(ctx, kind, id) : (options.existing ?? undefined);
-  const item: Item = {
-    ...keys.config(kind, id),
-    data,
-    createdAt: existing?.createdAt ?? now,
-    updatedAt: now,
-    ...(options.provider
-      ? { provider: options.provider, gsi1pk: keys.provider(options.provider), gsi1sk: id }
-      : {}),
-  };
-  // A concurrent first write must not be reported as two creations.
-  await ctx.doc.send(
-    new PutCommand({
+  const providerAttributes = options.provider
+    ? { provider: options.provider, gsi1pk: keys.provider(options.provider), gsi1sk: id }
+    : {};
+  const set = { data, updatedAt: now, ...providerAttributes };
+  const names: Record<string, string> = { '#createdAt': 'createdAt' };
+  const values: Record<string, unknown> = { ':now': now };
+  const assignments = Object.entries(set).map(([name, value], i) => {
+    names[`#a${i}`] = name;
+    values[`:a${i}`] = value;
+    return `#a${i} = :a${i}`;
+  });
+  const out = await ctx.doc.send(
+    new UpdateCommand({
       TableName: ctx.tableName,
-      Item: item,
-      ...(existing
-        ? { ConditionExpression: 'attribute_exists(pk)' }
-        : { ConditionExpression: 'attribute_not_exists(pk)' }),
+      Key: keys.config(kind, id),
+      UpdateExpression: `SET ${assignments.join(', ')}, #createdAt = if_not_exists(#createdAt, :now)${
+        options.provider ? '' : ' REMOVE provider, gsi1pk, gsi1sk'
+      }`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+      ReturnValues: 'ALL_OLD',
     }),
   );
-  return { stored: fromItem<T>(item), created: !existing };
+  // No old attributes: this write created the item (of two racing first writes, exactly one).
+  const old = out.Attributes;
+  const item: Item = {
+    ...keys.config(kind, id),
+    ...set,
+    createdAt: (old?.createdAt as string | undefined) ?? now,
+  };
+  return { stored: fromItem<T>(item), created: !old };
 }
 
 export async function deleteConfig(ctx: StoreContext, kind: ConfigKind, id: string): Promise<boolean> {
@@ -116,9 +135,11 @@ export async function listConfig<T>(
     new QueryCommand({
       TableName: ctx.tableName,
       KeyConditionExpression: 'pk = :pk',
+      ProjectionExpression: 'pk, sk, #data, createdAt, updatedAt, provider',
+      ExpressionAttributeNames: { '#data': 'data' },
       ExpressionAttributeValues: { ':pk': keys.configPartition(kind) },
       Limit: page.limit ?? PAGE_SIZE,
-      ExclusiveStartKey: decodeToken(page.nextToken),
+      ExclusiveStartKey: decodeToken(page.nextToken, { name: 'pk', value: keys.configPartition(kind) }),
     }),
   );
   return {

@@ -43,10 +43,17 @@ beforeAll(async () => {
     ['prod-2', 'production'],
     ['prod-3', 'production'],
   ];
-  for (const [id, env] of resources) await admin.put(`/v1/resources/${id}`, { kind: 'vm', name: id, metadata: { env } });
+  for (const [id, env] of resources)
+    await admin.put(`/v1/resources/${id}`, { kind: 'vm', name: id, metadata: { env } });
   await admin.put('/v1/environments/staging', { resourceSelector: "resource.metadata.env == 'staging'" });
-  await admin.put('/v1/environments/production', { name: 'Production', resourceSelector: "resource.metadata.env == 'production'" });
-  await admin.put('/v1/deployments/api', { environments: ['staging', 'production'], jobAgent: { type: 'webhook', url: agent.url } });
+  await admin.put('/v1/environments/production', {
+    name: 'Production',
+    resourceSelector: "resource.metadata.env == 'production'",
+  });
+  await admin.put('/v1/deployments/api', {
+    environments: ['staging', 'production'],
+    jobAgent: { type: 'webhook', url: agent.url },
+  });
   const policy = await admin.put('/v1/policies/prod-gates', {
     targets: "environment.id == 'production'",
     rules: {
@@ -65,32 +72,47 @@ afterAll(async () => {
   await slack.stop();
 });
 
-const view = (deployment: string, tag: string) => admin.get<VersionView>(`/v1/deployments/${deployment}/versions/${tag}`);
-const statuses = (v: VersionView, env: string) => v.releases.filter((r) => r.environment === env).map((r) => r.status);
+const view = (deployment: string, tag: string) =>
+  admin.get<VersionView>(`/v1/deployments/${deployment}/versions/${tag}`);
+const statuses = (v: VersionView, env: string) =>
+  v.releases.filter((r) => r.environment === env).map((r) => r.status);
 
 describe('staging, then production after approval, one interval apart', () => {
   it('runs the whole path', async () => {
     agent.behaviour = () => 'successful';
     await admin.post('/v1/deployments/api/versions', { tag: 'v1' });
 
-    const plan = await admin.get<{ targets: { environment: string; gates: { gate: string; policies: string[] }[] }[] }>(
-      '/v1/deployments/api/versions/v1/plan',
-    );
+    const plan = await admin.get<{
+      targets: { environment: string; gates: { gate: string; policies: string[] }[] }[];
+    }>('/v1/deployments/api/versions/v1/plan');
     expect(plan.status).toBe(200);
     const prodPlan = plan.body.targets.find((t) => t.environment === 'production');
-    expect(prodPlan?.gates.map((g) => g.gate)).toEqual(['environment_progression', 'approval', 'gradual_rollout']);
+    expect(prodPlan?.gates.map((g) => g.gate)).toEqual([
+      'environment_progression',
+      'approval',
+      'gradual_rollout',
+    ]);
     expect(prodPlan?.gates[0]?.policies).toEqual(['prod-gates']);
 
     // Staging deploys; production waits for it, then for the approval.
     const awaiting = await eventually(
       () => view('api', 'v1'),
-      (r) => statuses(r.body, 'staging')[0] === 'successful' && r.body.releases.filter((x) => x.waitingFor === 'approval').length === 3,
+      (r) =>
+        statuses(r.body, 'staging')[0] === 'successful' &&
+        r.body.releases.filter((x) => x.waitingFor === 'approval').length === 3,
     );
-    expect(awaiting.body.releases.filter((r) => r.environment === 'production').every((r) => r.status === 'waiting')).toBe(true);
+    expect(
+      awaiting.body.releases
+        .filter((r) => r.environment === 'production')
+        .every((r) => r.status === 'waiting'),
+    ).toBe(true);
     expect(agent.jobs.filter((j) => j.environment.id === 'production')).toHaveLength(0);
 
     // One Slack message for the environment, naming it and its targets, with the link.
-    await eventually(async () => slack.messages.length, (n) => n >= 1);
+    await eventually(
+      async () => slack.messages.length,
+      (n) => n >= 1,
+    );
     expect(slack.messages).toHaveLength(1);
     const message = slack.messages[0] as { text: string; blocks: unknown[] };
     expect(JSON.stringify(message)).toContain('prod-1');
@@ -103,7 +125,9 @@ describe('staging, then production after approval, one interval apart', () => {
     const html = await page.text();
     expect(html).toContain('Production');
     expect(html).toContain('prod-2');
-    const pending = await approverKey.get<{ items: { approvalId: string; status: string }[] }>('/v1/approvals?status=pending');
+    const pending = await approverKey.get<{ items: { approvalId: string; status: string }[] }>(
+      '/v1/approvals?status=pending',
+    );
     expect(pending.body.items).toHaveLength(1);
     const bad = await fetch(link.replace(/t=.*/, 't=not-the-token'));
     expect(bad.status).toBe(403);
@@ -113,20 +137,35 @@ describe('staging, then production after approval, one interval apart', () => {
     const approved = await fetch(`${url.origin}${url.pathname}`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ t: url.searchParams.get('t') ?? '', decision: 'approve', approver: 'alice' }).toString(),
+      body: new URLSearchParams({
+        t: url.searchParams.get('t') ?? '',
+        decision: 'approve',
+        approver: 'alice',
+      }).toString(),
     });
     expect(approved.status).toBe(200);
-    const done = await eventually(() => view('api', 'v1'), (r) => statuses(r.body, 'production').every((s) => s === 'successful'), {
-      timeoutMs: 20_000,
-    });
+    const done = await eventually(
+      () => view('api', 'v1'),
+      (r) => statuses(r.body, 'production').every((s) => s === 'successful'),
+      {
+        timeoutMs: 20_000,
+      },
+    );
     expect(statuses(done.body, 'production')).toEqual(['successful', 'successful', 'successful']);
 
-    const events = await admin.get<{ items: { detailType: string; data?: { receivedAt?: string } }[] }>('/v1/events?deployment=api&limit=1000');
-    const decided = events.body.items.find((e) => e.detailType === 'Approval Decided') as { actor: { approver: string } } | undefined;
+    const events = await admin.get<{ items: { detailType: string; data?: { receivedAt?: string } }[] }>(
+      '/v1/events?deployment=api&limit=1000',
+    );
+    const decided = events.body.items.find((e) => e.detailType === 'Approval Decided') as
+      | { actor: { approver: string } }
+      | undefined;
     expect(decided?.actor.approver).toBe('alice');
 
     // Dispatch times of production jobs are an interval apart (60 s / 60 = about 1 s of real time).
-    const times = agent.jobs.filter((j) => j.environment.id === 'production').map((j) => j.receivedAt).sort((a, b) => a - b);
+    const times = agent.jobs
+      .filter((j) => j.environment.id === 'production')
+      .map((j) => j.receivedAt)
+      .sort((a, b) => a - b);
     expect(times).toHaveLength(3);
     expect((times[1] as number) - (times[0] as number)).toBeGreaterThan(700);
     expect((times[2] as number) - (times[1] as number)).toBeGreaterThan(700);
@@ -142,15 +181,29 @@ describe('staging, then production after approval, one interval apart', () => {
 
   it('a rejection cancels the waiting releases', async () => {
     await admin.post('/v1/deployments/api/versions', { tag: 'v2' });
-    await eventually(() => view('api', 'v2'), (r) => r.body.releases.filter((x) => x.waitingFor === 'approval').length === 3);
-    const pending = await approverKey.get<{ items: { approvalId: string; version: string }[] }>('/v1/approvals?status=pending');
+    await eventually(
+      () => view('api', 'v2'),
+      (r) => r.body.releases.filter((x) => x.waitingFor === 'approval').length === 3,
+    );
+    const pending = await approverKey.get<{ items: { approvalId: string; version: string }[] }>(
+      '/v1/approvals?status=pending',
+    );
     const approval = pending.body.items.find((a) => a.version === 'v2');
     if (!approval) throw new Error('no approval');
-    const rejected = await approverKey.post(`/v1/approvals/${approval.approvalId}/decision`, { decision: 'reject', approver: 'bob', reason: 'not today' });
+    const rejected = await approverKey.post(`/v1/approvals/${approval.approvalId}/decision`, {
+      decision: 'reject',
+      approver: 'bob',
+      reason: 'not today',
+    });
     expect(rejected.status).toBe(200);
-    const done = await eventually(() => view('api', 'v2'), (r) => statuses(r.body, 'production').every((s) => s === 'cancelled'));
+    const done = await eventually(
+      () => view('api', 'v2'),
+      (r) => statuses(r.body, 'production').every((s) => s === 'cancelled'),
+    );
     expect(done.body.releases.find((r) => r.environment === 'production')?.message).toContain('bob');
-    expect(agent.jobs.filter((j) => j.version.tag === 'v2' && j.environment.id === 'production')).toHaveLength(0);
+    expect(
+      agent.jobs.filter((j) => j.version.tag === 'v2' && j.environment.id === 'production'),
+    ).toHaveLength(0);
   }, 30_000);
 });
 
@@ -158,20 +211,40 @@ describe('a deny window holds dispatch until it closes', () => {
   it('dispatches only after the freeze', async () => {
     await admin.put('/v1/resources/edge-1', { kind: 'vm', name: 'edge-1', metadata: { env: 'edge' } });
     await admin.put('/v1/environments/edge', { resourceSelector: "resource.metadata.env == 'edge'" });
-    await admin.put('/v1/deployments/edge-svc', { environments: ['edge'], jobAgent: { type: 'webhook', url: agent.url } });
+    await admin.put('/v1/deployments/edge-svc', {
+      environments: ['edge'],
+      jobAgent: { type: 'webhook', url: agent.url },
+    });
     // A daily freeze that began one policy-minute ago and lasts three: it ends in about 2 s of real time.
     const start = new Date(nowMs() - 60_000);
-    const dtstart = start.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const dtstart = start
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
     const freeze = await admin.put('/v1/policies/edge-freeze', {
       targets: "deployment.id == 'edge-svc'",
-      rules: { deploymentWindow: { rrule: `DTSTART:${dtstart}\nRRULE:FREQ=DAILY`, durationMinutes: 3, timezone: 'UTC', mode: 'deny' } },
+      rules: {
+        deploymentWindow: {
+          rrule: `DTSTART:${dtstart}\nRRULE:FREQ=DAILY`,
+          durationMinutes: 3,
+          timezone: 'UTC',
+          mode: 'deny',
+        },
+      },
     });
     expect(freeze.status).toBe(201);
     await admin.post('/v1/deployments/edge-svc/versions', { tag: 'e1' });
-    const held = await eventually(() => view('edge-svc', 'e1'), (r) => r.body.releases[0]?.waitingFor === 'deployment_window');
+    const held = await eventually(
+      () => view('edge-svc', 'e1'),
+      (r) => r.body.releases[0]?.waitingFor === 'deployment_window',
+    );
     expect(held.body.releases[0]?.message).toContain('edge-freeze');
     expect(agent.jobs.filter((j) => j.deployment.id === 'edge-svc')).toHaveLength(0);
-    const done = await eventually(() => view('edge-svc', 'e1'), (r) => r.body.releases[0]?.status === 'successful', { timeoutMs: 20_000 });
+    const done = await eventually(
+      () => view('edge-svc', 'e1'),
+      (r) => r.body.releases[0]?.status === 'successful',
+      { timeoutMs: 20_000 },
+    );
     expect(done.body.releases[0]?.status).toBe('successful');
   }, 30_000);
 });

@@ -34,14 +34,26 @@ describe('policy matching and merging (strictest wins)', () => {
     targets: "resource.metadata.tier == 'gold'",
     rules: {
       approval: { minApprovals: 2, approvers: ['U2', 'U3', 'U4'], expiresAfterSeconds: 600 },
-      environmentProgression: { dependsOnEnvironments: ['canary'], minSoakSeconds: 60, minSuccessPercentage: 50 },
+      environmentProgression: {
+        dependsOnEnvironments: ['canary'],
+        minSoakSeconds: 60,
+        minSuccessPercentage: 50,
+      },
       gradualRollout: { intervalSeconds: 300 },
-      deploymentWindow: { rrule: 'FREQ=WEEKLY;BYDAY=FR', durationMinutes: 1440, timezone: 'UTC', mode: 'deny' },
+      deploymentWindow: {
+        rrule: 'FREQ=WEEKLY;BYDAY=FR',
+        durationMinutes: 1440,
+        timezone: 'UTC',
+        mode: 'deny',
+      },
       concurrency: { maxParallel: 2 },
       rollback: { onVerificationFailure: true, scope: 'environment' },
     },
   });
-  const broken = policy('broken', { targets: "resource.metadata.missing == 'x'", rules: { halt: { maxFailures: 1 } } });
+  const broken = policy('broken', {
+    targets: "resource.metadata.missing == 'x'",
+    rules: { halt: { maxFailures: 1 } },
+  });
 
   it('matches by CEL over deployment, environment and resource; an erroring selector warns and does not match', () => {
     const { matched, warnings } = matchingPolicies([b, broken, a], scope('production', { tier: 'gold' }));
@@ -53,7 +65,12 @@ describe('policy matching and merging (strictest wins)', () => {
 
   it('merges two policies into the strictest of each rule', () => {
     const merged = mergeRules([a, b]);
-    expect(merged.approval).toEqual({ minApprovals: 2, approvers: ['U2', 'U3'], expiresAfterSeconds: 600, policies: ['a', 'b'] });
+    expect(merged.approval).toEqual({
+      minApprovals: 2,
+      approvers: ['U2', 'U3'],
+      expiresAfterSeconds: 600,
+      policies: ['a', 'b'],
+    });
     expect(merged.environmentProgression).toEqual({
       dependsOnEnvironments: ['staging', 'canary'],
       minSoakSeconds: 600,
@@ -66,7 +83,12 @@ describe('policy matching and merging (strictest wins)', () => {
       ['b', 'deny'],
     ]);
     expect(merged.concurrency?.maxParallel).toBe(2);
-    expect(merged.rollback).toEqual({ onJobFailure: false, onVerificationFailure: true, scope: 'environment', policies: ['b'] });
+    expect(merged.rollback).toEqual({
+      onJobFailure: false,
+      onVerificationFailure: true,
+      scope: 'environment',
+      policies: ['b'],
+    });
   });
 
   it('has no rules when no policy matches', () => {
@@ -76,7 +98,10 @@ describe('policy matching and merging (strictest wins)', () => {
 
 describe('environment progression', () => {
   const now = new Date('2026-06-01T12:00:00.000Z');
-  const ok = (minutesAgo: number): UpstreamRelease => ({ status: 'successful', finishedAt: new Date(now.getTime() - minutesAgo * 60_000).toISOString() });
+  const ok = (minutesAgo: number): UpstreamRelease => ({
+    status: 'successful',
+    finishedAt: new Date(now.getTime() - minutesAgo * 60_000).toISOString(),
+  });
   const failed: UpstreamRelease = { status: 'failed', finishedAt: now.toISOString() };
   const running: UpstreamRelease = { status: 'deploying', finishedAt: null };
 
@@ -90,7 +115,9 @@ describe('environment progression', () => {
     ['0% needs no success at all', [failed, running], 0, 600, 'open'],
     ['no upstream release of this version yet', [], 100, 0, 'waiting'],
   ] as const)('%s', (_name, upstream, minSuccessPercentage, minSoakSeconds, expected) => {
-    expect(progressionState([...upstream], { minSuccessPercentage, minSoakSeconds }, now).type).toBe(expected);
+    expect(progressionState([...upstream], { minSuccessPercentage, minSoakSeconds }, now).type).toBe(
+      expected,
+    );
   });
 
   it('reports when the soak ends', () => {

@@ -1,0 +1,17 @@
+import { App } from 'aws-cdk-lib';
+import { addNagChecks } from './nag';
+import { GantryStack } from './stack';
+
+/**
+ * `npx cdk synth | deploy` (cdk.json). Optional context, e.g. `-c gantry:stackName=GantryStaging`:
+ * gantry:stackName (default Gantry), gantry:publicUrl, gantry:alarmTopicArn.
+ */
+const app = new App();
+const context = (key: string): string | undefined => app.node.tryGetContext(`gantry:${key}`);
+
+new GantryStack(app, context('stackName') ?? 'Gantry', {
+  description: 'Gantry: serverless deployment control plane',
+  publicUrl: context('publicUrl'),
+  alarmTopicArn: context('alarmTopicArn'),
+});
+addNagChecks(app);

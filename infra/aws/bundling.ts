@@ -1,0 +1,66 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { type BundlingOptions, LogLevel, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { BuildOptions } from 'esbuild';
+
+/**
+ * How every Gantry function is built and run in AWS: one module read by the stack (NodejsFunction)
+ * and by bench/cold-start.ts (esbuild's API), so what is measured is what ships.
+ */
+
+/** The repository root: registry entries (`functions/...`) are relative to it. */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The newest Node.js LTS that aws-cdk-lib offers. */
+export const RUNTIME = Runtime.NODEJS_24_X;
+export const ARCHITECTURE = Architecture.ARM_64;
+const TARGET = 'node24';
+
+/** Also set on every function (NODE_OPTIONS) and in the bench. */
+export const NODE_OPTIONS = '--enable-source-maps';
+
+// A CommonJS dependency that require()s a Node built-in keeps that call in ESM output, where it throws
+// "Dynamic require is not supported" unless a real `require` exists (DESIGN.md section 5).
+const BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+const MAIN_FIELDS = ['module', 'main'];
+
+/**
+ * Bundled, not taken from the runtime: the SDK the tests ran against is the SDK that ships, and one
+ * minified file initialises faster than the runtime's SDK loaded file by file (bench/cold-start.ts).
+ */
+const EXTERNAL_MODULES: string[] = [];
+
+export const NODEJS_BUNDLING: BundlingOptions = {
+  format: OutputFormat.ESM,
+  target: TARGET,
+  mainFields: MAIN_FIELDS,
+  banner: BANNER,
+  minify: true,
+  sourceMap: true,
+  // Stack traces map to file and line without shipping the sources a second time.
+  sourcesContent: false,
+  externalModules: EXTERNAL_MODULES,
+  bundleAwsSDK: true,
+  logLevel: LogLevel.ERROR,
+};
+
+/** The same build through esbuild's API: `outfile` should end in `.mjs`, as NodejsFunction's does. */
+export function esbuildOptions(entry: string, outfile: string): BuildOptions {
+  return {
+    entryPoints: [join(ROOT, entry)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: TARGET,
+    mainFields: MAIN_FIELDS,
+    banner: { js: BANNER },
+    minify: true,
+    sourcemap: true,
+    sourcesContent: false,
+    external: EXTERNAL_MODULES,
+    logLevel: 'error',
+  };
+}

@@ -1,0 +1,98 @@
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  LogGroupLogDestination,
+  PayloadFormatVersion,
+  type ThrottleSettings,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { HttpFunctionId, RouteSpec } from '../../../functions/http/routes';
+
+export interface ApiProps {
+  readonly logRetention: RetentionDays;
+  /** Stage-wide limits; a team raises them here (the account's own limit still applies). */
+  readonly throttle?: ThrottleSettings;
+}
+
+export const DEFAULT_THROTTLE: ThrottleSettings = { rateLimit: 50, burstLimit: 100 };
+
+/**
+ * The HTTP API on its `$default` stage, so a path is the same here as on the local server
+ * (API.md section 2: the signature covers the path).
+ */
+export class Api extends Construct {
+  public readonly httpApi: HttpApi;
+  public readonly stage: HttpStage;
+  public readonly accessLogs: LogGroup;
+  /** `https://<id>.execute-api.<region>.amazonaws.com`, no trailing slash. */
+  public readonly url: string;
+  private readonly integrations = new Map<HttpFunctionId, HttpLambdaIntegration>();
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+    this.httpApi = new HttpApi(this, 'HttpApi', {
+      description: 'Gantry API (API.md)',
+      createDefaultStage: false,
+    });
+    this.accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: props.throttle ?? DEFAULT_THROTTLE,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(this.accessLogs),
+        // The path without its query string: approval links carry their token in the query.
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            time: '$context.requestTime',
+            ip: '$context.identity.sourceIp',
+            routeKey: '$context.routeKey',
+            path: '$context.path',
+            status: '$context.status',
+            responseLength: '$context.responseLength',
+            latencyMs: '$context.responseLatency',
+            integrationLatencyMs: '$context.integrationLatency',
+            integrationError: '$context.integrationErrorMessage',
+          }),
+        ),
+      },
+    });
+    this.url = this.httpApi.apiEndpoint;
+    Validations.of(this.httpApi).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'Every /v1 request is HMAC-signed over its raw body, which API Gateway authorizers never see, so ' +
+        'the signature is verified in each handler (API.md section 2, the same middleware as locally); ' +
+        'job callbacks carry a job token, approval pages and Slack their own credentials, and ' +
+        '/healthz and /openapi.json are public by contract.',
+    });
+  }
+
+  /** One route per entry, each to the integration of the function that serves it (payload 2.0). */
+  public addRoutes(routes: readonly RouteSpec[], functionOf: (id: HttpFunctionId) => IFunction): void {
+    for (const route of routes) {
+      let integration = this.integrations.get(route.fn);
+      if (!integration) {
+        integration = new HttpLambdaIntegration(route.fn, functionOf(route.fn), {
+          payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
+          // One invoke permission per function for this API (not one per route): a function serving
+          // 20-30 routes would otherwise outgrow Lambda's 20 KiB resource-policy limit.
+          scopePermissionToRoute: false,
+        });
+        this.integrations.set(route.fn, integration);
+      }
+      this.httpApi.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
+    }
+  }
+}

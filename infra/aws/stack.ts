@@ -1,0 +1,93 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { ROUTES } from '../../functions/http/routes';
+import { Alarms } from './constructs/alarms';
+import { Api } from './constructs/api';
+import { Data } from './constructs/data';
+import { Events } from './constructs/events';
+import { Functions } from './constructs/functions';
+import { Secrets } from './constructs/secrets';
+import { machineIdentity, Workflows } from './constructs/workflows';
+
+export interface GantryStackProps extends StackProps {
+  /** Base of callback and approval links, e.g. a custom domain; default: the API's own URL. */
+  readonly publicUrl?: string;
+  /** An existing SNS topic the alarms notify. */
+  readonly alarmTopicArn?: string;
+  readonly throttle?: ThrottleSettings;
+  readonly logRetention?: RetentionDays;
+}
+
+/** Gantry in one account and region: DESIGN.md section 2, `cdk deploy` as in infra/aws/DEPLOY.md. */
+export class GantryStack extends Stack {
+  public readonly data: Data;
+  public readonly events: Events;
+  public readonly secrets: Secrets;
+  public readonly api: Api;
+  public readonly functions: Functions;
+  public readonly workflows: Workflows;
+  public readonly alarms: Alarms;
+
+  constructor(scope: Construct, id: string, props: GantryStackProps = {}) {
+    super(scope, id, props);
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+
+    this.data = new Data(this, 'Data');
+    this.events = new Events(this, 'Events');
+    this.secrets = new Secrets(this, 'Secrets', { namedSecretPrefix: `gantry/${this.stackName}/` });
+    this.api = new Api(this, 'Api', { logRetention, throttle: props.throttle });
+    const rollout = machineIdentity(this, 'rollout');
+
+    this.functions = new Functions(this, 'Functions', {
+      data: this.data,
+      bus: this.events.bus,
+      secrets: this.secrets,
+      rollout,
+      publicUrl: props.publicUrl ?? this.api.url,
+      logRetention,
+    });
+    const functionOf = (fnId: string) => this.functions.get(fnId).function;
+    this.api.addRoutes(ROUTES, functionOf);
+    for (const fn of this.functions.all.filter((each) => each.spec.kind === 'event')) {
+      this.events.rule(fn.spec.subscribes ?? [], fn.function, fn.spec.id);
+    }
+    this.workflows = new Workflows(this, 'Workflows', {
+      functionOf: (spec) => functionOf(spec.id),
+      identityOf: (machine) => machineIdentity(this, machine),
+      logRetention,
+    });
+
+    this.alarms = new Alarms(this, 'Alarms', {
+      stateMachines: this.workflows.stateMachines,
+      api: this.api.httpApi,
+      functions: new Map(this.functions.all.map((fn) => [fn.spec.id, fn.function])),
+      deadLetterQueue: this.events.deadLetterQueue,
+      topicArn: props.alarmTopicArn,
+    });
+
+    const output = (outputId: string, value: string, description: string) =>
+      new CfnOutput(this, outputId, { value, description });
+    output('ApiUrl', this.api.url, 'Base URL of the API: point CI and job agents here');
+    output('TableName', this.data.table.tableName, 'The DynamoDB table (retained when the stack is deleted)');
+    output('StateMachineArn', this.workflows.get('rollout').stateMachineArn, 'The rollout state machine');
+    output('EventBusName', this.events.bus.eventBusName, 'Gantry events are published here');
+    output('ApiKeysSecretArn', this.secrets.apiKeys.secretArn, 'Fill with the JSON array of API keys');
+    output(
+      'SlackWebhookUrlSecretArn',
+      this.secrets.slackWebhookUrl.secretArn,
+      'Fill with the Slack webhook URL',
+    );
+    output(
+      'SlackSigningSecretArn',
+      this.secrets.slackSigningSecret.secretArn,
+      "Fill with the Slack app's signing secret",
+    );
+    output(
+      'NamedSecretPrefix',
+      this.secrets.namedSecretPrefix,
+      'Create the secrets deployments name (secretRef, tokenSecretRef) as <prefix><name>',
+    );
+  }
+}

@@ -1,0 +1,498 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { App, type CfnElement, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import { ROUTES, routeKey } from '../../functions/http/routes';
+import {
+  aslSubstitutions,
+  FUNCTIONS,
+  type FunctionSpec,
+  type Need,
+  STATE_MACHINES,
+  substitute,
+} from '../../functions/registry';
+import { ROOT, RUNTIME } from '../../infra/aws/bundling';
+import { TABLE_ACTIONS } from '../../infra/aws/constructs/data';
+import { STUB_CODE_CONTEXT } from '../../infra/aws/constructs/functions';
+import { referencedFunctions } from '../../infra/aws/constructs/workflows';
+import { addNagChecks } from '../../infra/aws/nag';
+import { GantryStack } from '../../infra/aws/stack';
+import { EVENT_SOURCE } from '../../shared/events';
+import { ENV } from '../../shared/runtime';
+import { TABLE } from '../../shared/store/table';
+
+// Prepare: the app as infra/aws/app.ts builds it (nag plugin included), with stub code so no bundling
+// runs. Template.fromStack synthesizes, which fails on a dependency cycle between resources (the state
+// machine and the functions it invokes are the risk) and, through the nag plugin, on any finding.
+const app = new App({ context: { [STUB_CODE_CONTEXT]: true } });
+const stack = new GantryStack(app, 'Test');
+addNagChecks(app);
+const template = Template.fromStack(stack);
+const resources = template.toJSON().Resources as Record<string, CfnResourceJson>;
+
+interface CfnResourceJson {
+  Type: string;
+  Properties: Record<string, unknown>;
+}
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+interface PolicyProps {
+  Roles: unknown[];
+  PolicyDocument: { Statement: Statement[] };
+}
+
+function propsOf<T>(id: string): T {
+  const resource = resources[id];
+  if (!resource) throw new Error(`No resource ${id}`);
+  return resource.Properties as T;
+}
+const policies = Object.values(resources)
+  .filter((r) => r.Type === 'AWS::IAM::Policy')
+  .map((r) => r.Properties as unknown as PolicyProps);
+
+const logicalId = (construct: IConstruct) =>
+  stack.resolve((construct.node.defaultChild as CfnElement).logicalId) as string;
+const fnOf = (id: string) => stack.functions.get(id);
+const fnLogicalId = (id: string) => logicalId(fnOf(id).function);
+const getAttArn = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
+const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+/** Every Allow statement of the policies attached to a role. */
+function statementsOf(roleLogicalId: string): Statement[] {
+  return policies
+    .filter((p) => p.Roles.some((role) => JSON.stringify(role) === JSON.stringify({ Ref: roleLogicalId })))
+    .flatMap((p) => p.PolicyDocument.Statement)
+    .filter((s) => s.Effect === 'Allow');
+}
+const functionStatements = (spec: FunctionSpec) => statementsOf(logicalId(fnOf(spec.id).role));
+const allows = (statements: Statement[], action: string) =>
+  statements.filter((s) => list(s.Action).includes(action));
+
+describe('GantryStack', () => {
+  describe('cdk-nag (AwsSolutions)', () => {
+    it('has no finding left unacknowledged', () => {
+      const report = new AwsSolutionsChecks().validateScope(app);
+      expect(report.violations.map((v) => `${v.ruleName} ${v.violatingResources[0]?.constructPath}`)).toEqual(
+        [],
+      );
+    });
+
+    it('fails synthesis on an unacknowledged finding (the plugin is really wired)', () => {
+      const other = new App();
+      const bad = new Stack(other, 'Bad');
+      new Queue(bad, 'Plain', { enforceSSL: false });
+      addNagChecks(other);
+      expect(() => other.synth()).toThrow(/AwsSolutions-SQS/);
+    });
+  });
+
+  describe('API', () => {
+    const routes = template.findResources('AWS::ApiGatewayV2::Route');
+    const integrations = template.findResources('AWS::ApiGatewayV2::Integration');
+    const apiId = logicalId(stack.api.httpApi);
+
+    it.each(ROUTES.map((route) => [routeKey(route), route] as const))(
+      'routes %s to its function',
+      (key, route) => {
+        const found = Object.values(routes).filter((r) => r.Properties.RouteKey === key);
+        expect(found).toHaveLength(1);
+        const target = found[0]!.Properties.Target as { 'Fn::Join': [string, [string, { Ref: string }]] };
+        expect(target['Fn::Join'][1][0]).toBe('integrations/');
+        const integration = integrations[target['Fn::Join'][1][1].Ref];
+        expect(integration?.Properties).toMatchObject({
+          ApiId: { Ref: apiId },
+          IntegrationType: 'AWS_PROXY',
+          IntegrationUri: getAttArn(fnLogicalId(route.fn)),
+          PayloadFormatVersion: '2.0',
+        });
+      },
+    );
+
+    it('lets this API, and nothing else, invoke each function that serves a route', () => {
+      for (const fn of new Set(ROUTES.map((route) => route.fn))) {
+        template.hasResourceProperties('AWS::Lambda::Permission', {
+          Action: 'lambda:InvokeFunction',
+          FunctionName: getAttArn(fnLogicalId(fn)),
+          Principal: 'apigateway.amazonaws.com',
+          SourceArn: {
+            'Fn::Join': ['', Match.arrayWith([':execute-api:', { Ref: apiId }, '/*/*/*'])],
+          },
+        });
+      }
+      const permissions = Object.values(template.findResources('AWS::Lambda::Permission'));
+      expect(permissions.map((p) => p.Properties.Principal)).not.toContain('*');
+    });
+
+    it('serves no route that ROUTES does not list', () => {
+      const keys = Object.values(routes).map((r) => r.Properties.RouteKey as string);
+      expect(keys.sort()).toEqual(ROUTES.map(routeKey).sort());
+    });
+
+    it('serves them from the $default stage, auto-deployed, throttled, with access logs', () => {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        ApiId: { Ref: apiId },
+        StageName: '$default',
+        AutoDeploy: true,
+        AccessLogSettings: { DestinationArn: getAttArn(logicalId(stack.api.accessLogs)) },
+        DefaultRouteSettings: {
+          ThrottlingRateLimit: Match.anyValue(),
+          ThrottlingBurstLimit: Match.anyValue(),
+        },
+      });
+    });
+  });
+
+  describe.each(STATE_MACHINES)('state machine $id', (machine) => {
+    const asl = readFileSync(join(ROOT, machine.file), 'utf8');
+    const smId = logicalId(stack.workflows.get(machine.id));
+    const props = propsOf<{
+      DefinitionString: unknown;
+      DefinitionSubstitutions: Record<string, unknown>;
+      RoleArn: { 'Fn::GetAtt': [string, string] };
+      LoggingConfiguration: unknown;
+      TracingConfiguration: unknown;
+    }>(smId);
+    const invoked = referencedFunctions(asl, machine.file);
+
+    it('runs the ASL file with each placeholder filled by the ARN of its registry function', () => {
+      expect(typeof props.DefinitionString).toBe('string');
+      const asLogicalIds = Object.fromEntries(
+        Object.entries(props.DefinitionSubstitutions).map(([key, value]) => {
+          const getAtt = (value as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'];
+          expect(getAtt[1]).toBe('Arn');
+          return [key, getAtt[0]];
+        }),
+      );
+      const deployed = JSON.parse(substitute(props.DefinitionString as string, asLogicalIds));
+      const expected = JSON.parse(
+        substitute(
+          asl,
+          aslSubstitutions((spec) => fnLogicalId(spec.id)),
+        ),
+      );
+      expect(deployed).toEqual(expected);
+    });
+
+    it('may invoke exactly the functions it references', () => {
+      const statements = statementsOf(props.RoleArn['Fn::GetAtt'][0]);
+      const lambdaStatements = statements.filter((s) => list(s.Action).some((a) => a.startsWith('lambda:')));
+      expect(lambdaStatements.flatMap((s) => list(s.Action))).toEqual(['lambda:InvokeFunction']);
+      const granted = lambdaStatements.flatMap((s) => list(s.Resource));
+      expect(granted).toEqual(expect.arrayContaining(invoked.map((spec) => getAttArn(fnLogicalId(spec.id)))));
+      expect(granted).toHaveLength(invoked.length);
+    });
+
+    it('logs every execution event (without execution data) and traces', () => {
+      expect(props.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: false });
+      expect(props.TracingConfiguration).toEqual({ Enabled: true });
+    });
+  });
+
+  it('names the rollout state machine in every function (GANTRY_STATE_MACHINE_ARN)', () => {
+    const name = propsOf<{ StateMachineName: unknown }>(
+      logicalId(stack.workflows.get('rollout')),
+    ).StateMachineName;
+    const arn = {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':states:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':stateMachine:',
+          name,
+        ],
+      ],
+    };
+    for (const spec of FUNCTIONS) expect(environmentOf(spec)[ENV.stateMachineArn], spec.id).toEqual(arn);
+  });
+
+  describe('data', () => {
+    it('keeps the table: retained, protected, point-in-time recovery, TTL, keys from shared/store/table.ts', () => {
+      template.hasResource('AWS::DynamoDB::Table', {
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+        Properties: {
+          BillingMode: 'PAY_PER_REQUEST',
+          DeletionProtectionEnabled: true,
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true },
+          SSESpecification: { SSEEnabled: true },
+          KeySchema: [
+            { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
+            { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
+          ],
+          GlobalSecondaryIndexes: TABLE.indexes.map((index) =>
+            Match.objectLike({
+              IndexName: index.name,
+              KeySchema: [
+                { AttributeName: index.partitionKey, KeyType: 'HASH' },
+                { AttributeName: index.sortKey, KeyType: 'RANGE' },
+              ],
+            }),
+          ),
+        },
+      });
+    });
+  });
+
+  describe('the SDK calls the code makes', () => {
+    const used = sdkActionsUsedBy(['shared', 'functions']);
+    const granted = new Set(
+      FUNCTIONS.flatMap((spec) => functionStatements(spec).flatMap((s) => list(s.Action))),
+    );
+
+    it('are each granted to the functions (DynamoDB, Step Functions, EventBridge, Secrets Manager)', () => {
+      expect(used).toContain('dynamodb:PutItem');
+      expect(used.filter((action) => !granted.has(action))).toEqual([]);
+    });
+
+    it('are all the functions may call on those services (nothing granted "just in case")', () => {
+      const services = /^(dynamodb|states|events|secretsmanager):/;
+      expect([...granted].filter((action) => services.test(action) && !used.includes(action))).toEqual([]);
+      expect(TABLE_ACTIONS.filter((action) => !used.includes(action))).toEqual([]);
+    });
+  });
+
+  describe.each(FUNCTIONS.map((spec) => [spec.id, spec] as const))('function %s', (_id, spec) => {
+    const fnId = fnLogicalId(spec.id);
+    const props = propsOf<Record<string, unknown>>(fnId);
+    const statements = functionStatements(spec);
+    const has = (need: Need) => spec.needs.includes(need);
+
+    it('runs on arm64, the chosen Node LTS, traced, sized from the registry, logging to its own group', () => {
+      expect(props).toMatchObject({
+        Architectures: ['arm64'],
+        Runtime: RUNTIME.name,
+        TracingConfig: { Mode: 'Active' },
+        MemorySize: spec.memoryMb,
+        Timeout: spec.timeoutSeconds,
+        Handler: `index.${spec.handler}`,
+      });
+      const logGroup = (props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(propsOf<{ RetentionInDays: number }>(logGroup).RetentionInDays).toBeGreaterThan(0);
+    });
+
+    it('gets the variables shared/runtime.ts reads, and source maps', () => {
+      const env = environmentOf(spec);
+      expect(env).toMatchObject({
+        [ENV.table]: { Ref: logicalId(stack.data.table) },
+        [ENV.bus]: { Ref: logicalId(stack.events.bus) },
+        [ENV.publicUrl]: { 'Fn::GetAtt': [logicalId(stack.api.httpApi), 'ApiEndpoint'] },
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+      expect(env[ENV.apiKeysSecretId] !== undefined).toBe(has('apiKeys'));
+      expect(env[ENV.secretPrefix] !== undefined).toBe(has('agentSecrets'));
+      const slackSecretIds = ['GANTRY_SLACK_WEBHOOK_SECRET_ID', 'GANTRY_SLACK_SIGNING_SECRET_ID'];
+      expect(slackSecretIds.map((name) => env[name] !== undefined)).toEqual([has('slack'), has('slack')]);
+    });
+
+    it('gets exactly the grants its needs name', () => {
+      expect(allows(statements, 'dynamodb:PutItem').length > 0).toBe(has('table'));
+      expect(allows(statements, 'events:PutEvents').length > 0).toBe(has('events'));
+      expect(allows(statements, 'states:StartExecution').length > 0).toBe(has('executions'));
+      expect(allows(statements, 'states:StopExecution').length > 0).toBe(has('executions'));
+      expect(allows(statements, 'states:SendTaskSuccess').length > 0).toBe(has('taskCallbacks'));
+      for (const s of allows(statements, 'dynamodb:PutItem')) {
+        expect(list(s.Resource)).toEqual([
+          getAttArn(logicalId(stack.data.table)),
+          ...TABLE.indexes.map((index) => ({
+            'Fn::Join': ['', [getAttArn(logicalId(stack.data.table)), `/index/${index.name}`]],
+          })),
+        ]);
+      }
+    });
+
+    it('reads only the secrets its needs name, each one by ARN or by the stack prefix', () => {
+      const secretStatements = statements.filter((s) =>
+        list(s.Action).some((a) => a.startsWith('secretsmanager:')),
+      );
+      const resourcesRead = secretStatements.flatMap((s) => list(s.Resource));
+      const expected: unknown[] = [];
+      if (has('apiKeys')) expected.push({ Ref: logicalId(stack.secrets.apiKeys) });
+      if (has('slack')) {
+        expected.push({ Ref: logicalId(stack.secrets.slackWebhookUrl) });
+        expected.push({ Ref: logicalId(stack.secrets.slackSigningSecret) });
+      }
+      if (has('agentSecrets')) {
+        expected.push({
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':secretsmanager:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':secret:gantry/Test/*',
+            ],
+          ],
+        });
+      }
+      const sorted = (items: unknown[]) => items.map((item) => JSON.stringify(item)).sort();
+      expect(sorted(resourcesRead)).toEqual(sorted(expected));
+      if (has('agentSecrets')) expect(environmentOf(spec)[ENV.secretPrefix]).toBe('gantry/Test/');
+    });
+
+    it('has error and throttle alarms', () => {
+      for (const metric of ['Errors', 'Throttles']) {
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          Namespace: 'AWS/Lambda',
+          MetricName: metric,
+          Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }],
+        });
+      }
+    });
+  });
+
+  describe.each(FUNCTIONS.filter((spec) => spec.kind === 'event').map((spec) => [spec.id, spec] as const))(
+    'event consumer %s',
+    (_id, spec) => {
+      const fnId = fnLogicalId(spec.id);
+      it('receives its detail types from the bus, failures parked in the DLQ', () => {
+        const dlq = getAttArn(logicalId(stack.events.deadLetterQueue));
+        template.hasResourceProperties('AWS::Events::Rule', {
+          EventBusName: { Ref: logicalId(stack.events.bus) },
+          EventPattern: { source: [EVENT_SOURCE], 'detail-type': spec.subscribes },
+          Targets: [Match.objectLike({ Arn: getAttArn(fnId), DeadLetterConfig: { Arn: dlq } })],
+        });
+        template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+          FunctionName: { Ref: fnId },
+          DestinationConfig: { OnFailure: { Destination: dlq } },
+        });
+      });
+    },
+  );
+
+  it('grants a bare "*" resource only for X-Ray and log delivery, which have nothing narrower', () => {
+    // The IAM5[Resource::*] acknowledgements on each role rest on this.
+    const starActions = policies
+      .flatMap((p) => p.PolicyDocument.Statement)
+      .filter((s) => list(s.Resource).includes('*'))
+      .flatMap((s) => list(s.Action));
+    expect(
+      starActions.filter(
+        (action) =>
+          !/^(xray:|logs:(\w+LogDelivery|\w+LogDeliveries|\w+ResourcePolic\w+|DescribeLogGroups)$)/.test(
+            action,
+          ),
+      ),
+    ).toEqual([]);
+  });
+
+  it('lets no function read a secret through a bare wildcard', () => {
+    const secretResources = policies
+      .flatMap((p) => p.PolicyDocument.Statement)
+      .filter((s) => list(s.Action).some((a) => a.startsWith('secretsmanager:')))
+      .flatMap((s) => list(s.Resource));
+    expect(secretResources).not.toContain('*');
+  });
+
+  it('sets no variable that the code does not read', () => {
+    const source = ['shared', 'functions']
+      .flatMap((dir) => walk(join(ROOT, dir)))
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => readFileSync(file, 'utf8'))
+      .join('\n');
+    const names = new Set(FUNCTIONS.flatMap((spec) => Object.keys(environmentOf(spec))));
+    names.delete('NODE_OPTIONS');
+    expect([...names].filter((name) => !source.includes(`'${name}'`))).toEqual([]);
+  });
+
+  it('alarms on failed and timed-out executions, API 5xx and dead letters', () => {
+    const alarmOn = (namespace: string, metricName: string) =>
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: namespace,
+        MetricName: metricName,
+      });
+    alarmOn('AWS/States', 'ExecutionsFailed');
+    alarmOn('AWS/States', 'ExecutionsTimedOut');
+    alarmOn('AWS/ApiGateway', '5xx');
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [
+        {
+          Name: 'QueueName',
+          Value: { 'Fn::GetAtt': [logicalId(stack.events.deadLetterQueue), 'QueueName'] },
+        },
+      ],
+    });
+  });
+
+  it('outputs what a team needs after deploying', () => {
+    expect(Object.keys(template.findOutputs('*')).sort()).toEqual(
+      [
+        'ApiKeysSecretArn',
+        'ApiUrl',
+        'EventBusName',
+        'NamedSecretPrefix',
+        'SlackSigningSecretArn',
+        'SlackWebhookUrlSecretArn',
+        'StateMachineArn',
+        'TableName',
+      ].sort(),
+    );
+  });
+});
+
+function environmentOf(spec: FunctionSpec): Record<string, unknown> {
+  return propsOf<{ Environment: { Variables: Record<string, unknown> } }>(fnLogicalId(spec.id)).Environment
+    .Variables;
+}
+
+/** The IAM actions behind every AWS SDK command the handlers import (`GetCommand` -> dynamodb:GetItem). */
+function sdkActionsUsedBy(dirs: string[]): string[] {
+  const services: Record<string, string> = {
+    'client-dynamodb': 'dynamodb',
+    'lib-dynamodb': 'dynamodb',
+    'client-sfn': 'states',
+    'client-eventbridge': 'events',
+    'client-secrets-manager': 'secretsmanager',
+  };
+  const documentClient: Record<string, string> = {
+    Get: 'GetItem',
+    Put: 'PutItem',
+    Update: 'UpdateItem',
+    Delete: 'DeleteItem',
+    BatchGet: 'BatchGetItem',
+    BatchWrite: 'BatchWriteItem',
+    TransactGet: 'TransactGetItems',
+    TransactWrite: 'TransactWriteItems',
+  };
+  const files = dirs.flatMap((dir) => walk(join(ROOT, dir))).filter((file) => file.endsWith('.ts'));
+  const actions = new Set<string>();
+  for (const file of files) {
+    const source = readFileSync(file, 'utf8');
+    for (const m of source.matchAll(/import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/([a-z-]+)'/g)) {
+      const service = services[m[2] as string];
+      if (!service) continue;
+      for (const name of (m[1] as string).split(',').map((s) => s.trim().replace(/^type\s+/, ''))) {
+        const command = /^([A-Za-z]+)Command$/.exec(name)?.[1];
+        if (!command) continue;
+        const action = m[2] === 'lib-dynamodb' ? (documentClient[command] ?? command) : command;
+        actions.add(`${service}:${action}`);
+      }
+    }
+  }
+  expect(files.map((f) => relative(ROOT, f))).toContain('shared/runtime.ts');
+  return [...actions].sort();
+}
+
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? walk(path) : [path];
+  });
+}

@@ -1,0 +1,147 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROUTES } from '../../functions/http/routes';
+import type { LocalServer } from '../../infra/local/server';
+import { startTestServer } from '../helpers/local';
+import { rawRequest } from '../support/raw';
+
+type Spec = Parameters<Validator['validate']>[0];
+
+/** API.md section 1: GET /openapi.json serves the OpenAPI 3.1 document of every route. */
+
+interface Operation {
+  operationId?: string;
+  parameters?: { name: string; in: string; required?: boolean; schema?: Record<string, unknown> }[];
+  requestBody?: { required?: boolean; content?: Record<string, { schema?: Record<string, unknown> }> };
+  responses?: Record<string, unknown>;
+  security?: unknown[];
+}
+interface Document {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components?: { schemas?: Record<string, unknown>; securitySchemes?: Record<string, unknown> };
+}
+
+let server: LocalServer;
+let doc: Document;
+let status: number;
+let contentType: string | string[] | undefined;
+
+beforeAll(async () => {
+  ({ server } = await startTestServer());
+  const reply = await rawRequest(server.url, 'GET', '/openapi.json');
+  status = reply.status;
+  contentType = reply.headers['content-type'];
+  doc = reply.json as Document;
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+const operationOf = (route: (typeof ROUTES)[number]) => doc.paths[route.path]?.[route.method.toLowerCase()];
+
+describe('GET /openapi.json', () => {
+  it('is served without a signature as JSON', () => {
+    expect(status).toBe(200);
+    expect(String(contentType)).toMatch(/^application\/json/);
+    expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
+  });
+
+  it('validates as an OpenAPI 3.1 document', async () => {
+    const validator = new Validator();
+
+    const result = await validator.validate(structuredClone(doc) as unknown as Spec);
+
+    expect(result.errors ?? [], JSON.stringify(result.errors, null, 2)?.slice(0, 3000)).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
+  });
+
+  it('the validator has teeth: a copy with a parameter in no known place is invalid', async () => {
+    const broken = structuredClone(doc);
+    const route = ROUTES.find((r) => r.params) as (typeof ROUTES)[number];
+    const parameter = operationOf(route)?.parameters?.[0];
+    const copy = broken.paths[route.path]?.[route.method.toLowerCase()]?.parameters?.[0];
+    expect(parameter).toBeDefined();
+    (copy as { in: string }).in = 'nowhere';
+
+    const result = await new Validator().validate(broken as unknown as Spec);
+
+    expect(result.valid).toBe(false);
+  });
+
+  it('has every internal $ref resolvable', () => {
+    const refs = JSON.stringify(doc).match(/"\$ref":"[^"]+"/g) ?? [];
+    for (const ref of refs) {
+      const target = (JSON.parse(`{${ref}}`) as { $ref: string }).$ref;
+      expect(target.startsWith('#/'), target).toBe(true);
+      let node: unknown = doc;
+      for (const part of target.slice(2).split('/'))
+        node = (node as Record<string, unknown> | undefined)?.[part];
+      expect(node, target).toBeDefined();
+    }
+  });
+
+  it.each(ROUTES.map((route) => [`${route.method} ${route.path}`, route] as const))(
+    '%s is documented with its method, operationId, path parameters and responses',
+    (_name, route) => {
+      const operation = operationOf(route);
+
+      expect(operation, `${route.method} ${route.path} missing`).toBeDefined();
+      expect(operation?.operationId).toBe(route.operationId);
+      const templated = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+      const pathParams = (operation?.parameters ?? []).filter((p) => p.in === 'path');
+      expect(pathParams.map((p) => p.name).sort()).toEqual([...templated].sort());
+      for (const param of pathParams) {
+        expect(param.required).toBe(true);
+        expect(param.schema && Object.keys(param.schema).length).toBeGreaterThan(0);
+      }
+      for (const code of Object.keys(route.responses)) expect(operation?.responses).toHaveProperty(code);
+      if (route.auth.type !== 'public') {
+        expect(operation?.responses).toHaveProperty('401');
+        expect(operation?.responses).toHaveProperty('403');
+        expect(operation?.security?.length).toBeGreaterThan(0);
+      }
+    },
+  );
+
+  it.each(
+    ROUTES.filter((route) => route.body).map((route) => [`${route.method} ${route.path}`, route] as const),
+  )('%s documents its request body with a schema', (_name, route) => {
+    const body = operationOf(route)?.requestBody;
+    const content = body?.content ?? {};
+    const schemas = Object.values(content).map((media) => media.schema);
+
+    expect(Object.keys(content).length, 'no media type').toBeGreaterThan(0);
+    for (const schema of schemas) {
+      expect(schema, 'no schema').toBeDefined();
+      expect(Object.keys(schema ?? {}).length, 'an empty schema').toBeGreaterThan(0);
+    }
+  });
+
+  it('documents no route the service does not serve', () => {
+    const served = new Set(ROUTES.map((route) => `${route.method.toLowerCase()} ${route.path}`));
+    const methods = new Set(['get', 'put', 'post', 'patch', 'delete', 'head', 'options', 'trace']);
+
+    const documented = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.keys(item)
+        .filter((key) => methods.has(key))
+        .map((method) => `${method} ${path}`),
+    );
+
+    expect(documented.sort()).toEqual([...served].sort());
+  });
+
+  it('the body schemas carry the contract constraints (ids, required fields, no unknown fields)', () => {
+    const put = doc.paths['/v1/environments/{environmentId}']?.put;
+    const schema = put?.requestBody?.content?.['application/json']?.schema as
+      | { required?: string[]; additionalProperties?: unknown; properties?: Record<string, unknown> }
+      | undefined;
+    const idParam = put?.parameters?.find((p) => p.name === 'environmentId');
+
+    expect(schema?.required).toContain('resourceSelector');
+    expect(schema?.additionalProperties).toBe(false);
+    expect(idParam?.schema?.pattern).toBe('^[a-z0-9][a-z0-9-]{0,62}$');
+  });
+});
