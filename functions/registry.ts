@@ -19,7 +19,9 @@ export type Need =
   /** read agent and variable secrets (secretRef, tokenSecretRef) */
   | 'agentSecrets'
   /** read the Slack webhook URL and signing secret */
-  | 'slack';
+  | 'slack'
+  /** read CloudWatch metrics and alarms (verification providers) */
+  | 'metrics';
 
 export interface FunctionSpec {
   id: string;
@@ -85,7 +87,15 @@ export const FUNCTIONS: FunctionSpec[] = [
   step('step-wait', 'wait', 'WaitFunctionArn', ['executions', 'taskCallbacks', 'slack']),
   // Sending a job retries with backoff (about 15 s at worst) before it fails the job.
   step('step-dispatch', 'dispatch', 'DispatchFunctionArn', ['taskCallbacks', 'agentSecrets'], 120),
-  step('step-complete', 'completeRelease', 'CompleteFunctionArn', ['taskCallbacks']),
+  step('step-complete', 'completeRelease', 'CompleteFunctionArn', ['executions', 'taskCallbacks']),
+  // Measures run providers with their own timeouts (10 s each, in parallel).
+  step(
+    'step-measure',
+    'measure',
+    'MeasureFunctionArn',
+    ['executions', 'taskCallbacks', 'agentSecrets', 'metrics'],
+    60,
+  ),
   step('step-fail', 'fail', 'FailFunctionArn', ['taskCallbacks']),
   // Starts the executions of a version's releases off the request path (thousands take seconds).
   consumer('event-fanout', 'fanout', [DETAIL_TYPES.versionReady], ['executions']),

@@ -10,6 +10,7 @@ import {
   ReasonBody,
   ResourceBody,
   ResourceId,
+  RollbackBody,
   type Scope,
   SyncBody,
   Tag,
@@ -256,6 +257,17 @@ ROUTES.push(
     summary: 'Skip the remaining gates of one release (recorded with its reason)',
     body: ForceBody,
     responses: { 200: 'The release' },
+  },
+  {
+    operationId: 'rollbackTarget',
+    method: 'POST',
+    path: '/v1/release-targets/rollback',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: ADMIN },
+    summary:
+      'Redeploy toVersion, or the successful version before the current one, past every gate (job kind rollback)',
+    body: RollbackBody,
+    responses: { 202: '{"jobId", "toVersion"}' },
   },
   {
     operationId: 'getPlan',

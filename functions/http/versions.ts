@@ -1,6 +1,6 @@
 import type { Actor } from '../../shared/events';
 import { requireConfig } from '../../shared/inventory';
-import { forceRelease, setPaused } from '../../shared/rollouts/overrides';
+import { forceRelease, rollbackTarget, setPaused } from '../../shared/rollouts/overrides';
 import { planVersion } from '../../shared/rollouts/plan';
 import { listReleaseTargets } from '../../shared/rollouts/targets-view';
 import {
@@ -73,6 +73,21 @@ export const handler = httpHandler('api-versions', {
           resource: string;
           tag: string;
           reason: string;
+        },
+        actorOf(request),
+      ),
+    ),
+  rollbackTarget: async (request) =>
+    json(
+      202,
+      await rollbackTarget(
+        runtime(),
+        request.body as {
+          deployment: string;
+          environment: string;
+          resource: string;
+          toVersion?: string;
+          reason?: string;
         },
         actorOf(request),
       ),

@@ -4,13 +4,14 @@ import {
   begin as beginStep,
   complete,
   evaluate,
+  measureStep,
   recordFailure,
   registerWait,
   startDeploying,
 } from '../../shared/rollouts/steps';
 import { runtime } from '../../shared/runtime';
 import { TERMINAL_RELEASE } from '../../shared/status';
-import { getRelease, type ReleaseKey } from '../../shared/store/rollouts';
+import { getRelease, type ReleaseKey, updateRelease } from '../../shared/store/rollouts';
 
 /** Thin Lambda handlers of the rollout state machine's tasks (statemachines/rollout.asl.json). */
 
@@ -34,15 +35,31 @@ export const wait = async (input: StepInput & { signal: string; taskToken: strin
   await registerWait(runtime(), input.release, input.signal, input.taskToken);
 };
 
-export const dispatch = async (input: StepInput & { kind: 'deploy'; taskToken: string }) => {
+export const dispatch = async (input: StepInput & { kind: 'deploy' | 'rollback'; taskToken: string }) => {
   const rt = runtime();
   const release = await getRelease(rt, input.release);
   if (!release || TERMINAL_RELEASE.has(release.status)) throw new ReleaseClosed();
-  const jobId = jobIdOf(release.releaseId, input.kind, release.attempt);
-  const deploying = await startDeploying(rt, input.release, jobId);
+  if (input.kind === 'rollback') {
+    // The automatic rollback of a failed release: the target's last good version, as a job of its own.
+    if (release.status !== 'rolling_back' || !release.rolledBackTo) throw new ReleaseClosed();
+    const jobId = jobIdOf(release.releaseId, 'rollback', release.attempt);
+    if (release.rollbackJobId !== jobId)
+      await updateRelease(rt, release, { rollbackJobId: jobId }, ['rolling_back']);
+    await dispatchReleaseJob(rt, release, 'rollback', input.taskToken, release.rolledBackTo);
+    return;
+  }
+  // An on-demand rollback to this version is a release whose job is of kind `rollback`.
+  const kind = release.jobKind ?? 'deploy';
+  const deploying = await startDeploying(
+    rt,
+    input.release,
+    jobIdOf(release.releaseId, kind, release.attempt),
+  );
   if (!deploying) throw new ReleaseClosed();
-  await dispatchReleaseJob(rt, deploying, input.kind, input.taskToken);
+  await dispatchReleaseJob(rt, deploying, kind, input.taskToken);
 };
+
+export const measure = async (input: StepInput) => measureStep(runtime(), input.release);
 
 export const completeRelease = async (input: StepInput & { job: JobOutcome | { status: 'timed_out' } }) =>
   complete(runtime(), input.release, input.job);

@@ -4,10 +4,20 @@ import { conflict, notFound } from '../errors';
 import { type Actor, DETAIL_TYPES, publish } from '../events';
 import { requireConfig } from '../inventory';
 import type { Runtime } from '../runtime';
+import { TERMINAL_RELEASE } from '../status';
 import { ConditionFailed } from '../store/client';
 import { keys } from '../store/keys';
-import { getRelease, type ReleaseRecord, updateItem, updateRelease } from '../store/rollouts';
-import { renderRelease } from './versions';
+import {
+  getRelease,
+  getTarget,
+  getVersion,
+  putReleaseIfAbsent,
+  type ReleaseRecord,
+  updateItem,
+  updateRelease,
+} from '../store/rollouts';
+import { jobIdOf } from './ids';
+import { newRelease, renderRelease } from './versions';
 import { signals, startRollout, stopRollout, wake } from './workflow';
 
 /** Deployment-wide switches of API.md section 5 (pause/resume). */
@@ -98,4 +108,79 @@ export async function forceRelease(
     },
   ]);
   return renderRelease(updated);
+}
+
+/**
+ * Rollback on demand (API.md section 5): redeploys `toVersion`, or else the successful version
+ * before the current one, now and past every gate, as a job of kind `rollback`. The release of that
+ * version on the target runs again as a new attempt (new job id) in a new execution generation.
+ */
+export async function rollbackTarget(
+  rt: Runtime,
+  input: { deployment: string; environment: string; resource: string; toVersion?: string; reason?: string },
+  actor: Actor,
+): Promise<{ jobId: string; toVersion: string }> {
+  const ref = { deployment: input.deployment, environment: input.environment, resource: input.resource };
+  const target = await getTarget(rt, ref);
+  if (!target)
+    throw notFound(`The release target ${input.deployment}/${input.environment}/${input.resource}`);
+  const toVersion =
+    input.toVersion ?? (target.successfulVersions ?? []).find((tag) => tag !== target.currentVersion);
+  if (!toVersion) throw conflict('There is no earlier successful version to roll back to.');
+  const version = await getVersion(rt, input.deployment, toVersion);
+  if (!version || version.status === 'rejected')
+    throw conflict(`The version "${toVersion}" cannot be deployed.`);
+  const key = { ...ref, tag: toVersion };
+  const now = isoNow();
+  const intent = {
+    jobKind: 'rollback' as const,
+    forced: { by: actor.keyId ?? 'unknown', reason: input.reason ?? 'rollback', at: now },
+    // The newest intent for the target: it supersedes releases that have not dispatched.
+    versionCreatedAt: now,
+  };
+  const existing = await getRelease(rt, key);
+  let release: ReleaseRecord;
+  if (!existing) {
+    release = { ...newRelease(version, { ...ref }, now), ...intent };
+    const { created } = await putReleaseIfAbsent(rt, release);
+    if (!created) throw conflict('A rollout of that version to this target started meanwhile; try again.');
+  } else {
+    try {
+      release = await updateRelease(
+        rt,
+        existing,
+        {
+          ...intent,
+          status: 'pending',
+          attempt: existing.attempt + 1,
+          generation: (existing.generation ?? 0) + 1,
+          jobId: null,
+          waitingFor: null,
+          message: `Rollback requested by ${actor.keyId ?? 'unknown'}.`,
+          startedAt: null,
+          finishedAt: null,
+          rolledBackTo: null,
+          verification: null,
+        },
+        [...TERMINAL_RELEASE],
+      );
+    } catch (error) {
+      if (error instanceof ConditionFailed)
+        throw conflict(`A rollout of ${toVersion} to this target is in progress.`);
+      throw error;
+    }
+  }
+  await startRollout(rt, release);
+  await publish(rt, [
+    {
+      detailType: DETAIL_TYPES.overrideApplied,
+      deployment: input.deployment,
+      version: toVersion,
+      environment: input.environment,
+      resource: input.resource,
+      actor,
+      data: { override: 'rollback', toVersion, from: target.currentVersion, reason: input.reason ?? null },
+    },
+  ]);
+  return { jobId: jobIdOf(release.releaseId, 'rollback', release.attempt), toVersion };
 }

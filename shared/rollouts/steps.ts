@@ -20,12 +20,24 @@ import { closedGate, policyContext } from './gates';
 import { type JobOutcome, recordJobStatus } from './jobs';
 import { claimTarget, releaseTargetLock } from './lock';
 import { getDeploymentState } from './overrides';
-import { resumeTask, signals } from './workflow';
+import {
+  initialVerification,
+  MAX_MEASURES_PER_EXECUTION,
+  measureRound,
+  renderVerification,
+  secondsUntilNextDue,
+  type VerificationState,
+} from './verify';
+import { resumeTask, signals, startRollout } from './workflow';
 
 /** What Evaluate tells the state machine to do next (the Choice state routes on `next`). */
 export type Decision =
   | { next: 'done' }
   | { next: 'dispatch'; jobTimeoutSeconds: number }
+  /** Verification runs: wait, then Measure. */
+  | { next: 'verify'; waitSeconds: number }
+  /** Roll the target back to its last good version with a job of kind `rollback`. */
+  | { next: 'rollback'; jobTimeoutSeconds: number }
   | { next: 'wait_until'; until: string; waitingFor: WaitingFor }
   | { next: 'wait_signal'; signal: string; waitingFor: WaitingFor | null; timeoutSeconds: number };
 
@@ -124,6 +136,14 @@ const signalWait = (
 async function decide(rt: Runtime, release: ReleaseRecord, now: Date): Promise<Verdict> {
   if (TERMINAL_RELEASE.has(release.status)) return { decision: { next: 'done' } };
   const key: ReleaseKey = release;
+  // A re-run (restart, new generation) resumes where the release is.
+  if (release.status === 'verifying') {
+    const state = release.verification as VerificationState | undefined;
+    return { decision: { next: 'verify', waitSeconds: state ? secondsUntilNextDue(state, now) : 0 } };
+  }
+  if (release.status === 'rolling_back') {
+    return { decision: { next: 'rollback', jobTimeoutSeconds: await jobTimeout(rt, key.deployment) } };
+  }
   if (release.jobId)
     return { decision: { next: 'dispatch', jobTimeoutSeconds: await jobTimeout(rt, key.deployment) } };
 
@@ -230,60 +250,184 @@ async function finish(
   }
 }
 
-/** Complete: record the job's outcome on the release and the target, let go of the target. */
+/** The outcome of a job from the workflow's point of view, a timeout included. */
+async function jobResult(
+  rt: Runtime,
+  jobId: string,
+  outcome: JobOutcome | { status: 'timed_out' },
+): Promise<JobOutcome> {
+  if (outcome.status !== 'timed_out') return outcome;
+  const job = await getJob(rt, jobId);
+  const recorded = job
+    ? await recordJobStatus(rt, jobId, { status: 'failed', message: 'The job timed out.' }, SYSTEM).catch(
+        () => undefined,
+      )
+    : undefined;
+  const final = recorded?.job ?? (await getJob(rt, jobId));
+  return {
+    jobId,
+    status: final?.status === 'successful' ? 'successful' : 'failed',
+    message: final?.message ?? 'The job timed out.',
+  };
+}
+
+async function succeed(
+  rt: Runtime,
+  release: ReleaseRecord,
+  from: ReleaseStatus[],
+  data: Record<string, unknown>,
+): Promise<void> {
+  const changed = await finish(rt, release, 'successful', null, from);
+  if (changed) {
+    const target = await getTarget(rt, release);
+    const history = [
+      release.tag,
+      ...(target?.successfulVersions ?? []).filter((tag) => tag !== release.tag),
+    ].slice(0, 20);
+    await updateItem(rt, targetItemKey(release), {
+      set: { currentVersion: release.tag, lastSucceededAt: isoNow(), successfulVersions: history },
+    });
+  }
+  await releaseTargetLock(rt, release);
+  if (changed) await publish(rt, [event(release, DETAIL_TYPES.releaseSucceeded, data)]);
+}
+
+/**
+ * A failed job or verification: roll back to the target's last good version when the policy asks
+ * and there is one, else end `failed`.
+ */
+async function failOrRollBack(
+  rt: Runtime,
+  release: ReleaseRecord,
+  cause: 'job' | 'verification',
+  message: string,
+  data: Record<string, unknown>,
+): Promise<Decision> {
+  const { rules, deployment } = await policyContext(rt, release);
+  const wanted = cause === 'job' ? rules.rollback?.onJobFailure : rules.rollback?.onVerificationFailure;
+  const target = await getTarget(rt, release);
+  const lastGood = (target?.successfulVersions ?? []).find((tag) => tag !== release.tag) ?? null;
+  if (wanted && lastGood) {
+    try {
+      await updateRelease(
+        rt,
+        release,
+        { status: 'rolling_back', message, rolledBackTo: lastGood, waitingFor: null },
+        ['deploying', 'verifying'],
+      );
+      return { next: 'rollback', jobTimeoutSeconds: deployment.jobTimeoutSeconds ?? 3600 };
+    } catch (error) {
+      if (!(error instanceof ConditionFailed)) throw error;
+      return { next: 'done' };
+    }
+  }
+  const reason = wanted && !lastGood ? `${message} No earlier successful version to roll back to.` : message;
+  if (await finish(rt, release, 'failed', reason, ['deploying', 'verifying'])) {
+    await releaseTargetLock(rt, release);
+    await publish(rt, [event(release, DETAIL_TYPES.releaseFailed, { ...data, cause, message: reason })]);
+  } else {
+    await releaseTargetLock(rt, release);
+  }
+  return { next: 'done' };
+}
+
+/**
+ * Complete: the job's outcome decides what follows. A deploy that succeeded is verified when
+ * policies name metrics; a failure rolls back or fails; a rollback job's outcome ends the release.
+ */
 export async function complete(
   rt: Runtime,
   key: ReleaseKey,
   outcome: JobOutcome | { status: 'timed_out' },
-): Promise<{ status: ReleaseStatus }> {
+): Promise<Decision> {
   const release = await load(rt, key);
-  let result: JobOutcome;
-  if (outcome.status === 'timed_out') {
-    const jobId = release.jobId ?? '';
-    const job = await getJob(rt, jobId);
-    const recorded = job
-      ? await recordJobStatus(rt, jobId, { status: 'failed', message: 'The job timed out.' }, SYSTEM).catch(
-          () => undefined,
-        )
-      : undefined;
-    const final = recorded?.job ?? (await getJob(rt, jobId));
-    result = {
-      jobId,
-      status: final?.status === 'successful' ? 'successful' : 'failed',
-      message: final?.message ?? 'The job timed out.',
-    };
-  } else {
-    result = outcome;
+  if (release.status === 'rolling_back') return finishRollback(rt, release, outcome);
+  if (release.status !== 'deploying') return { next: 'done' };
+  const result = await jobResult(rt, release.jobId ?? '', outcome);
+  if (result.status === 'failed') {
+    return failOrRollBack(rt, release, 'job', result.message ?? 'The job failed.', { jobId: result.jobId });
   }
-  const succeeded = result.status === 'successful';
-  const changed = await finish(
-    rt,
-    release,
-    succeeded ? 'successful' : 'failed',
-    succeeded ? null : (result.message ?? 'The job failed.'),
-    ['deploying', 'verifying'],
-  );
-  if (succeeded && changed) {
-    const target = await getTarget(rt, key);
-    const history = [key.tag, ...(target?.successfulVersions ?? []).filter((tag) => tag !== key.tag)].slice(
-      0,
-      20,
+  const { rules } = await policyContext(rt, release);
+  if (rules.verification.length > 0 && release.jobKind !== 'rollback') {
+    const now = currentDate();
+    const state = initialVerification(rules.verification, now);
+    try {
+      await updateRelease(rt, release, { status: 'verifying', verification: state }, ['deploying']);
+    } catch (error) {
+      if (error instanceof ConditionFailed) return { next: 'done' };
+      throw error;
+    }
+    return { next: 'verify', waitSeconds: secondsUntilNextDue(state, now) };
+  }
+  await succeed(rt, release, ['deploying'], { jobId: result.jobId, message: result.message });
+  return { next: 'done' };
+}
+
+/** Measure: one round of the verification loop. */
+export async function measureStep(rt: Runtime, key: ReleaseKey): Promise<Decision> {
+  let release = await load(rt, key);
+  if (release.status !== 'verifying') return { next: 'done' };
+  const state = release.verification as VerificationState | undefined;
+  if (state && state.measuresThisExecution >= MAX_MEASURES_PER_EXECUTION) {
+    // Continue in a new execution: the history of this one stays bounded.
+    release = await updateRelease(
+      rt,
+      release,
+      { generation: (release.generation ?? 0) + 1, verification: { ...state, measuresThisExecution: 0 } },
+      ['verifying'],
     );
-    await updateItem(rt, targetItemKey(key), {
-      set: { currentVersion: key.tag, lastSucceededAt: isoNow(), successfulVersions: history },
-    });
+    await startRollout(rt, release);
+    return { next: 'done' };
   }
-  await releaseTargetLock(rt, key);
-  if (changed) {
-    await publish(rt, [
-      event(key, succeeded ? DETAIL_TYPES.releaseSucceeded : DETAIL_TYPES.releaseFailed, {
-        jobId: result.jobId,
-        message: result.message,
-      }),
-    ]);
+  const { rules } = await policyContext(rt, release);
+  const round = await measureRound(rt, release, rules.verification);
+  const measurements = renderVerification(round);
+  if (round.verdict === 'passed') {
+    await succeed(rt, await load(rt, key), ['verifying'], { verification: measurements });
+    return { next: 'done' };
   }
-  const after = await load(rt, key);
-  return { status: after.status };
+  if (round.verdict === 'failed') {
+    const failing = Object.values(round.metrics)
+      .filter((m) => m.verdict === 'failed')
+      .map((m) => m.progress.name);
+    return failOrRollBack(
+      rt,
+      await load(rt, key),
+      'verification',
+      `Verification failed: ${failing.join(', ')}.`,
+      {
+        verification: measurements,
+      },
+    );
+  }
+  return { next: 'verify', waitSeconds: Math.max(1, secondsUntilNextDue(round, currentDate())) };
+}
+
+/** The rollback job finished: `rolled_back` with `rolledBackTo`, or `failed` when the rollback failed. */
+async function finishRollback(
+  rt: Runtime,
+  release: ReleaseRecord,
+  outcome: JobOutcome | { status: 'timed_out' },
+): Promise<Decision> {
+  const result = await jobResult(rt, release.rollbackJobId ?? '', outcome);
+  const data = {
+    rolledBackTo: release.rolledBackTo,
+    reason: release.message,
+    verification: renderVerification(release.verification as VerificationState | undefined),
+  };
+  if (result.status === 'successful') {
+    if (await finish(rt, release, 'rolled_back', release.message, ['rolling_back'])) {
+      await updateItem(rt, targetItemKey(release), { set: { currentVersion: release.rolledBackTo } });
+      await publish(rt, [event(release, DETAIL_TYPES.releaseRolledBack, data)]);
+    }
+  } else {
+    const message = `${release.message ?? 'The release failed.'} The rollback to ${release.rolledBackTo} failed: ${result.message ?? 'unknown error'}`;
+    if (await finish(rt, release, 'failed', message, ['rolling_back'])) {
+      await publish(rt, [event(release, DETAIL_TYPES.releaseFailed, { ...data, message })]);
+    }
+  }
+  await releaseTargetLock(rt, release);
+  return { next: 'done' };
 }
 
 /** The failure path of the state machine: an unexpected error ends the release `failed`. */

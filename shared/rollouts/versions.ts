@@ -25,6 +25,7 @@ import {
 import { computeReleaseTargets, type ReleaseTarget } from '../targets';
 import { releaseIdOf } from './ids';
 import { releaseTargetLock } from './lock';
+import { renderVerification, type VerificationState } from './verify';
 import { startRollout, stopRollout } from './workflow';
 
 const PARALLEL = 32;
@@ -133,6 +134,7 @@ export function renderRelease(r: ReleaseRecord) {
     finishedAt: r.finishedAt,
     rolledBackTo: r.rolledBackTo,
     message: r.message,
+    verification: renderVerification(r.verification as VerificationState | undefined),
   };
 }
 

@@ -51,6 +51,12 @@ export interface ReleaseRecord extends ReleaseKey {
   forced?: { by: string; reason: string; at: string };
   /** Bumped when an override replaces the release's execution (names stay deterministic). */
   generation?: number;
+  /** The kind of the release's next job: `rollback` for an on-demand rollback to this version. */
+  jobKind?: 'deploy' | 'rollback';
+  /** The rollback job of a failed release (its id; the version is `rolledBackTo`). */
+  rollbackJobId?: string | null;
+  /** Verification progress (shared/rollouts/verify.ts). */
+  verification?: unknown;
   updatedAt: string;
 }
 
@@ -60,7 +66,8 @@ export interface TargetRecord {
   resource: string;
   /** Last successful version, and every recent successful version, newest first (current included). */
   currentVersion: string | null;
-  successfulVersions: string[];
+  /** Absent until the target's first success. */
+  successfulVersions?: string[];
   desiredVersion: string | null;
   /** The version whose rollout holds the target (at most one active rollout per target). */
   activeTag: string | null;

@@ -375,7 +375,7 @@ describe('GantryStack', () => {
     },
   );
 
-  it('grants a bare "*" resource only for X-Ray and log delivery, which have nothing narrower', () => {
+  it('grants a bare "*" resource only for X-Ray, log delivery and CloudWatch metric reads, which have nothing narrower', () => {
     // The IAM5[Resource::*] acknowledgements on each role rest on this.
     const starActions = policies
       .flatMap((p) => p.PolicyDocument.Statement)
@@ -384,7 +384,7 @@ describe('GantryStack', () => {
     expect(
       starActions.filter(
         (action) =>
-          !/^(xray:|logs:(\w+LogDelivery|\w+LogDeliveries|\w+ResourcePolic\w+|DescribeLogGroups)$)/.test(
+          !/^(xray:|cloudwatch:(GetMetricData|DescribeAlarms)$|logs:(\w+LogDelivery|\w+LogDeliveries|\w+ResourcePolic\w+|DescribeLogGroups)$)/.test(
             action,
           ),
       ),

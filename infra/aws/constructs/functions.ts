@@ -181,6 +181,21 @@ function grant(fn: GantryFunction, need: Need, props: FunctionsProps): void {
           'appends to every secret ARN. GetSecretValue only.',
       );
       return;
+    case 'metrics':
+      // GetMetricData has no resource-level permissions; DescribeAlarms names alarms the policies pick at run time.
+      role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['cloudwatch:GetMetricData', 'cloudwatch:DescribeAlarms'],
+          resources: ['*'],
+        }),
+      );
+      acknowledgeWildcardResource(
+        role,
+        '*',
+        'Verification reads the metrics and alarms that policies name at run time; cloudwatch:GetMetricData ' +
+          'supports no resource-level permission. Read-only actions.',
+      );
+      return;
     default: {
       const unknown: never = need;
       throw new Error(`No grant for need "${unknown}"`);

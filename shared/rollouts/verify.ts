@@ -1,0 +1,123 @@
+import { currentDate, isoNow } from '../clock';
+import type { MergedRules } from '../policy/merge';
+import type { Runtime } from '../runtime';
+import { secrets } from '../secrets';
+import { ConditionFailed } from '../store/client';
+import { type ReleaseRecord, updateRelease } from '../store/rollouts';
+import { type MetricProgress, overall, record, start, type Verdict, verdict } from '../verification/analysis';
+import { measure } from '../verification/providers';
+
+/**
+ * Verification after a successful job (API.md section 3): a bounded Wait -> Measure -> Choice loop in
+ * the state machine. The progress lives on the release, so a re-run or a new execution resumes it.
+ */
+type Metric = MergedRules['verification'][number];
+
+export interface VerificationState {
+  startedAt: string;
+  /** Measure steps run by the current execution (bounds its history; see MAX_MEASURES_PER_EXECUTION). */
+  measuresThisExecution: number;
+  metrics: Record<string, { progress: MetricProgress; nextDueAt: string; verdict: Verdict; policy: string }>;
+  verdict: Verdict;
+  finishedAt: string | null;
+}
+
+/**
+ * A Measure round adds 9 history events (Wait entered/exited, Task entered, scheduled, started,
+ * succeeded, exited, Choice entered/exited). 1,000 rounds stay under 9,100 events, far below
+ * Step Functions' 25,000; a longer bake continues in a new execution of the next generation.
+ */
+export const MAX_MEASURES_PER_EXECUTION = 1000;
+
+export function initialVerification(metrics: Metric[], now: Date): VerificationState {
+  return {
+    startedAt: now.toISOString(),
+    measuresThisExecution: 0,
+    metrics: Object.fromEntries(
+      metrics.map((m) => [
+        m.name,
+        {
+          progress: start(m.name),
+          nextDueAt: new Date(now.getTime() + (m.initialDelaySeconds ?? 0) * 1000).toISOString(),
+          verdict: 'continue' as Verdict,
+          policy: m.policy,
+        },
+      ]),
+    ),
+    verdict: 'continue',
+    finishedAt: null,
+  };
+}
+
+export function secondsUntilNextDue(state: VerificationState, now: Date): number {
+  const due = Object.values(state.metrics)
+    .filter((m) => m.verdict === 'continue')
+    .map((m) => Date.parse(m.nextDueAt));
+  if (due.length === 0) return 0;
+  return Math.max(0, Math.ceil((Math.min(...due) - now.getTime()) / 1000));
+}
+
+/** One Measure round: every metric that is due is measured, then the verdicts are updated. */
+export async function measureRound(
+  rt: Runtime,
+  release: ReleaseRecord,
+  metrics: Metric[],
+): Promise<VerificationState> {
+  const now = currentDate();
+  const state = (release.verification as VerificationState | undefined) ?? initialVerification(metrics, now);
+  const next: VerificationState = {
+    ...state,
+    metrics: { ...state.metrics },
+    measuresThisExecution: state.measuresThisExecution + 1,
+  };
+  await Promise.all(
+    metrics.map(async (metric) => {
+      const current = next.metrics[metric.name] ?? {
+        progress: start(metric.name),
+        nextDueAt: now.toISOString(),
+        verdict: 'continue' as Verdict,
+        policy: metric.policy,
+      };
+      if (current.verdict !== 'continue' || Date.parse(current.nextDueAt) > now.getTime()) {
+        next.metrics[metric.name] = current;
+        return;
+      }
+      const measurement = await measure(metric, { getSecret: (name) => secrets().get(name) }, now);
+      const progress = record(current.progress, measurement);
+      next.metrics[metric.name] = {
+        progress,
+        nextDueAt: new Date(now.getTime() + metric.intervalSeconds * 1000).toISOString(),
+        verdict: verdict(metric, progress),
+        policy: metric.policy,
+      };
+    }),
+  );
+  next.verdict = overall(Object.values(next.metrics).map((m) => m.verdict));
+  if (next.verdict !== 'continue') next.finishedAt = isoNow();
+  try {
+    await updateRelease(rt, release, { verification: next }, ['verifying']);
+  } catch (error) {
+    if (!(error instanceof ConditionFailed)) throw error;
+  }
+  return next;
+}
+
+/** What GET version shows of a release's verification: outcome and the last values. */
+export function renderVerification(state: VerificationState | undefined) {
+  if (!state) return null;
+  return {
+    status: state.verdict === 'continue' ? 'running' : state.verdict,
+    startedAt: state.startedAt,
+    finishedAt: state.finishedAt,
+    metrics: Object.values(state.metrics).map((m) => ({
+      name: m.progress.name,
+      policy: m.policy,
+      status: m.verdict === 'continue' ? 'running' : m.verdict,
+      measurements: m.progress.measurements,
+      successes: m.progress.successes,
+      failures: m.progress.failures,
+      inconclusive: m.progress.inconclusive,
+      last: m.progress.last ?? null,
+    })),
+  };
+}
