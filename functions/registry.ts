@@ -87,6 +87,8 @@ export const FUNCTIONS: FunctionSpec[] = [
   step('step-wait', 'wait', 'WaitFunctionArn', ['executions', 'taskCallbacks', 'slack']),
   // Sending a job retries with backoff (about 15 s at worst) before it fails the job.
   step('step-dispatch', 'dispatch', 'DispatchFunctionArn', ['taskCallbacks', 'agentSecrets'], 120),
+  // A polling agent's status URL, one GET with a short retry.
+  step('step-poll', 'poll', 'PollFunctionArn', ['agentSecrets']),
   step('step-complete', 'completeRelease', 'CompleteFunctionArn', ['executions', 'taskCallbacks']),
   // Measures run providers with their own timeouts (10 s each, in parallel).
   step(

@@ -1,5 +1,6 @@
+import { policyContext } from '../../shared/rollouts/gates';
 import { jobIdOf } from '../../shared/rollouts/ids';
-import { dispatchReleaseJob, type JobOutcome } from '../../shared/rollouts/jobs';
+import { dispatchReleaseJob, type JobOutcome, pollJob } from '../../shared/rollouts/jobs';
 import {
   begin as beginStep,
   complete,
@@ -57,6 +58,16 @@ export const dispatch = async (input: StepInput & { kind: 'deploy' | 'rollback';
   );
   if (!deploying) throw new ReleaseClosed();
   await dispatchReleaseJob(rt, deploying, kind, input.taskToken);
+};
+
+/** Poll: one look at a polling agent's job (the deploy job, or the rollback job while rolling back). */
+export const poll = async (input: StepInput & { job: { jobId: string } }) => {
+  const rt = runtime();
+  const release = await getRelease(rt, input.release);
+  const { deployment } = await policyContext(rt, input.release);
+  const outcome = await pollJob(rt, input.job.jobId, deployment.jobTimeoutSeconds ?? 3600);
+  if (!release) throw new ReleaseClosed();
+  return outcome;
 };
 
 export const measure = async (input: StepInput) => measureStep(runtime(), input.release);

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { dispatchJob, JobDispatchError, type JobPayload } from '../agents';
+import { dispatchJob, JobDispatchError, type JobPayload, pollJobStatus } from '../agents';
 import { constantTimeEqual } from '../auth/signature';
 import { evaluateCel } from '../cel';
-import { isoNow } from '../clock';
+import { isoNow, nowMs } from '../clock';
 import { conflict, notFound, unauthenticated } from '../errors';
 import { type Actor, DETAIL_TYPES, publish, SYSTEM } from '../events';
 import { requireConfig } from '../inventory';
@@ -29,6 +29,15 @@ export interface JobOutcome {
   status: 'successful' | 'failed';
   message: string | null;
 }
+
+/** A job of a polling agent (202 with statusUrl): the workflow polls it in a bounded Wait loop. */
+export interface PollingOutcome {
+  jobId: string;
+  status: 'polling';
+  pollIntervalSeconds: number;
+}
+
+export const MIN_POLL_SECONDS = 1;
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -100,6 +109,54 @@ async function buildPayload(
   };
 }
 
+const pollingOutcome = (job: JobRecord): PollingOutcome => ({
+  jobId: job.jobId,
+  status: 'polling',
+  pollIntervalSeconds: job.pollIntervalSeconds ?? 30,
+});
+
+/**
+ * Poll: one look at a polling agent's statusUrl. A terminal answer (or a callback that came anyway)
+ * finishes the job; past the job timeout it fails; otherwise the workflow waits and polls again.
+ */
+export async function pollJob(
+  rt: Runtime,
+  jobId: string,
+  timeoutSeconds: number,
+): Promise<JobOutcome | PollingOutcome> {
+  const job = await getJob(rt, jobId);
+  if (!job) throw notFound(`The job "${jobId}"`);
+  if (TERMINAL_JOB.has(job.status)) return outcomeOf(job);
+  if (job.sentAt && nowMs() - Date.parse(job.sentAt) > timeoutSeconds * 1000) {
+    const { job: failed } = await recordJobStatus(
+      rt,
+      jobId,
+      { status: 'failed', message: 'The job timed out.' },
+      SYSTEM,
+    );
+    return outcomeOf(failed);
+  }
+  let status: 'successful' | 'failed' | 'pending';
+  try {
+    status = await pollJobStatus(job.statusUrl ?? '', {
+      getSecret: (name) => secrets().get(name),
+      maxAttempts: 2,
+    });
+  } catch {
+    // A status endpoint that fails now may answer later; the job timeout bounds the wait.
+    return pollingOutcome(job);
+  }
+  if (status === 'pending') return pollingOutcome(job);
+  try {
+    return outcomeOf(
+      (await recordJobStatus(rt, jobId, { status, message: `The agent reported ${status}.` }, SYSTEM)).job,
+    );
+  } catch {
+    const current = await getJob(rt, jobId);
+    return current && TERMINAL_JOB.has(current.status) ? outcomeOf(current) : pollingOutcome(job);
+  }
+}
+
 function outcomeOf(job: JobRecord): JobOutcome {
   return {
     jobId: job.jobId,
@@ -147,16 +204,28 @@ export async function dispatchReleaseJob(
     await resumeTask(rt, taskToken, outcomeOf(job));
     return job;
   }
-  if (job.sentAt) return job;
+  if (job.sentAt) {
+    if (job.statusUrl) await resumeTask(rt, taskToken, pollingOutcome(job));
+    return job;
+  }
   const token = randomBytes(32).toString('base64url');
   job = await updateJob(rt, jobId, { set: { tokenHash: hashToken(token) } });
   try {
     const { payload, deployment } = await buildPayload(rt, job, token);
-    await dispatchJob(deployment.jobAgent, payload, { getSecret: (name) => secrets().get(name) });
+    const accepted = await dispatchJob(deployment.jobAgent, payload, {
+      getSecret: (name) => secrets().get(name),
+    });
+    const polling =
+      accepted.type === 'polling'
+        ? {
+            statusUrl: accepted.statusUrl,
+            pollIntervalSeconds: Math.max(MIN_POLL_SECONDS, accepted.pollIntervalSeconds),
+          }
+        : {};
     job = await updateJob(
       rt,
       jobId,
-      { set: { sentAt: isoNow(), status: 'dispatched', updatedAt: isoNow() } },
+      { set: { sentAt: isoNow(), status: 'dispatched', updatedAt: isoNow(), ...polling } },
       { expression: '#s = :pending', names: { '#s': 'status' }, values: { ':pending': 'pending' } },
     ).catch((error: unknown) => {
       if (error instanceof ConditionFailed) return error.current as unknown as JobRecord; // a callback came first
@@ -170,9 +239,11 @@ export async function dispatchReleaseJob(
         environment: job.environment,
         resource: job.resource,
         actor: SYSTEM,
-        data: { jobId, kind, agent: deployment.jobAgent.type },
+        data: { jobId, kind, agent: deployment.jobAgent.type, polling: Boolean(job.statusUrl) },
       },
     ]);
+    // A polling agent will not call back: the workflow leaves the callback task and polls instead.
+    if (job.statusUrl && !TERMINAL_JOB.has(job.status)) await resumeTask(rt, taskToken, pollingOutcome(job));
     return job;
   } catch (error) {
     const message =

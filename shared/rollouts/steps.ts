@@ -96,6 +96,7 @@ async function markWaiting(
   release: ReleaseRecord,
   waitingFor: WaitingFor | null,
   message: string | null,
+  until?: Date,
 ) {
   const status: ReleaseStatus = waitingFor ? 'waiting' : 'pending';
   if (release.status === status && release.waitingFor === waitingFor && release.message === message) return;
@@ -105,13 +106,21 @@ async function markWaiting(
     if (error instanceof ConditionFailed) return;
     throw error;
   }
-  if (waitingFor) await publish(rt, [event(release, DETAIL_TYPES.releaseWaiting, { waitingFor, message })]);
+  if (waitingFor) {
+    await publish(rt, [
+      event(release, DETAIL_TYPES.releaseWaiting, {
+        waitingFor,
+        message,
+        until: until?.toISOString() ?? null,
+      }),
+    ]);
+  }
 }
 
 interface Verdict {
   decision: Decision;
   /** What a waiting release shows: `waitingFor` (null = held by another version's job) and why. */
-  waiting?: { waitingFor: WaitingFor | null; message: string };
+  waiting?: { waitingFor: WaitingFor | null; message: string; until?: Date };
 }
 
 const signalWait = (
@@ -168,7 +177,7 @@ async function decide(rt: Runtime, release: ReleaseRecord, now: Date): Promise<V
     if (gate && 'until' in gate) {
       return {
         decision: { next: 'wait_until', until: gate.until.toISOString(), waitingFor: gate.gate },
-        waiting: { waitingFor: gate.gate, message: gate.message },
+        waiting: { waitingFor: gate.gate, message: gate.message, until: gate.until },
       };
     }
     if (gate) return signalWait(gate.signal, gate.gate, gate.message, gate.timeoutSeconds);
@@ -180,7 +189,15 @@ async function decide(rt: Runtime, release: ReleaseRecord, now: Date): Promise<V
 export async function evaluate(rt: Runtime, key: ReleaseKey, now = currentDate()): Promise<Decision> {
   const release = await load(rt, key);
   const verdict = await decide(rt, release, now);
-  if (verdict.waiting) await markWaiting(rt, release, verdict.waiting.waitingFor, verdict.waiting.message);
+  if (verdict.waiting) {
+    await markWaiting(
+      rt,
+      release,
+      verdict.waiting.waitingFor,
+      verdict.waiting.message,
+      verdict.waiting.until,
+    );
+  }
   return verdict.decision;
 }
 
@@ -277,17 +294,16 @@ async function succeed(
   from: ReleaseStatus[],
   data: Record<string, unknown>,
 ): Promise<void> {
+  // The target first: a reader who sees the release successful also sees it as the current version.
+  const target = await getTarget(rt, release);
+  const history = [
+    release.tag,
+    ...(target?.successfulVersions ?? []).filter((tag) => tag !== release.tag),
+  ].slice(0, 20);
+  await updateItem(rt, targetItemKey(release), {
+    set: { currentVersion: release.tag, lastSucceededAt: isoNow(), successfulVersions: history },
+  });
   const changed = await finish(rt, release, 'successful', null, from);
-  if (changed) {
-    const target = await getTarget(rt, release);
-    const history = [
-      release.tag,
-      ...(target?.successfulVersions ?? []).filter((tag) => tag !== release.tag),
-    ].slice(0, 20);
-    await updateItem(rt, targetItemKey(release), {
-      set: { currentVersion: release.tag, lastSucceededAt: isoNow(), successfulVersions: history },
-    });
-  }
   await releaseTargetLock(rt, release);
   if (changed) await publish(rt, [event(release, DETAIL_TYPES.releaseSucceeded, data)]);
 }

@@ -86,6 +86,9 @@ export interface JobRecord extends ReleaseKey {
   tokenHash?: string;
   taskToken?: string;
   sentAt: string | null;
+  /** Set for a polling agent (202 with statusUrl). */
+  statusUrl?: string;
+  pollIntervalSeconds?: number;
   createdAt: string;
   updatedAt: string;
 }

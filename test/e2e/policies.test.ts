@@ -22,6 +22,14 @@ interface Release {
 interface VersionView {
   releases: Release[];
 }
+interface AuditEvent {
+  detailType: string;
+  version?: string;
+  environment?: string;
+  resource: string;
+  time: string;
+  data: Record<string, unknown>;
+}
 
 const SCALE = 60;
 let server: LocalServer;
@@ -161,14 +169,22 @@ describe('staging, then production after approval, one interval apart', () => {
       | undefined;
     expect(decided?.actor.approver).toBe('alice');
 
-    // Dispatch times of production jobs are an interval apart (60 s / 60 = about 1 s of real time).
-    const times = agent.jobs
-      .filter((j) => j.environment.id === 'production')
-      .map((j) => j.receivedAt)
-      .sort((a, b) => a - b);
-    expect(times).toHaveLength(3);
-    expect((times[1] as number) - (times[0] as number)).toBeGreaterThan(700);
-    expect((times[2] as number) - (times[1] as number)).toBeGreaterThan(700);
+    // Production deploys one interval apart: positions 1 and 2 waited for slots 60 s (policy time)
+    // apart, and no job was sent before its slot.
+    const all = await admin.get<{ items: AuditEvent[] }>('/v1/events?deployment=api&limit=1000');
+    const v1prod = all.body.items.filter((e) => e.version === 'v1' && e.environment === 'production');
+    const slots = new Map(
+      v1prod
+        .filter((e) => e.detailType === 'Release Waiting' && e.data.waitingFor === 'gradual_rollout')
+        .map((e) => [e.resource, Date.parse(e.data.until as string)]),
+    );
+    expect(slots.size).toBe(2);
+    const [first, second] = [...slots.values()].sort((a, b) => a - b);
+    expect((second as number) - (first as number)).toBe(60_000);
+    for (const dispatched of v1prod.filter((e) => e.detailType === 'Job Dispatched')) {
+      const slot = slots.get(dispatched.resource);
+      if (slot !== undefined) expect(Date.parse(dispatched.time)).toBeGreaterThanOrEqual(slot);
+    }
 
     // A second decision on a decided approval is a conflict.
     const again = await fetch(`${url.origin}${url.pathname}`, {

@@ -1,8 +1,5 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import dynalite from 'dynalite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ConditionFailed,
@@ -31,10 +28,33 @@ import {
   updateRelease,
 } from '../../shared/store/rollouts';
 import { createTableInput } from '../../shared/store/table';
+import {
+  type DynamoBackend,
+  dynamoDbLocalPlan,
+  startDynalite,
+  startDynamoDbLocal,
+} from '../support/dynamodb';
 
-/** The store's conditional writes against dynalite (DESIGN: every change a single conditional write). */
+/**
+ * The store's conditional writes (DESIGN: every change a single conditional write), against dynalite,
+ * the embedded default, and against AWS's DynamoDB Local, so each condition behaves as DynamoDB's own.
+ */
 
-let db: Server;
+const localPlan = dynamoDbLocalPlan();
+if (!localPlan.run) console.warn(`[store.test] ${localPlan.reason}`);
+
+const BACKENDS: { name: string; start: () => Promise<DynamoBackend> }[] = [
+  { name: 'dynalite', start: startDynalite },
+  ...(localPlan.run ? [{ name: 'DynamoDB Local', start: () => startDynamoDbLocal() }] : []),
+];
+
+if (!localPlan.run) {
+  describe('store against DynamoDB Local', () => {
+    it.skip(`skipped: ${localPlan.reason}`, () => {});
+  });
+}
+
+let backend: DynamoBackend | undefined;
 let client: DynamoDBClient;
 let ctx: StoreContext;
 let tableCount = 0;
@@ -45,365 +65,360 @@ async function freshTable(): Promise<StoreContext> {
   return { doc: ctx.doc, tableName };
 }
 
-beforeAll(async () => {
-  db = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    db.once('error', reject);
-    db.listen(0, '127.0.0.1', () => resolve());
+describe.each(BACKENDS)('store against $name', ({ start }) => {
+  beforeAll(async () => {
+    backend = await start();
+    client = backend.client;
+    ctx = { doc: documentClient(client), tableName: 'unused' };
+    ctx = await freshTable();
+  }, 90_000);
+
+  afterAll(async () => {
+    await backend?.stop();
+    backend = undefined;
   });
-  const endpoint = `http://127.0.0.1:${(db.address() as AddressInfo).port}`;
-  client = new DynamoDBClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+
+  const T0 = Date.parse('2026-11-21T10:00:00.000Z');
+  const iso = (ms: number) => new Date(ms).toISOString();
+
+  async function rawItem(key: { pk: string; sk: string }, table = ctx.tableName) {
+    return (await ctx.doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
+  }
+
+  describe('putConfig: create versus replace', () => {
+    it('creates with createdAt = updatedAt, then replaces keeping createdAt', async () => {
+      const first = await putConfig(ctx, 'environment', 'prod', { resourceSelector: 'true' }, { now: T0 });
+      const second = await putConfig(
+        ctx,
+        'environment',
+        'prod',
+        { name: 'Production', resourceSelector: 'false' },
+        { now: T0 + 60_000 },
+      );
+
+      expect(first.created).toBe(true);
+      expect(first.stored).toEqual({
+        id: 'prod',
+        data: { resourceSelector: 'true' },
+        createdAt: iso(T0),
+        updatedAt: iso(T0),
+      });
+      expect(second.created).toBe(false);
+      expect(second.stored.createdAt).toBe(iso(T0));
+      expect(second.stored.updatedAt).toBe(iso(T0 + 60_000));
+      expect(await getConfig(ctx, 'environment', 'prod')).toEqual(second.stored);
+    });
+
+    it('keeps kinds apart: the same id in two kinds is two objects', async () => {
+      await putConfig(ctx, 'deployment', 'shared-id', { jobAgent: { type: 'webhook' } }, { now: T0 });
+      await putConfig(ctx, 'policy', 'shared-id', { targets: 'true' }, { now: T0 });
+
+      expect((await getConfig(ctx, 'deployment', 'shared-id'))?.data).toEqual({
+        jobAgent: { type: 'webhook' },
+      });
+      expect((await getConfig(ctx, 'policy', 'shared-id'))?.data).toEqual({ targets: 'true' });
+    });
+
+    it('tags a synced resource with its provider, findable through the provider index', async () => {
+      const table = await freshTable();
+      const c = { ...ctx, tableName: table.tableName };
+      await putConfig(c, 'resource', 'a-1', { kind: 'vm', name: 'a', metadata: {} }, { provider: 'aws' });
+      await putConfig(c, 'resource', 'g-1', { kind: 'vm', name: 'g', metadata: {} }, { provider: 'gcp' });
+      await putConfig(c, 'resource', 'm-1', { kind: 'vm', name: 'm', metadata: {} });
+
+      const aws = await listProviderResources(c, 'aws');
+
+      expect(aws.map((r) => [r.id, r.provider])).toEqual([['a-1', 'aws']]);
+      expect((await getConfig(c, 'resource', 'm-1'))?.provider).toBeUndefined();
+    });
+
+    it('two concurrent first writes of one id: exactly one creates, a loser throws a condition failure', async () => {
+      for (let i = 0; i < 10; i++) {
+        const id = `race-${i}`;
+        const outcomes = await Promise.allSettled([
+          putConfig(ctx, 'policy', id, { targets: 'a' }),
+          putConfig(ctx, 'policy', id, { targets: 'b' }),
+        ]);
+
+        const created = outcomes.filter((o) => o.status === 'fulfilled' && o.value.created);
+        expect(created, `round ${i}`).toHaveLength(1);
+        for (const outcome of outcomes) {
+          if (outcome.status === 'rejected') expect(isConditionFailed(outcome.reason)).toBe(true);
+        }
+        // Whatever happened, the stored object is one of the two bodies, created once.
+        expect(['a', 'b']).toContain((await getConfig<{ targets: string }>(ctx, 'policy', id))?.data.targets);
+      }
+    });
+
+    it('a replace after a delete creates the object again, with a fresh createdAt', async () => {
+      const first = await putConfig(ctx, 'policy', 'deleted-meanwhile', { targets: 'v1' }, { now: 1_000 });
+      expect(await deleteConfig(ctx, 'policy', 'deleted-meanwhile')).toBe(true);
+
+      const again = await putConfig(ctx, 'policy', 'deleted-meanwhile', { targets: 'v2' }, { now: 2_000 });
+
+      expect(first.created).toBe(true);
+      expect(again.created).toBe(true);
+      expect(again.stored.createdAt).toBe(new Date(2_000).toISOString());
+    });
+
+    it('deleteConfig reports whether something was deleted', async () => {
+      await putConfig(ctx, 'resource', 'to-delete', { kind: 'vm' });
+
+      expect(await deleteConfig(ctx, 'resource', 'to-delete')).toBe(true);
+      expect(await deleteConfig(ctx, 'resource', 'to-delete')).toBe(false);
+      expect(await getConfig(ctx, 'resource', 'to-delete')).toBeUndefined();
+    });
   });
-  ctx = { doc: documentClient(client), tableName: 'unused' };
-  ctx = await freshTable();
-});
 
-afterAll(async () => {
-  client?.destroy();
-  await new Promise<void>((resolve) => (db ? db.close(() => resolve()) : resolve()));
-});
+  describe('putIfAbsent', () => {
+    it('creates once, then returns the stored item without overwriting it', async () => {
+      const key = { pk: 'THING#1', sk: 'THING' };
 
-const T0 = Date.parse('2026-11-21T10:00:00.000Z');
-const iso = (ms: number) => new Date(ms).toISOString();
+      const first = await putIfAbsent(ctx, key, { name: 'first', n: 1 }, { gsi1pk: 'THINGS', gsi1sk: '1' });
+      const second = await putIfAbsent(ctx, key, { name: 'second', n: 2 });
 
-async function rawItem(key: { pk: string; sk: string }, table = ctx.tableName) {
-  return (await ctx.doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
-}
+      expect(first).toEqual({ created: true, item: { name: 'first', n: 1 } });
+      expect(second.created).toBe(false);
+      // The stored item, without its key and index attributes.
+      expect(second.item).toEqual({ name: 'first', n: 1 });
+      expect(await rawItem(key)).toMatchObject({ name: 'first', n: 1, gsi1pk: 'THINGS' });
+    });
 
-describe('putConfig: create versus replace', () => {
-  it('creates with createdAt = updatedAt, then replaces keeping createdAt', async () => {
-    const first = await putConfig(ctx, 'environment', 'prod', { resourceSelector: 'true' }, { now: T0 });
-    const second = await putConfig(
-      ctx,
-      'environment',
-      'prod',
-      { name: 'Production', resourceSelector: 'false' },
-      { now: T0 + 60_000 },
-    );
+    it('concurrent creators: exactly one creates and all see the same item', async () => {
+      const key = { pk: 'THING#race', sk: 'THING' };
 
-    expect(first.created).toBe(true);
-    expect(first.stored).toEqual({
-      id: 'prod',
-      data: { resourceSelector: 'true' },
+      const results = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => putIfAbsent(ctx, key, { writer: i })),
+      );
+
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      const winner = results.find((r) => r.created)?.item;
+      for (const result of results) expect(result.item).toEqual(winner);
+    });
+  });
+
+  describe('updateItem', () => {
+    const key = { pk: 'COUNTER#1', sk: 'COUNTER' };
+
+    it('applies set and remove under a condition that holds, returning the new item', async () => {
+      await ctx.doc.send(
+        new PutCommand({ TableName: ctx.tableName, Item: { ...key, state: 'open', n: 1, note: 'x' } }),
+      );
+
+      const updated = await updateItem<Record<string, unknown>>(
+        ctx,
+        key,
+        { set: { state: 'closed', n: 2 }, remove: ['note'] },
+        { expression: '#st = :open', names: { '#st': 'state' }, values: { ':open': 'open' } },
+      );
+
+      expect(updated).toEqual({ state: 'closed', n: 2 });
+    });
+
+    it('throws ConditionFailed carrying the current item when the condition fails, and writes nothing', async () => {
+      const before = await rawItem(key);
+
+      const error = await updateItem(
+        ctx,
+        key,
+        { set: { state: 'reopened' } },
+        { expression: '#st = :open', names: { '#st': 'state' }, values: { ':open': 'open' } },
+      ).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(ConditionFailed);
+      expect((error as ConditionFailed).current).toMatchObject({ state: 'closed', n: 2 });
+      expect(await rawItem(key)).toEqual(before);
+    });
+
+    it('a conditional update of a missing item throws with no current item and creates nothing', async () => {
+      const missing = { pk: 'COUNTER#missing', sk: 'COUNTER' };
+
+      const error = await updateItem(
+        ctx,
+        missing,
+        { set: { state: 'x' } },
+        { expression: 'attribute_exists(pk)' },
+      ).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(ConditionFailed);
+      expect((error as ConditionFailed).current).toBeUndefined();
+      expect(await rawItem(missing)).toBeUndefined();
+    });
+  });
+
+  describe('updateRelease: the status condition', () => {
+    const release = (): ReleaseRecord => ({
+      deployment: 'api',
+      tag: 'v1',
+      environment: 'prod',
+      resource: 'eu-1',
+      releaseId: 'r1',
+      status: 'pending',
+      waitingFor: null,
+      message: null,
+      jobId: null,
+      attempt: 1,
+      versionCreatedAt: iso(T0),
       createdAt: iso(T0),
+      startedAt: null,
+      finishedAt: null,
+      rolledBackTo: null,
       updatedAt: iso(T0),
     });
-    expect(second.created).toBe(false);
-    expect(second.stored.createdAt).toBe(iso(T0));
-    expect(second.stored.updatedAt).toBe(iso(T0 + 60_000));
-    expect(await getConfig(ctx, 'environment', 'prod')).toEqual(second.stored);
-  });
 
-  it('keeps kinds apart: the same id in two kinds is two objects', async () => {
-    await putConfig(ctx, 'deployment', 'shared-id', { jobAgent: { type: 'webhook' } }, { now: T0 });
-    await putConfig(ctx, 'policy', 'shared-id', { targets: 'true' }, { now: T0 });
+    it('moves a release only from one of the given statuses', async () => {
+      const r = release();
+      expect((await putReleaseIfAbsent(ctx, r)).created).toBe(true);
 
-    expect((await getConfig(ctx, 'deployment', 'shared-id'))?.data).toEqual({
-      jobAgent: { type: 'webhook' },
-    });
-    expect((await getConfig(ctx, 'policy', 'shared-id'))?.data).toEqual({ targets: 'true' });
-  });
-
-  it('tags a synced resource with its provider, findable through the provider index', async () => {
-    const table = await freshTable();
-    const c = { ...ctx, tableName: table.tableName };
-    await putConfig(c, 'resource', 'a-1', { kind: 'vm', name: 'a', metadata: {} }, { provider: 'aws' });
-    await putConfig(c, 'resource', 'g-1', { kind: 'vm', name: 'g', metadata: {} }, { provider: 'gcp' });
-    await putConfig(c, 'resource', 'm-1', { kind: 'vm', name: 'm', metadata: {} });
-
-    const aws = await listProviderResources(c, 'aws');
-
-    expect(aws.map((r) => [r.id, r.provider])).toEqual([['a-1', 'aws']]);
-    expect((await getConfig(c, 'resource', 'm-1'))?.provider).toBeUndefined();
-  });
-
-  it('two concurrent first writes of one id: exactly one creates, a loser throws a condition failure', async () => {
-    for (let i = 0; i < 10; i++) {
-      const id = `race-${i}`;
-      const outcomes = await Promise.allSettled([
-        putConfig(ctx, 'policy', id, { targets: 'a' }),
-        putConfig(ctx, 'policy', id, { targets: 'b' }),
+      const waiting = await updateRelease(ctx, r, { status: 'waiting', waitingFor: 'approval' }, ['pending']);
+      const refused = await updateRelease(ctx, r, { status: 'deploying' }, ['pending']).catch(
+        (e: unknown) => e,
+      );
+      const deploying = await updateRelease(ctx, r, { status: 'deploying', waitingFor: null }, [
+        'pending',
+        'waiting',
       ]);
 
-      const created = outcomes.filter((o) => o.status === 'fulfilled' && o.value.created);
-      expect(created, `round ${i}`).toHaveLength(1);
-      for (const outcome of outcomes) {
-        if (outcome.status === 'rejected') expect(isConditionFailed(outcome.reason)).toBe(true);
-      }
-      // Whatever happened, the stored object is one of the two bodies, created once.
-      expect(['a', 'b']).toContain((await getConfig<{ targets: string }>(ctx, 'policy', id))?.data.targets);
-    }
-  });
-
-  it('a replace after a delete creates the object again, with a fresh createdAt', async () => {
-    const first = await putConfig(ctx, 'policy', 'deleted-meanwhile', { targets: 'v1' }, { now: 1_000 });
-    expect(await deleteConfig(ctx, 'policy', 'deleted-meanwhile')).toBe(true);
-
-    const again = await putConfig(ctx, 'policy', 'deleted-meanwhile', { targets: 'v2' }, { now: 2_000 });
-
-    expect(first.created).toBe(true);
-    expect(again.created).toBe(true);
-    expect(again.stored.createdAt).toBe(new Date(2_000).toISOString());
-  });
-
-  it('deleteConfig reports whether something was deleted', async () => {
-    await putConfig(ctx, 'resource', 'to-delete', { kind: 'vm' });
-
-    expect(await deleteConfig(ctx, 'resource', 'to-delete')).toBe(true);
-    expect(await deleteConfig(ctx, 'resource', 'to-delete')).toBe(false);
-    expect(await getConfig(ctx, 'resource', 'to-delete')).toBeUndefined();
-  });
-});
-
-describe('putIfAbsent', () => {
-  it('creates once, then returns the stored item without overwriting it', async () => {
-    const key = { pk: 'THING#1', sk: 'THING' };
-
-    const first = await putIfAbsent(ctx, key, { name: 'first', n: 1 }, { gsi1pk: 'THINGS', gsi1sk: '1' });
-    const second = await putIfAbsent(ctx, key, { name: 'second', n: 2 });
-
-    expect(first).toEqual({ created: true, item: { name: 'first', n: 1 } });
-    expect(second.created).toBe(false);
-    // The stored item, without its key and index attributes.
-    expect(second.item).toEqual({ name: 'first', n: 1 });
-    expect(await rawItem(key)).toMatchObject({ name: 'first', n: 1, gsi1pk: 'THINGS' });
-  });
-
-  it('concurrent creators: exactly one creates and all see the same item', async () => {
-    const key = { pk: 'THING#race', sk: 'THING' };
-
-    const results = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => putIfAbsent(ctx, key, { writer: i })),
-    );
-
-    expect(results.filter((r) => r.created)).toHaveLength(1);
-    const winner = results.find((r) => r.created)?.item;
-    for (const result of results) expect(result.item).toEqual(winner);
-  });
-});
-
-describe('updateItem', () => {
-  const key = { pk: 'COUNTER#1', sk: 'COUNTER' };
-
-  it('applies set and remove under a condition that holds, returning the new item', async () => {
-    await ctx.doc.send(
-      new PutCommand({ TableName: ctx.tableName, Item: { ...key, state: 'open', n: 1, note: 'x' } }),
-    );
-
-    const updated = await updateItem<Record<string, unknown>>(
-      ctx,
-      key,
-      { set: { state: 'closed', n: 2 }, remove: ['note'] },
-      { expression: '#st = :open', names: { '#st': 'state' }, values: { ':open': 'open' } },
-    );
-
-    expect(updated).toEqual({ state: 'closed', n: 2 });
-  });
-
-  it('throws ConditionFailed carrying the current item when the condition fails, and writes nothing', async () => {
-    const before = await rawItem(key);
-
-    const error = await updateItem(
-      ctx,
-      key,
-      { set: { state: 'reopened' } },
-      { expression: '#st = :open', names: { '#st': 'state' }, values: { ':open': 'open' } },
-    ).catch((e: unknown) => e);
-
-    expect(error).toBeInstanceOf(ConditionFailed);
-    expect((error as ConditionFailed).current).toMatchObject({ state: 'closed', n: 2 });
-    expect(await rawItem(key)).toEqual(before);
-  });
-
-  it('a conditional update of a missing item throws with no current item and creates nothing', async () => {
-    const missing = { pk: 'COUNTER#missing', sk: 'COUNTER' };
-
-    const error = await updateItem(
-      ctx,
-      missing,
-      { set: { state: 'x' } },
-      { expression: 'attribute_exists(pk)' },
-    ).catch((e: unknown) => e);
-
-    expect(error).toBeInstanceOf(ConditionFailed);
-    expect((error as ConditionFailed).current).toBeUndefined();
-    expect(await rawItem(missing)).toBeUndefined();
-  });
-});
-
-describe('updateRelease: the status condition', () => {
-  const release = (): ReleaseRecord => ({
-    deployment: 'api',
-    tag: 'v1',
-    environment: 'prod',
-    resource: 'eu-1',
-    releaseId: 'r1',
-    status: 'pending',
-    waitingFor: null,
-    message: null,
-    jobId: null,
-    attempt: 1,
-    versionCreatedAt: iso(T0),
-    createdAt: iso(T0),
-    startedAt: null,
-    finishedAt: null,
-    rolledBackTo: null,
-    updatedAt: iso(T0),
-  });
-
-  it('moves a release only from one of the given statuses', async () => {
-    const r = release();
-    expect((await putReleaseIfAbsent(ctx, r)).created).toBe(true);
-
-    const waiting = await updateRelease(ctx, r, { status: 'waiting', waitingFor: 'approval' }, ['pending']);
-    const refused = await updateRelease(ctx, r, { status: 'deploying' }, ['pending']).catch(
-      (e: unknown) => e,
-    );
-    const deploying = await updateRelease(ctx, r, { status: 'deploying', waitingFor: null }, [
-      'pending',
-      'waiting',
-    ]);
-
-    expect(waiting).toMatchObject({ status: 'waiting', waitingFor: 'approval' });
-    expect(refused).toBeInstanceOf(ConditionFailed);
-    expect((refused as ConditionFailed).current).toMatchObject({ status: 'waiting' });
-    expect(deploying).toMatchObject({ status: 'deploying', waitingFor: null });
-    expect(await getRelease(ctx, r)).toMatchObject({ status: 'deploying' });
-    expect(Date.parse(deploying.updatedAt)).not.toBeNaN();
-  });
-
-  it('applies an extra condition on top of the status', async () => {
-    const r = { ...release(), tag: 'v2' };
-    await putReleaseIfAbsent(ctx, r);
-
-    const wrongAttempt = await updateRelease(ctx, r, { status: 'deploying' }, ['pending'], {
-      expression: 'attempt = :a',
-      values: { ':a': 2 },
-    }).catch((e: unknown) => e);
-    const rightAttempt = await updateRelease(ctx, r, { status: 'deploying', jobId: 'job1' }, ['pending'], {
-      expression: 'attempt = :a',
-      values: { ':a': 1 },
+      expect(waiting).toMatchObject({ status: 'waiting', waitingFor: 'approval' });
+      expect(refused).toBeInstanceOf(ConditionFailed);
+      expect((refused as ConditionFailed).current).toMatchObject({ status: 'waiting' });
+      expect(deploying).toMatchObject({ status: 'deploying', waitingFor: null });
+      expect(await getRelease(ctx, r)).toMatchObject({ status: 'deploying' });
+      expect(Date.parse(deploying.updatedAt)).not.toBeNaN();
     });
 
-    expect(wrongAttempt).toBeInstanceOf(ConditionFailed);
-    expect((wrongAttempt as ConditionFailed).current).toMatchObject({ status: 'pending', attempt: 1 });
-    expect(rightAttempt).toMatchObject({ status: 'deploying', jobId: 'job1' });
+    it('applies an extra condition on top of the status', async () => {
+      const r = { ...release(), tag: 'v2' };
+      await putReleaseIfAbsent(ctx, r);
+
+      const wrongAttempt = await updateRelease(ctx, r, { status: 'deploying' }, ['pending'], {
+        expression: 'attempt = :a',
+        values: { ':a': 2 },
+      }).catch((e: unknown) => e);
+      const rightAttempt = await updateRelease(ctx, r, { status: 'deploying', jobId: 'job1' }, ['pending'], {
+        expression: 'attempt = :a',
+        values: { ':a': 1 },
+      });
+
+      expect(wrongAttempt).toBeInstanceOf(ConditionFailed);
+      expect((wrongAttempt as ConditionFailed).current).toMatchObject({ status: 'pending', attempt: 1 });
+      expect(rightAttempt).toMatchObject({ status: 'deploying', jobId: 'job1' });
+    });
+
+    it('two concurrent transitions from the same status: exactly one wins', async () => {
+      const r = { ...release(), tag: 'v3' };
+      await putReleaseIfAbsent(ctx, r);
+
+      const outcomes = await Promise.allSettled([
+        updateRelease(ctx, r, { status: 'cancelled' }, ['pending']),
+        updateRelease(ctx, r, { status: 'deploying' }, ['pending']),
+      ]);
+
+      const won = outcomes.filter((o) => o.status === 'fulfilled');
+      expect(won).toHaveLength(1);
+      const lost = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+      expect(lost.reason).toBeInstanceOf(ConditionFailed);
+      const winner = (won[0] as PromiseFulfilledResult<ReleaseRecord>).value.status;
+      expect((lost.reason as ConditionFailed).current).toMatchObject({ status: winner });
+      expect(await getRelease(ctx, r)).toMatchObject({ status: winner });
+    });
+
+    it('never creates a release that does not exist', async () => {
+      const r = { ...release(), tag: 'never-created' };
+
+      const error = await updateRelease(ctx, r, { status: 'deploying' }, ['pending']).catch(
+        (e: unknown) => e,
+      );
+
+      expect(error).toBeInstanceOf(ConditionFailed);
+      expect((error as ConditionFailed).current).toBeUndefined();
+      expect(await getRelease(ctx, r)).toBeUndefined();
+    });
   });
 
-  it('two concurrent transitions from the same status: exactly one wins', async () => {
-    const r = { ...release(), tag: 'v3' };
-    await putReleaseIfAbsent(ctx, r);
+  describe('recordNonce: replay protection', () => {
+    it('accepts a signature once, refuses it again, and accepts another signature', async () => {
+      const now = Date.now();
+      const signature = `v1=${'a'.repeat(64)}`;
 
-    const outcomes = await Promise.allSettled([
-      updateRelease(ctx, r, { status: 'cancelled' }, ['pending']),
-      updateRelease(ctx, r, { status: 'deploying' }, ['pending']),
-    ]);
+      const first = await recordNonce(ctx, signature, now);
+      const replay = await recordNonce(ctx, signature, now + 1000);
+      const other = await recordNonce(ctx, `v1=${'b'.repeat(64)}`, now);
 
-    const won = outcomes.filter((o) => o.status === 'fulfilled');
-    expect(won).toHaveLength(1);
-    const lost = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
-    expect(lost.reason).toBeInstanceOf(ConditionFailed);
-    const winner = (won[0] as PromiseFulfilledResult<ReleaseRecord>).value.status;
-    expect((lost.reason as ConditionFailed).current).toMatchObject({ status: winner });
-    expect(await getRelease(ctx, r)).toMatchObject({ status: winner });
+      expect(first).toBe(true);
+      expect(replay).toBe(false);
+      expect(other).toBe(true);
+    });
+
+    it('keeps the nonce past the 300 s skew window on both sides', async () => {
+      const now = Date.parse('2026-11-21T10:00:00.000Z');
+      const signature = `v1=${'c'.repeat(64)}`;
+
+      await recordNonce(ctx, signature, now);
+
+      const item = await rawItem(keys.nonce(signature));
+      expect(item?.expiresAt).toBeGreaterThanOrEqual(Math.floor(now / 1000) + 600);
+    });
+
+    it('concurrent uses of one signature: exactly one is accepted', async () => {
+      const signature = `v1=${'d'.repeat(64)}`;
+
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () => recordNonce(ctx, signature, Date.now())),
+      );
+
+      expect(results.filter(Boolean)).toHaveLength(1);
+    });
   });
 
-  it('never creates a release that does not exist', async () => {
-    const r = { ...release(), tag: 'never-created' };
+  describe('listConfig: pagination', () => {
+    it('walks every object of a kind exactly once, in id order, and only that kind', async () => {
+      const table = await freshTable();
+      const c = { ...ctx, tableName: table.tableName };
+      const ids = ['p-1', 'p-2', 'p-3', 'p-4', 'p-5'];
+      for (const id of [...ids].reverse()) await putConfig(c, 'policy', id, { targets: 'true' });
+      await putConfig(c, 'environment', 'not-a-policy', { resourceSelector: 'true' });
 
-    const error = await updateRelease(ctx, r, { status: 'deploying' }, ['pending']).catch((e: unknown) => e);
+      const pages: string[][] = [];
+      let nextToken: string | undefined;
+      do {
+        const page = await listConfig(c, 'policy', { limit: 2, nextToken });
+        pages.push(page.items.map((item) => item.id));
+        nextToken = page.nextToken;
+      } while (nextToken && pages.length < 10);
 
-    expect(error).toBeInstanceOf(ConditionFailed);
-    expect((error as ConditionFailed).current).toBeUndefined();
-    expect(await getRelease(ctx, r)).toBeUndefined();
-  });
-});
+      expect(pages.flat()).toEqual(ids);
+      expect(pages.slice(0, 3)).toEqual([['p-1', 'p-2'], ['p-3', 'p-4'], ['p-5']]);
+      expect((await listAllConfig(c, 'policy')).map((s) => s.id)).toEqual(ids);
+    });
 
-describe('recordNonce: replay protection', () => {
-  it('accepts a signature once, refuses it again, and accepts another signature', async () => {
-    const now = Date.now();
-    const signature = `v1=${'a'.repeat(64)}`;
+    it('an empty kind is one empty page with no nextToken', async () => {
+      const table = await freshTable();
 
-    const first = await recordNonce(ctx, signature, now);
-    const replay = await recordNonce(ctx, signature, now + 1000);
-    const other = await recordNonce(ctx, `v1=${'b'.repeat(64)}`, now);
+      const page = await listConfig({ ...ctx, tableName: table.tableName }, 'deployment', { limit: 2 });
 
-    expect(first).toBe(true);
-    expect(replay).toBe(false);
-    expect(other).toBe(true);
-  });
+      expect(page).toEqual({ items: [] });
+    });
 
-  it('keeps the nonce past the 300 s skew window on both sides', async () => {
-    const now = Date.parse('2026-11-21T10:00:00.000Z');
-    const signature = `v1=${'c'.repeat(64)}`;
+    it('a token it did not issue is InvalidPageToken', async () => {
+      const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
-    await recordNonce(ctx, signature, now);
-
-    const item = await rawItem(keys.nonce(signature));
-    expect(item?.expiresAt).toBeGreaterThanOrEqual(Math.floor(now / 1000) + 600);
-  });
-
-  it('concurrent uses of one signature: exactly one is accepted', async () => {
-    const signature = `v1=${'d'.repeat(64)}`;
-
-    const results = await Promise.all(
-      Array.from({ length: 5 }, () => recordNonce(ctx, signature, Date.now())),
-    );
-
-    expect(results.filter(Boolean)).toHaveLength(1);
-  });
-});
-
-describe('listConfig: pagination', () => {
-  it('walks every object of a kind exactly once, in id order, and only that kind', async () => {
-    const table = await freshTable();
-    const c = { ...ctx, tableName: table.tableName };
-    const ids = ['p-1', 'p-2', 'p-3', 'p-4', 'p-5'];
-    for (const id of [...ids].reverse()) await putConfig(c, 'policy', id, { targets: 'true' });
-    await putConfig(c, 'environment', 'not-a-policy', { resourceSelector: 'true' });
-
-    const pages: string[][] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await listConfig(c, 'policy', { limit: 2, nextToken });
-      pages.push(page.items.map((item) => item.id));
-      nextToken = page.nextToken;
-    } while (nextToken && pages.length < 10);
-
-    expect(pages.flat()).toEqual(ids);
-    expect(pages.slice(0, 3)).toEqual([['p-1', 'p-2'], ['p-3', 'p-4'], ['p-5']]);
-    expect((await listAllConfig(c, 'policy')).map((s) => s.id)).toEqual(ids);
-  });
-
-  it('an empty kind is one empty page with no nextToken', async () => {
-    const table = await freshTable();
-
-    const page = await listConfig({ ...ctx, tableName: table.tableName }, 'deployment', { limit: 2 });
-
-    expect(page).toEqual({ items: [] });
-  });
-
-  it('a token it did not issue is InvalidPageToken', async () => {
-    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-
-    for (const token of ['!!!', encode([1]), encode({ pk: 1 }), encode({ pk: 'POLICY', evil: 'x' })]) {
-      expect(() => decodeToken(token, { name: 'pk', value: 'POLICY' }), token).toThrow(InvalidPageToken);
-    }
-    await expect(listConfig(ctx, 'policy', { nextToken: 'not-base64-json' })).rejects.toBeInstanceOf(
-      InvalidPageToken,
-    );
-  });
-
-  it('a well-formed token of another kind is InvalidPageToken, not a DynamoDB error', async () => {
-    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-
-    for (const token of [encode({ pk: 'RESOURCE', sk: 'x' }), encode({ pk: 'POLICY' }), encode({})]) {
-      await expect(listConfig(ctx, 'policy', { nextToken: token }), token).rejects.toBeInstanceOf(
+      for (const token of ['!!!', encode([1]), encode({ pk: 1 }), encode({ pk: 'POLICY', evil: 'x' })]) {
+        expect(() => decodeToken(token, { name: 'pk', value: 'POLICY' }), token).toThrow(InvalidPageToken);
+      }
+      await expect(listConfig(ctx, 'policy', { nextToken: 'not-base64-json' })).rejects.toBeInstanceOf(
         InvalidPageToken,
       );
-    }
+    });
+
+    it('a well-formed token of another kind is InvalidPageToken, not a DynamoDB error', async () => {
+      const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+      for (const token of [encode({ pk: 'RESOURCE', sk: 'x' }), encode({ pk: 'POLICY' }), encode({})]) {
+        await expect(listConfig(ctx, 'policy', { nextToken: token }), token).rejects.toBeInstanceOf(
+          InvalidPageToken,
+        );
+      }
+    });
   });
 });

@@ -1,0 +1,99 @@
+/** The shapes of the answers the CLI reads (API.md sections 4-8); only the fields it uses. */
+
+export type ReleaseStatus =
+  | 'pending'
+  | 'waiting'
+  | 'deploying'
+  | 'verifying'
+  | 'successful'
+  | 'failed'
+  | 'rolling_back'
+  | 'rolled_back'
+  | 'superseded'
+  | 'cancelled';
+
+export const TERMINAL: ReadonlySet<string> = new Set([
+  'successful',
+  'failed',
+  'rolled_back',
+  'superseded',
+  'cancelled',
+]);
+/** A target in one of these is being changed right now: worth waiting for even once the outcome is known. */
+export const IN_FLIGHT: ReadonlySet<string> = new Set(['deploying', 'verifying', 'rolling_back']);
+
+export interface Release {
+  environment: string;
+  resource: string;
+  status: ReleaseStatus;
+  waitingFor: string | null;
+  jobId: string | null;
+  startedAt?: string | null;
+  finishedAt?: string | null;
+  rolledBackTo: string | null;
+  message: string | null;
+  verification?: { status: string } | null;
+}
+
+export interface VersionView {
+  version: { deployment: string; tag: string; status: string };
+  releases: Release[];
+}
+
+export interface CreatedVersion {
+  version: { deployment: string; tag: string; status: string };
+  releaseTargets: { environment: string; resource: string }[];
+}
+
+export interface ReleaseTargetItem {
+  deployment: string;
+  environment: string;
+  resource: string;
+  currentVersion: string | null;
+  desiredVersion: string | null;
+  status: string | null;
+  waitingFor: string | null;
+  jobId: string | null;
+}
+
+export interface Plan {
+  version: { deployment: string; tag: string; status: string };
+  targets: {
+    environment: string;
+    resource: string;
+    status: string;
+    waitingFor: string | null;
+    gates: { gate: string; policies: string[] }[];
+    position: number | null;
+    estimatedStart: string | null;
+  }[];
+  warnings: { expression: string; resource: string; environment?: string; message: string }[];
+}
+
+export interface Approval {
+  approvalId: string;
+  deployment: string;
+  version: string;
+  environment: string;
+  status: string;
+  minApprovals: number;
+  decisions: unknown[];
+  expiresAt?: string | null;
+}
+
+export interface AuditEvent {
+  id: string;
+  time: string;
+  detailType: string;
+  deployment?: string;
+  version?: string;
+  environment?: string;
+  resource?: string;
+  actor?: { keyId?: string; approver?: string; system?: string };
+  data?: Record<string, unknown>;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextToken?: string;
+}

@@ -1,0 +1,217 @@
+import {
+  type Approval,
+  type CreatedVersion,
+  IN_FLIGHT,
+  type Page,
+  type Plan,
+  type Release,
+  TERMINAL,
+  type VersionView,
+} from '../api';
+import { ApiError, EXIT, seg, TransientError } from '../client';
+import { type Context, print, sleep } from '../context';
+import { readJsonObject } from '../options';
+import { dash, elapsed, LiveView, table, targetRow } from '../render';
+
+/** `gantry version create|ready|reject|get`, and the live view that follows a rollout. */
+
+type Target = { environment: string; resource: string };
+const keyOf = (t: Target) => `${t.environment}/${t.resource}`;
+const versionPath = (deployment: string, tag: string) =>
+  `/v1/deployments/${seg(deployment)}/versions/${seg(tag)}`;
+
+export interface CreateOptions {
+  deployment: string;
+  tag: string;
+  building?: boolean;
+  metadata?: Record<string, string>;
+  configFile?: string;
+  wait?: boolean;
+  timeout: number;
+}
+
+export async function createVersion(ctx: Context, o: CreateOptions): Promise<number> {
+  const body = {
+    tag: o.tag,
+    ...(o.building ? { status: 'building' } : {}),
+    ...(o.metadata ? { metadata: o.metadata } : {}),
+    ...(o.configFile ? { config: readJsonObject(o.configFile) } : {}),
+  };
+  // The same tag and body again answers 200 with the same version, so a retry is safe.
+  const created = await ctx.client.request<CreatedVersion>(
+    'POST',
+    `/v1/deployments/${seg(o.deployment)}/versions`,
+    body,
+    { idempotent: true },
+  );
+  const { deployment, tag, status } = created.version;
+  if (!o.wait) {
+    print(
+      ctx,
+      created,
+      () =>
+        `version ${deployment} ${tag} is ${status}, with ${created.releaseTargets.length} release target(s)\n`,
+    );
+    return EXIT.ok;
+  }
+  return follow(ctx, deployment, tag, created.releaseTargets, o.timeout);
+}
+
+export async function setVersionStatus(
+  ctx: Context,
+  o: { deployment: string; tag: string; wait?: boolean; timeout: number },
+  status: 'ready' | 'rejected',
+): Promise<number> {
+  const view = await ctx.client.request<VersionView>(
+    'PATCH',
+    versionPath(o.deployment, o.tag),
+    { status },
+    { idempotent: true },
+  );
+  if (!o.wait || status === 'rejected') {
+    print(ctx, view, () => `version ${o.deployment} ${o.tag} is ${view.version.status}\n`);
+    return EXIT.ok;
+  }
+  // Releases are written as the rollouts start; the plan names every target up front.
+  const plan = await ctx.client.get<Plan>(`${versionPath(o.deployment, o.tag)}/plan`);
+  return follow(ctx, o.deployment, o.tag, plan.targets, o.timeout);
+}
+
+export async function getVersion(ctx: Context, o: { deployment: string; tag: string }): Promise<number> {
+  const view = await ctx.client.get<VersionView>(versionPath(o.deployment, o.tag));
+  print(ctx, view, () => {
+    const rows = view.releases.map((r) => {
+      const row = targetRow(r, r);
+      return [
+        row.environment,
+        row.resource,
+        row.status,
+        dash(row.detail),
+        dash(row.jobId),
+        dash(row.verification),
+      ];
+    });
+    return `version ${view.version.deployment} ${view.version.tag} is ${view.version.status}\n${table(
+      ['ENVIRONMENT', 'RESOURCE', 'STATUS', 'WAITING FOR / MESSAGE', 'JOB', 'VERIFICATION'],
+      rows,
+    )}`;
+  });
+  return EXIT.ok;
+}
+
+interface Outcome {
+  done: boolean;
+  code: number;
+  summary: string;
+}
+
+function outcomeOf(view: VersionView, targets: Target[], releases: Map<string, Release>): Outcome {
+  const counts = new Map<string, number>();
+  for (const t of targets) {
+    const status = releases.get(keyOf(t))?.status ?? 'pending';
+    counts.set(status, (counts.get(status) ?? 0) + 1);
+  }
+  const summary = [...counts].map(([status, n]) => `${n} ${status}`).join(', ');
+  const statuses = targets.map((t) => releases.get(keyOf(t))?.status ?? 'pending');
+  if (view.version.status === 'rejected' && !statuses.some((s) => IN_FLIGHT.has(s))) {
+    return { done: true, code: EXIT.failed, summary: `rejected; ${summary}` };
+  }
+  if (statuses.every((s) => s === 'successful')) return { done: true, code: EXIT.ok, summary };
+  const lost = statuses.some((s) => TERMINAL.has(s) && s !== 'successful');
+  // Once one target is lost the rollout has failed; wait only for the targets being changed right now.
+  if (lost && !statuses.some((s) => IN_FLIGHT.has(s))) return { done: true, code: EXIT.failed, summary };
+  return { done: false, code: EXIT.ok, summary };
+}
+
+export async function follow(
+  ctx: Context,
+  deployment: string,
+  tag: string,
+  initialTargets: Target[],
+  timeoutMs: number,
+): Promise<number> {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  // With --output json the live view goes to stderr and the final state, as JSON, to stdout.
+  const screen = ctx.json ? ctx.err : ctx.out;
+  const view = new LiveView(screen);
+  const targets = [...initialTargets];
+  const approvals = new Approvals(ctx, deployment, tag);
+  if (!screen.isTTY) {
+    screen.write(
+      `following ${deployment} ${tag} on ${targets.length} release target(s) (timeout ${elapsed(timeoutMs)})\n`,
+    );
+  }
+  let last: VersionView | undefined;
+  let outcome: Outcome | undefined;
+  let contactLost = false;
+  for (;;) {
+    try {
+      last = await ctx.client.get<VersionView>(versionPath(deployment, tag));
+      contactLost = false;
+    } catch (error) {
+      // A blip (a restart, a 503) must not fail a pipeline that follows a long rollout.
+      if (!(error instanceof TransientError)) throw error;
+      if (!contactLost) ctx.err.write(`${error.message}; still trying\n`);
+      contactLost = true;
+    }
+    if (last) {
+      const releases = new Map(last.releases.map((r) => [keyOf(r), r]));
+      for (const r of last.releases) if (!targets.some((t) => keyOf(t) === keyOf(r))) targets.push(r);
+      const waiting = last.releases.filter((r) => r.waitingFor === 'approval').map((r) => r.environment);
+      await approvals.refresh(waiting);
+      outcome = outcomeOf(last, targets, releases);
+      const rows = targets.map((t) => targetRow(t, releases.get(keyOf(t)), approvals.idOf(t.environment)));
+      view.update(rows, `${deployment} ${tag}: ${outcome.summary || 'no release targets'}`);
+      if (outcome.done) break;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    await sleep(Math.min(ctx.pollMs, left));
+  }
+  view.finish();
+  if (ctx.json && last) ctx.out.write(`${JSON.stringify(last, null, 2)}\n`);
+  const took = elapsed(Date.now() - started);
+  if (!outcome?.done) {
+    ctx.err.write(
+      `timed out after ${elapsed(timeoutMs)}: ${deployment} ${tag}: ${outcome?.summary ?? 'no answer from Gantry'}\n`,
+    );
+    return EXIT.timeout;
+  }
+  if (targets.length === 0) ctx.err.write(`${deployment} ${tag} has no release targets\n`);
+  if (outcome.code === EXIT.ok)
+    screen.write(`${deployment} ${tag} rolled out in ${took}: ${outcome.summary}\n`);
+  else ctx.err.write(`${deployment} ${tag} did not roll out (${took}): ${outcome.summary}\n`);
+  return outcome.code;
+}
+
+/** Finds the approval ids of the environments waiting on one, so the view can say what to type. */
+class Approvals {
+  private readonly ids = new Map<string, string>();
+  private allowed = true;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly deployment: string,
+    private readonly tag: string,
+  ) {}
+
+  idOf(environment: string): string | undefined {
+    return this.ids.get(environment);
+  }
+
+  async refresh(waitingEnvironments: string[]): Promise<void> {
+    if (!this.allowed || waitingEnvironments.every((env) => this.ids.has(env))) return;
+    try {
+      const page = await this.ctx.client.get<Page<Approval>>('/v1/approvals?status=pending');
+      for (const a of page.items) {
+        if (a.deployment === this.deployment && a.version === this.tag)
+          this.ids.set(a.environment, a.approvalId);
+      }
+    } catch (error) {
+      // A CI key with only versions:write may not list approvals; the view does without the ids.
+      if (error instanceof ApiError && (error.status === 401 || error.status === 403)) this.allowed = false;
+      else if (!(error instanceof TransientError)) throw error;
+    }
+  }
+}
