@@ -7,5 +7,8 @@ import { runtime } from '../../shared/runtime';
 export const handler = async (event: EventBridgeEvent<'Release Succeeded', AuditRecord>) => {
   const { deployment, version, environment } = event.detail;
   if (!deployment || !version || !environment) return;
+  // Downstream environments re-check their progression; the next target of a make-before-break
+  // rollout in this environment re-checks its turn.
   await wake(runtime(), signals.progression(deployment, version, environment));
+  await wake(runtime(), signals.verified(deployment, version, environment));
 };

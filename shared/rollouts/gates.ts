@@ -3,7 +3,7 @@ import { approvalIdOf, expire, isExpired, openApproval, requireApproval } from '
 import { requireConfig } from '../inventory';
 import { type MergedRules, matchingPolicies, mergeRules } from '../policy/merge';
 import { progressionState } from '../policy/progression';
-import { rolloutPosition, slotTime } from '../policy/rollout-order';
+import { rolloutOrder, slotTime } from '../policy/rollout-order';
 import { nextDispatchableAt } from '../policy/window';
 import type { Runtime } from '../runtime';
 import type { DeploymentBody, EnvironmentBody, PolicyBody, ResourceBody } from '../schemas';
@@ -13,6 +13,7 @@ import { listAllConfig } from '../store/config';
 import { keys } from '../store/keys';
 import { listReleases, type ReleaseRecord, releaseKeyString } from '../store/rollouts';
 import { type CelScope, celDeployment, celEnvironment, celResource } from '../targets';
+import { getAbort } from './safety';
 import { signals } from './workflow';
 
 /** What a closed gate asks of the workflow: wait until a moment, or until a signal wakes it. */
@@ -62,6 +63,14 @@ export async function closedGate(
   if (rules.environmentProgression) {
     const rule = rules.environmentProgression;
     for (const upstream of rule.dependsOnEnvironments) {
+      const aborted = await getAbort(rt, release, upstream);
+      if (aborted) {
+        return {
+          gate: 'environment_progression',
+          signal: signals.progression(release.deployment, release.tag, upstream),
+          message: `${upstream} stopped this version (${aborted.reason}); it will not progress.`,
+        };
+      }
       const releases = await listReleases(rt, release.deployment, release.tag, upstream);
       const state = progressionState(releases, rule, now);
       const signal = signals.progression(release.deployment, release.tag, upstream);
@@ -127,18 +136,28 @@ export async function closedGate(
     }
   }
 
-  if (rules.gradualRollout && rules.gradualRollout.intervalSeconds > 0) {
+  const gradual = rules.gradualRollout;
+  if (gradual && (gradual.intervalSeconds > 0 || gradual.waitForVerified)) {
     const anchor = await rolloutAnchor(rt, release, now);
-    const peers = (await listReleases(rt, release.deployment, release.tag, release.environment)).map(
-      releaseKeyString,
-    );
-    const position = rolloutPosition(releaseKeyString(release), peers, release.tag);
-    const slot = slotTime(anchor, position, rules.gradualRollout.intervalSeconds);
+    const peers = await listReleases(rt, release.deployment, release.tag, release.environment);
+    const order = rolloutOrder(peers.map(releaseKeyString), release.tag);
+    const position = order.indexOf(releaseKeyString(release));
+    const slot = slotTime(anchor, position, gradual.intervalSeconds);
+    const where = `Position ${position + 1} of ${peers.length}`;
     if (slot > now) {
       return {
         gate: 'gradual_rollout',
         until: slot,
-        message: `Position ${position + 1} of ${peers.length}; slot opens at ${slot.toISOString()} (${policyList(rules.gradualRollout.policies)}).`,
+        message: `${where}; slot opens at ${slot.toISOString()} (${policyList(gradual.policies)}).`,
+      };
+    }
+    // Make before break: the target before this one must be verified successful first.
+    const before = position > 0 ? peers.find((p) => releaseKeyString(p) === order[position - 1]) : undefined;
+    if (gradual.waitForVerified && before && before.status !== 'successful') {
+      return {
+        gate: 'gradual_rollout',
+        signal: signals.verified(release.deployment, release.tag, release.environment),
+        message: `${where}; waiting for ${before.resource} to be verified successful (${policyList(gradual.policies)}).`,
       };
     }
   }

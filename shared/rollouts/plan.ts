@@ -58,7 +58,10 @@ function gatesOf(rules: MergedRules): PlannedGate[] {
       detail: { windows: rules.deploymentWindows.map(({ policy: _p, ...w }) => w) },
     });
   }
-  if (rules.gradualRollout && rules.gradualRollout.intervalSeconds > 0) {
+  if (
+    rules.gradualRollout &&
+    (rules.gradualRollout.intervalSeconds > 0 || rules.gradualRollout.waitForVerified)
+  ) {
     gates.push({
       gate: 'gradual_rollout',
       policies: rules.gradualRollout.policies,
@@ -207,7 +210,7 @@ export async function planVersion(rt: Runtime, deploymentId: string, tag: string
       message: release?.message ?? null,
       policies: matched,
       gates: gatesOf(rules),
-      position: interval > 0 ? position : null,
+      position: rules.gradualRollout ? position : null,
       rolloutOffsetSeconds: interval > 0 ? position * interval : null,
       nextWindowOpening: nextWindowOpening?.toISOString() ?? null,
       estimatedStart: actual ?? estimatedStart?.toISOString() ?? null,

@@ -20,6 +20,7 @@ import { closedGate, policyContext } from './gates';
 import { type JobOutcome, recordJobStatus } from './jobs';
 import { claimTarget, releaseTargetLock } from './lock';
 import { getDeploymentState } from './overrides';
+import { getAbort, haltIfNeeded, rollBackEnvironment } from './safety';
 import {
   initialVerification,
   MAX_MEASURES_PER_EXECUTION,
@@ -171,6 +172,12 @@ async function decide(rt: Runtime, release: ReleaseRecord, now: Date): Promise<V
   if (await isPaused(rt, key.deployment)) {
     return signalWait(signals.paused(key.deployment), 'paused', 'The deployment is paused.');
   }
+  const aborted = await getAbort(rt, release, release.environment);
+  if (aborted && !release.forced) {
+    await finish(rt, release, 'cancelled', aborted.reason, ['pending', 'waiting']);
+    await releaseTargetLock(rt, release);
+    return { decision: { next: 'done' } };
+  }
   const ctx = await policyContext(rt, release);
   if (!release.forced) {
     const gate = await closedGate(rt, release, ctx, now);
@@ -315,14 +322,18 @@ async function succeed(
 async function failOrRollBack(
   rt: Runtime,
   release: ReleaseRecord,
-  cause: 'job' | 'verification',
+  cause: 'job' | 'verification' | 'environment',
   message: string,
   data: Record<string, unknown>,
 ): Promise<Decision> {
   const { rules, deployment } = await policyContext(rt, release);
-  const wanted = cause === 'job' ? rules.rollback?.onJobFailure : rules.rollback?.onVerificationFailure;
+  // An all-or-nothing rollback of the environment rolls this target back whatever the cause rules say.
+  const wanted =
+    cause === 'environment' ||
+    (cause === 'job' ? rules.rollback?.onJobFailure : rules.rollback?.onVerificationFailure);
   const target = await getTarget(rt, release);
   const lastGood = (target?.successfulVersions ?? []).find((tag) => tag !== release.tag) ?? null;
+  let decision: Decision = { next: 'done' };
   if (wanted && lastGood) {
     try {
       await updateRelease(
@@ -331,20 +342,21 @@ async function failOrRollBack(
         { status: 'rolling_back', message, rolledBackTo: lastGood, waitingFor: null },
         ['deploying', 'verifying'],
       );
-      return { next: 'rollback', jobTimeoutSeconds: deployment.jobTimeoutSeconds ?? 3600 };
+      decision = { next: 'rollback', jobTimeoutSeconds: deployment.jobTimeoutSeconds ?? 3600 };
     } catch (error) {
       if (!(error instanceof ConditionFailed)) throw error;
-      return { next: 'done' };
     }
-  }
-  const reason = wanted && !lastGood ? `${message} No earlier successful version to roll back to.` : message;
-  if (await finish(rt, release, 'failed', reason, ['deploying', 'verifying'])) {
-    await releaseTargetLock(rt, release);
-    await publish(rt, [event(release, DETAIL_TYPES.releaseFailed, { ...data, cause, message: reason })]);
   } else {
+    const reason =
+      wanted && !lastGood ? `${message} No earlier successful version to roll back to.` : message;
+    if (await finish(rt, release, 'failed', reason, ['deploying', 'verifying'])) {
+      await publish(rt, [event(release, DETAIL_TYPES.releaseFailed, { ...data, cause, message: reason })]);
+    }
     await releaseTargetLock(rt, release);
   }
-  return { next: 'done' };
+  await haltIfNeeded(rt, release, rules);
+  if (rules.rollback?.scope === 'environment' && wanted) await rollBackEnvironment(rt, release);
+  return decision;
 }
 
 /**
@@ -364,6 +376,9 @@ export async function complete(
     return failOrRollBack(rt, release, 'job', result.message ?? 'The job failed.', { jobId: result.jobId });
   }
   const { rules } = await policyContext(rt, release);
+  const aborted = await getAbort(rt, release, release.environment);
+  if (aborted?.mode === 'rollback')
+    return failOrRollBack(rt, release, 'environment', aborted.reason, { jobId: result.jobId });
   if (rules.verification.length > 0 && release.jobKind !== 'rollback') {
     const now = currentDate();
     const state = initialVerification(rules.verification, now);
@@ -399,6 +414,12 @@ export async function measureStep(rt: Runtime, key: ReleaseKey): Promise<Decisio
   const round = await measureRound(rt, release, rules.verification);
   const measurements = renderVerification(round);
   if (round.verdict === 'passed') {
+    const aborted = await getAbort(rt, release, release.environment);
+    if (aborted?.mode === 'rollback') {
+      return failOrRollBack(rt, await load(rt, key), 'environment', aborted.reason, {
+        verification: measurements,
+      });
+    }
     await succeed(rt, await load(rt, key), ['verifying'], { verification: measurements });
     return { next: 'done' };
   }

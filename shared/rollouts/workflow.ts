@@ -94,4 +94,6 @@ export const signals = {
   progression: (deployment: string, tag: string, environment: string) =>
     `progression:${deployment}#${tag}#${environment}`,
   concurrency: (deployment: string, environment: string) => `concurrency:${deployment}#${environment}`,
+  verified: (deployment: string, tag: string, environment: string) =>
+    `verified:${deployment}#${tag}#${environment}`,
 } as const;

@@ -30,6 +30,11 @@ export const keys = {
     pk: `ANCHOR#${deployment}#${tag}`,
     sk: environment,
   }),
+  /** A version stopped in an environment: halted (too many failures) or rolled back all-or-nothing. */
+  abort: (deployment: string, tag: string, environment: string) => ({
+    pk: `ABORT#${deployment}#${tag}`,
+    sk: environment,
+  }),
   /** The releases holding a concurrency slot of a deployment in an environment. */
   concurrency: (deployment: string, environment: string) => ({
     pk: `CONCURRENCY#${deployment}`,

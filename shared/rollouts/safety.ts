@@ -1,0 +1,115 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { isoNow } from '../clock';
+import { SYSTEM } from '../events';
+import type { MergedRules } from '../policy/merge';
+import type { Runtime } from '../runtime';
+import { ConditionFailed, isConditionFailed } from '../store/client';
+import { keys } from '../store/keys';
+import { getTarget, listReleases, type ReleaseRecord, updateRelease } from '../store/rollouts';
+import { cancelReleases } from './versions';
+import { signals, startRollout, wake } from './workflow';
+
+/**
+ * Safety controls of API.md section 3 that act on a version in a whole environment: halt on
+ * failures, and all-or-nothing rollback. Both leave an abort record that every later step of that
+ * version in the environment (and environments that depend on it) respects.
+ */
+export interface AbortRecord {
+  mode: 'halt' | 'rollback';
+  reason: string;
+  at: string;
+}
+
+export async function getAbort(
+  rt: Runtime,
+  r: Pick<ReleaseRecord, 'deployment' | 'tag'>,
+  environment: string,
+): Promise<AbortRecord | undefined> {
+  const out = await rt.doc.send(
+    new GetCommand({
+      TableName: rt.tableName,
+      Key: keys.abort(r.deployment, r.tag, environment),
+      ConsistentRead: true,
+    }),
+  );
+  return out.Item ? (out.Item as unknown as AbortRecord) : undefined;
+}
+
+/** Records the abort once; false when one was already there (its first reason stands). */
+async function putAbort(rt: Runtime, r: ReleaseRecord, record: AbortRecord): Promise<boolean> {
+  try {
+    await rt.doc.send(
+      new PutCommand({
+        TableName: rt.tableName,
+        Item: { ...keys.abort(r.deployment, r.tag, r.environment), ...record },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailed(error)) return false;
+    throw error;
+  }
+}
+
+const COUNTS_AS_FAILED = new Set(['failed', 'rolled_back', 'rolling_back']);
+
+/** halt.maxFailures: once that many releases of the version failed in the environment, stop the rest. */
+export async function haltIfNeeded(rt: Runtime, release: ReleaseRecord, rules: MergedRules): Promise<void> {
+  if (!rules.halt) return;
+  const releases = await listReleases(rt, release.deployment, release.tag, release.environment);
+  const failures = releases.filter((r) => COUNTS_AS_FAILED.has(r.status)).length;
+  if (failures < rules.halt.maxFailures) return;
+  const reason = `Halted: ${failures} of ${releases.length} releases failed in ${release.environment} (halt.maxFailures ${rules.halt.maxFailures}).`;
+  if (!(await putAbort(rt, release, { mode: 'halt', reason, at: isoNow() }))) return;
+  await cancelReleases(rt, release.deployment, release.tag, {
+    onlyUndispatched: true,
+    environment: release.environment,
+    message: reason,
+    actor: SYSTEM,
+  });
+  // Dependent environments look again, and see that this version will not progress.
+  await wake(rt, signals.progression(release.deployment, release.tag, release.environment));
+}
+
+/**
+ * rollback.scope "environment": when one target rolls back, every target of the environment that
+ * already took the version rolls back too, each with a rollback job of its own; releases not yet
+ * dispatched are cancelled, and those still deploying or verifying roll back when they finish.
+ */
+export async function rollBackEnvironment(rt: Runtime, failing: ReleaseRecord): Promise<void> {
+  const reason = `All-or-nothing rollback: ${failing.resource} failed in ${failing.environment}.`;
+  if (!(await putAbort(rt, failing, { mode: 'rollback', reason, at: isoNow() }))) return;
+  await cancelReleases(rt, failing.deployment, failing.tag, {
+    onlyUndispatched: true,
+    environment: failing.environment,
+    message: reason,
+    actor: SYSTEM,
+  });
+  const took = (await listReleases(rt, failing.deployment, failing.tag, failing.environment)).filter(
+    (r) => r.status === 'successful' && r.resource !== failing.resource,
+  );
+  for (const release of took) {
+    const target = await getTarget(rt, release);
+    const lastGood = (target?.successfulVersions ?? []).find((tag) => tag !== release.tag);
+    if (!lastGood) continue;
+    try {
+      const reopened = await updateRelease(
+        rt,
+        release,
+        {
+          status: 'rolling_back',
+          rolledBackTo: lastGood,
+          message: reason,
+          finishedAt: null,
+          generation: (release.generation ?? 0) + 1,
+        },
+        ['successful'],
+      );
+      // The target's lock belongs to the rollback now; a newer version waits for it.
+      await startRollout(rt, reopened);
+    } catch (error) {
+      if (!(error instanceof ConditionFailed)) throw error;
+    }
+  }
+}
