@@ -82,6 +82,7 @@ export const FUNCTIONS: FunctionSpec[] = [
   http('api-jobs', 'jobs', ['taskCallbacks']),
   http('api-approvals', 'approvals', ['executions', 'taskCallbacks', 'slack']),
   http('api-meta', 'meta', [], 256),
+  http('api-ui', 'ui', []),
   step('step-begin', 'begin', 'BeginFunctionArn', []),
   step('step-evaluate', 'evaluateGates', 'EvaluateFunctionArn', ['executions', 'taskCallbacks', 'slack']),
   step('step-wait', 'wait', 'WaitFunctionArn', ['executions', 'taskCallbacks', 'slack']),

@@ -12,7 +12,13 @@ import {
 } from '../../shared/rollouts/steps';
 import { runtime } from '../../shared/runtime';
 import { TERMINAL_RELEASE } from '../../shared/status';
-import { getRelease, type ReleaseKey, updateRelease } from '../../shared/store/rollouts';
+import {
+  getRelease,
+  type ReleaseKey,
+  releaseItemKey,
+  updateItem,
+  updateRelease,
+} from '../../shared/store/rollouts';
 
 /** Thin Lambda handlers of the rollout state machine's tasks (statemachines/rollout.asl.json). */
 
@@ -36,10 +42,44 @@ export const wait = async (input: StepInput & { signal: string; taskToken: strin
   await registerWait(runtime(), input.release, input.signal, input.taskToken);
 };
 
-export const dispatch = async (input: StepInput & { kind: 'deploy' | 'rollback'; taskToken: string }) => {
+export const dispatch = async (
+  input: StepInput & { kind: 'deploy' | 'rollback' | 'drain' | 'undrain'; taskToken: string },
+) => {
   const rt = runtime();
   const release = await getRelease(rt, input.release);
+  if (input.kind === 'undrain') {
+    // After the rollout (whatever its outcome): give the target its traffic back.
+    if (!release?.drain) throw new ReleaseClosed();
+    const undrainJobId = jobIdOf(release.releaseId, 'undrain', release.attempt);
+    const drain = { ...release.drain, state: 'undraining' as const, undrainJobId };
+    await updateItem(rt, releaseItemKey(release), { set: { drain } });
+    await dispatchReleaseJob(rt, { ...release, drain }, 'undrain', input.taskToken);
+    return;
+  }
   if (!release || TERMINAL_RELEASE.has(release.status)) throw new ReleaseClosed();
+  if (input.kind === 'drain') {
+    // Draining dispatches the release: from here on it can no longer be superseded.
+    const { rules } = await policyContext(rt, release);
+    const drain = release.drain ?? {
+      state: 'draining' as const,
+      seconds: rules.trafficDrain?.seconds ?? 0,
+      jobId: jobIdOf(release.releaseId, 'drain', release.attempt),
+    };
+    const deploying = await startDeploying(
+      rt,
+      input.release,
+      jobIdOf(release.releaseId, 'deploy', release.attempt),
+    );
+    if (!deploying) throw new ReleaseClosed();
+    const draining = await updateRelease(
+      rt,
+      release,
+      { drain, message: 'Draining traffic before the deploy.' },
+      ['deploying'],
+    );
+    await dispatchReleaseJob(rt, draining, 'drain', input.taskToken);
+    return;
+  }
   if (input.kind === 'rollback') {
     // The automatic rollback of a failed release: the target's last good version, as a job of its own.
     if (release.status !== 'rolling_back' || !release.rolledBackTo) throw new ReleaseClosed();

@@ -6,12 +6,14 @@ import type { DeploymentBody } from '../schemas';
 import { type ReleaseStatus, TERMINAL_RELEASE, type WaitingFor } from '../status';
 import { ConditionFailed } from '../store/client';
 import {
+  type DrainState,
   getJob,
   getRelease,
   getTarget,
   putWaiter,
   type ReleaseKey,
   type ReleaseRecord,
+  releaseItemKey,
   targetItemKey,
   updateItem,
   updateRelease,
@@ -39,6 +41,10 @@ export type Decision =
   | { next: 'verify'; waitSeconds: number }
   /** Roll the target back to its last good version with a job of kind `rollback`. */
   | { next: 'rollback'; jobTimeoutSeconds: number }
+  /** Traffic drain: send the drain job, wait the drain time, deploy; send undrain at the end. */
+  | { next: 'drain'; jobTimeoutSeconds: number }
+  | { next: 'drain_wait'; waitSeconds: number; jobTimeoutSeconds: number }
+  | { next: 'undrain'; jobTimeoutSeconds: number }
   | { next: 'wait_until'; until: string; waitingFor: WaitingFor }
   | { next: 'wait_signal'; signal: string; waitingFor: WaitingFor | null; timeoutSeconds: number };
 
@@ -72,7 +78,8 @@ async function load(rt: Runtime, key: ReleaseKey): Promise<ReleaseRecord> {
 /** Begin: mark the release started (once). */
 export async function begin(rt: Runtime, key: ReleaseKey): Promise<{ next: 'evaluate' | 'done' }> {
   const release = await load(rt, key);
-  if (TERMINAL_RELEASE.has(release.status)) return { next: 'done' };
+  const undrainPending = release.drain?.state === 'drained' || release.drain?.state === 'undraining';
+  if (TERMINAL_RELEASE.has(release.status)) return { next: undrainPending ? 'evaluate' : 'done' };
   if (!release.startedAt) {
     try {
       await updateRelease(rt, key, { startedAt: isoNow() }, ACTIVE, {
@@ -144,8 +151,31 @@ const signalWait = (
  * deployment paused; then the policy gates (skipped for a forced release).
  */
 async function decide(rt: Runtime, release: ReleaseRecord, now: Date): Promise<Verdict> {
-  if (TERMINAL_RELEASE.has(release.status)) return { decision: { next: 'done' } };
   const key: ReleaseKey = release;
+  const drain = release.drain;
+  if (drain?.state === 'undraining') {
+    return { decision: { next: 'undrain', jobTimeoutSeconds: await jobTimeout(rt, key.deployment) } };
+  }
+  if (TERMINAL_RELEASE.has(release.status))
+    return { decision: afterward(release, await jobTimeout(rt, key.deployment)) };
+  if (drain?.state === 'draining') {
+    return { decision: { next: 'drain', jobTimeoutSeconds: await jobTimeout(rt, key.deployment) } };
+  }
+  if (drain?.state === 'drained' && release.status === 'deploying' && drain.drainedAt) {
+    const left = Math.max(
+      0,
+      Math.ceil((Date.parse(drain.drainedAt) + drain.seconds * 1000 - now.getTime()) / 1000),
+    );
+    if (left > 0) {
+      return {
+        decision: {
+          next: 'drain_wait',
+          waitSeconds: left,
+          jobTimeoutSeconds: await jobTimeout(rt, key.deployment),
+        },
+      };
+    }
+  }
   // A re-run (restart, new generation) resumes where the release is.
   if (release.status === 'verifying') {
     const state = release.verification as VerificationState | undefined;
@@ -189,7 +219,20 @@ async function decide(rt: Runtime, release: ReleaseRecord, now: Date): Promise<V
     }
     if (gate) return signalWait(gate.signal, gate.gate, gate.message, gate.timeoutSeconds);
   }
-  return { decision: { next: 'dispatch', jobTimeoutSeconds: ctx.deployment.jobTimeoutSeconds ?? 3600 } };
+  const jobTimeoutSeconds = ctx.deployment.jobTimeoutSeconds ?? 3600;
+  // Traffic drain is not a gate: even a forced release drains first.
+  if (ctx.rules.trafficDrain && !drain) return { decision: { next: 'drain', jobTimeoutSeconds } };
+  return { decision: { next: 'dispatch', jobTimeoutSeconds } };
+}
+
+/** How a finished release leaves the workflow: through the undrain job when its target was drained. */
+function afterward(release: ReleaseRecord, jobTimeoutSeconds: number): Decision {
+  return release.drain?.state === 'drained' ? { next: 'undrain', jobTimeoutSeconds } : { next: 'done' };
+}
+
+/** After the rollout's last job: undrain if drained, else done. */
+async function ending(rt: Runtime, key: ReleaseKey): Promise<Decision> {
+  return afterward(await load(rt, key), await jobTimeout(rt, key.deployment));
 }
 
 /** Evaluate: decide, and show a waiting release's gate and reason. */
@@ -353,6 +396,7 @@ async function failOrRollBack(
       await publish(rt, [event(release, DETAIL_TYPES.releaseFailed, { ...data, cause, message: reason })]);
     }
     await releaseTargetLock(rt, release);
+    decision = await ending(rt, release);
   }
   await haltIfNeeded(rt, release, rules);
   if (rules.rollback?.scope === 'environment' && wanted) await rollBackEnvironment(rt, release);
@@ -369,8 +413,10 @@ export async function complete(
   outcome: JobOutcome | { status: 'timed_out' },
 ): Promise<Decision> {
   const release = await load(rt, key);
+  if (release.drain?.state === 'draining') return finishDrain(rt, release, outcome);
+  if (release.drain?.state === 'undraining') return finishUndrain(rt, release, outcome);
   if (release.status === 'rolling_back') return finishRollback(rt, release, outcome);
-  if (release.status !== 'deploying') return { next: 'done' };
+  if (release.status !== 'deploying') return ending(rt, key);
   const result = await jobResult(rt, release.jobId ?? '', outcome);
   if (result.status === 'failed') {
     return failOrRollBack(rt, release, 'job', result.message ?? 'The job failed.', { jobId: result.jobId });
@@ -391,7 +437,7 @@ export async function complete(
     return { next: 'verify', waitSeconds: secondsUntilNextDue(state, now) };
   }
   await succeed(rt, release, ['deploying'], { jobId: result.jobId, message: result.message });
-  return { next: 'done' };
+  return ending(rt, key);
 }
 
 /** Measure: one round of the verification loop. */
@@ -421,7 +467,7 @@ export async function measureStep(rt: Runtime, key: ReleaseKey): Promise<Decisio
       });
     }
     await succeed(rt, await load(rt, key), ['verifying'], { verification: measurements });
-    return { next: 'done' };
+    return ending(rt, key);
   }
   if (round.verdict === 'failed') {
     const failing = Object.values(round.metrics)
@@ -464,6 +510,54 @@ async function finishRollback(
     }
   }
   await releaseTargetLock(rt, release);
+  return ending(rt, release);
+}
+
+/** The drain job answered: wait the drain time before the deploy, or fail the release and undrain. */
+async function finishDrain(
+  rt: Runtime,
+  release: ReleaseRecord,
+  outcome: JobOutcome | { status: 'timed_out' },
+): Promise<Decision> {
+  const drain = release.drain as DrainState;
+  const result = await jobResult(rt, drain.jobId, outcome);
+  const jobTimeoutSeconds = await jobTimeout(rt, release.deployment);
+  if (result.status === 'successful') {
+    await updateRelease(
+      rt,
+      release,
+      { drain: { ...drain, state: 'drained', drainedAt: isoNow() }, message: null },
+      ['deploying'],
+    );
+    return { next: 'drain_wait', waitSeconds: drain.seconds, jobTimeoutSeconds };
+  }
+  const message = `The traffic drain failed: ${result.message ?? 'unknown error'}`;
+  await updateRelease(rt, release, { drain: { ...drain, state: 'drained', failed: true } }, ['deploying']);
+  if (await finish(rt, release, 'failed', message, ['deploying'])) {
+    await publish(rt, [event(release, DETAIL_TYPES.releaseFailed, { cause: 'drain', message })]);
+  }
+  await releaseTargetLock(rt, release);
+  return { next: 'undrain', jobTimeoutSeconds };
+}
+
+async function finishUndrain(
+  rt: Runtime,
+  release: ReleaseRecord,
+  outcome: JobOutcome | { status: 'timed_out' },
+): Promise<Decision> {
+  const drain = release.drain as DrainState;
+  const result = await jobResult(rt, drain.undrainJobId ?? '', outcome);
+  await updateItem(rt, releaseItemKey(release), {
+    set: {
+      drain: { ...drain, state: 'undrained' },
+      ...(result.status === 'failed'
+        ? {
+            message:
+              `${release.message ?? ''} The undrain job failed: ${result.message ?? 'unknown error'}`.trim(),
+          }
+        : {}),
+    },
+  });
   return { next: 'done' };
 }
 

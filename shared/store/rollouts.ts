@@ -57,7 +57,19 @@ export interface ReleaseRecord extends ReleaseKey {
   rollbackJobId?: string | null;
   /** Verification progress (shared/rollouts/verify.ts). */
   verification?: unknown;
+  /** Traffic drain around the deploy (rule trafficDrain): its jobs and where it stands. */
+  drain?: DrainState;
   updatedAt: string;
+}
+
+export interface DrainState {
+  state: 'draining' | 'drained' | 'undraining' | 'undrained';
+  seconds: number;
+  jobId: string;
+  drainedAt?: string;
+  undrainJobId?: string;
+  /** Set when the drain job failed: the deploy is skipped, the undrain still runs. */
+  failed?: boolean;
 }
 
 export interface TargetRecord {

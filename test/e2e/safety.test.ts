@@ -176,3 +176,63 @@ describe('all-or-nothing rollback', () => {
     expect(targets.body.items.map((t) => t.currentVersion)).toEqual(['a1', 'a1', 'a1']);
   }, 30_000);
 });
+
+describe('traffic drain', () => {
+  it('drains, waits, deploys, then undrains; a failure still undrains after the rollback', async () => {
+    await environment('drain', ['d-1']);
+    await admin.put('/v1/deployments/drain-svc', {
+      environments: ['drain'],
+      jobAgent: { type: 'webhook', url: agent.url },
+    });
+    agent.behaviour = () => 'successful';
+    await admin.post('/v1/deployments/drain-svc/versions', { tag: 'd1' });
+    await eventually(
+      () => view('drain-svc', 'd1'),
+      (r) => r.body.releases[0]?.status === 'successful',
+    );
+
+    await admin.put('/v1/policies/drain', {
+      targets: "deployment.id == 'drain-svc'",
+      rules: { trafficDrain: { seconds: 60 }, rollback: { onJobFailure: true } },
+    });
+    const kinds = () =>
+      agent.jobs.filter((j) => j.deployment.id === 'drain-svc').map((j) => `${j.kind}:${j.version.tag}`);
+    await admin.post('/v1/deployments/drain-svc/versions', { tag: 'd2' });
+    await eventually(
+      async () => kinds(),
+      (k) => k.includes('undrain:d2'),
+      { timeoutMs: 20_000 },
+    );
+    expect(kinds()).toEqual(['deploy:d1', 'drain:d2', 'deploy:d2', 'undrain:d2']);
+    expect((await view('drain-svc', 'd2')).body.releases[0]?.status).toBe('successful');
+
+    // The drain time passed between the drain's callback and the deploy (policy time).
+    const trail = (await events('drain-svc')).filter((e) => e.version === 'd2');
+    const drained = trail.find(
+      (e) =>
+        e.detailType === 'Job Updated' && (e as unknown as { data: { kind: string } }).data.kind === 'drain',
+    );
+    const deployed = trail.find(
+      (e) =>
+        e.detailType === 'Job Dispatched' &&
+        (e as unknown as { data: { kind: string } }).data.kind === 'deploy',
+    );
+    expect(
+      Date.parse((deployed as AuditEvent).time) - Date.parse((drained as AuditEvent).time),
+    ).toBeGreaterThanOrEqual(60_000);
+
+    agent.behaviour = (job) => (job.kind === 'deploy' && job.version.tag === 'd3' ? 'failed' : 'successful');
+    await admin.post('/v1/deployments/drain-svc/versions', { tag: 'd3' });
+    await eventually(
+      async () => kinds(),
+      (k) => k.includes('undrain:d3'),
+      { timeoutMs: 20_000 },
+    );
+    expect(kinds().slice(4)).toEqual(['drain:d3', 'deploy:d3', 'rollback:d2', 'undrain:d3']);
+    const d3 = await eventually(
+      () => view('drain-svc', 'd3'),
+      (r) => r.body.releases[0]?.status === 'rolled_back',
+    );
+    expect(d3.body.releases[0]?.rolledBackTo).toBe('d2');
+  }, 40_000);
+});

@@ -1,0 +1,113 @@
+import { ApiError, notFound } from '../../shared/errors';
+import { requireConfig } from '../../shared/inventory';
+import { runtime } from '../../shared/runtime';
+import { apiKeys } from '../../shared/secrets';
+import { deploymentsView, matrixView, planView, timelineView, versionsView } from '../../shared/ui/read';
+import {
+  checkDeployment,
+  DEFAULT_VIEW_TTL_SECONDS,
+  mintViewToken,
+  type ViewGrant,
+  verifyViewToken,
+  viewTokenOf,
+} from '../../shared/ui/view-token';
+import { ASSETS, PAGE_HTML } from '../../ui/assets';
+import { type ApiRequest, type ApiResponse, httpHandler, json } from './kernel';
+
+/**
+ * The status page (issue 9): view links, the page and its assets, and the read API the page polls.
+ * The page holds no API key: its read calls carry a view token minted by a key with `read`.
+ */
+
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  // The page URL carries the view token: never send it on as a Referer.
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** The grant of the request's view token, limited to `deployment` when one is named. */
+async function grantOf(request: ApiRequest, deployment?: string): Promise<ViewGrant> {
+  const grant = await verifyViewToken(viewTokenOf(request.headers.authorization), apiKeys());
+  const denied = deployment === undefined ? undefined : checkDeployment(grant, deployment);
+  if (denied) throw denied;
+  return grant;
+}
+
+const readJson = (body: unknown): ApiResponse => ({
+  status: 200,
+  body,
+  headers: { 'cache-control': 'no-store', ...SECURITY_HEADERS },
+});
+
+type OfDeployment = { deployment: string };
+type OfVersion = { deployment: string; tag: string };
+
+export const handler = httpHandler('api-ui', {
+  createViewLink: async (request) => {
+    const body = (request.body ?? {}) as { ttlSeconds?: number; deployment?: string };
+    const rt = runtime();
+    if (body.deployment) await requireConfig(rt, 'deployment', body.deployment);
+    const key = await apiKeys().find(request.caller?.keyId ?? '');
+    if (!key) throw new ApiError('unauthenticated', 'The signing key is no longer known.');
+    const exp = Math.floor(Date.now() / 1000) + (body.ttlSeconds ?? DEFAULT_VIEW_TTL_SECONDS);
+    const token = mintViewToken(key, exp, body.deployment);
+    return json(201, {
+      url: `${rt.publicUrl}/ui?v=${encodeURIComponent(token)}`,
+      expiresAt: new Date(exp * 1000).toISOString(),
+      deployment: body.deployment ?? null,
+    });
+  },
+  statusPage: async () => ({
+    status: 200,
+    body: PAGE_HTML,
+    contentType: 'text/html; charset=utf-8',
+    headers: { 'cache-control': 'no-store', 'content-security-policy': CSP, ...SECURITY_HEADERS },
+  }),
+  statusPageAsset: async (request) => {
+    const asset = ASSETS[request.params.name as string];
+    if (!asset) throw notFound(`The asset "${request.params.name}"`);
+    return {
+      status: 200,
+      body: asset.body,
+      contentType: asset.contentType,
+      // The page names each asset with its content hash (?h=), so a new build is fetched at once.
+      headers: { 'cache-control': 'public, max-age=3600', ...SECURITY_HEADERS },
+    };
+  },
+  uiDeployments: async (request) => {
+    const grant = await grantOf(request);
+    return readJson({ ...(await deploymentsView(runtime(), grant.deployment)), expiresAt: grant.expiresAt });
+  },
+  uiMatrix: async (request) => {
+    const { deployment } = request.query as OfDeployment;
+    await grantOf(request, deployment);
+    return readJson(await matrixView(runtime(), deployment));
+  },
+  uiVersions: async (request) => {
+    const { deployment } = request.query as OfDeployment;
+    await grantOf(request, deployment);
+    return readJson(await versionsView(runtime(), deployment));
+  },
+  uiTimeline: async (request) => {
+    const { deployment, tag } = request.query as OfVersion;
+    await grantOf(request, deployment);
+    return readJson(await timelineView(runtime(), deployment, tag));
+  },
+  uiPlan: async (request) => {
+    const { deployment, tag } = request.query as OfVersion;
+    await grantOf(request, deployment);
+    return readJson(await planView(runtime(), deployment, tag));
+  },
+});
