@@ -77,21 +77,28 @@ const SIGN = { create: '+', change: '~', unchanged: '=' } as const;
 
 export async function apply(ctx: Context, o: { file: string; dryRun?: boolean }): Promise<number> {
   const file = loadFile(o.file);
-  const changes: (Change & { url: string; body: unknown })[] = [];
-  for (const { key, kind, path } of KINDS) {
-    for (const [id, body] of Object.entries(file[key] ?? {})) {
-      const url = `${path}/${seg(id)}`;
-      const remote = await ctx.client.request<Record<string, unknown> | undefined>('GET', url, undefined, {
-        allow404: true,
-      });
+  const objects = KINDS.flatMap(({ key, kind, path }) =>
+    Object.entries(file[key] ?? {}).map(([id, body]) => ({ kind, id, body, url: `${path}/${seg(id)}` })),
+  );
+  // Reads in parallel; the diff and the writes keep the file's dependency order.
+  const changes = await Promise.all(
+    objects.map(async (object) => {
+      const remote = await ctx.client.request<Record<string, unknown> | undefined>(
+        'GET',
+        object.url,
+        undefined,
+        { allow404: true },
+      );
       const stored =
         remote && Object.fromEntries(Object.entries(remote).filter(([k]) => !SERVER_FIELDS.has(k)));
-      const fields = stored ? changedPaths(body, stored) : [];
-      const action = !stored ? 'create' : fields.length ? 'change' : 'unchanged';
-      changes.push({ kind, id, action, fields, url, body });
-      if (!ctx.json) {
-        ctx.out.write(`${SIGN[action]} ${kind} ${id}${fields.length ? ` (${fields.join(', ')})` : ''}\n`);
-      }
+      const fields = stored ? changedPaths(object.body, stored) : [];
+      const action: Change['action'] = !stored ? 'create' : fields.length ? 'change' : 'unchanged';
+      return { ...object, action, fields };
+    }),
+  );
+  if (!ctx.json) {
+    for (const { action, kind, id, fields } of changes) {
+      ctx.out.write(`${SIGN[action]} ${kind} ${id}${fields.length ? ` (${fields.join(', ')})` : ''}\n`);
     }
   }
   const count = (action: Change['action']) => changes.filter((c) => c.action === action).length;

@@ -1,5 +1,4 @@
 import { Command, CommanderError, Option } from 'commander';
-import { apply } from './apply';
 import { CliError, EXIT } from './client';
 import * as ops from './commands/ops';
 import { createVersion, getVersion, setVersionStatus } from './commands/version';
@@ -41,7 +40,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--key-id <id>', 'API key id').env('GANTRY_KEY_ID'))
     .addOption(new Option('--key-secret <secret>', 'API key secret').env('GANTRY_KEY_SECRET'))
     .addOption(
-      new Option('-o, --output <format>', 'output format of reads').choices(['table', 'json']).default('table'),
+      new Option('-o, --output <format>', 'output format of reads')
+        .choices(['table', 'json'])
+        .default('table'),
     )
     .addHelpText('after', HELP_FOOTER);
 
@@ -70,7 +71,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
       )
       .addOption(deployment())
       .addOption(tag());
-    if (status === 'ready') command.option('--wait', 'follow the rollout as `create --wait` does').addOption(timeout());
+    if (status === 'ready')
+      command.option('--wait', 'follow the rollout as `create --wait` does').addOption(timeout());
     command.action(act((o, cmd: Command) => setVersionStatus(contextOf(cmd), { timeout: 0, ...o }, status)));
   }
   version
@@ -111,7 +113,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
   for (const action of ['pause', 'resume'] as const) {
     program
       .command(action)
-      .description(action === 'pause' ? 'stop dispatching jobs for a deployment' : 'resume a paused deployment')
+      .description(
+        action === 'pause' ? 'stop dispatching jobs for a deployment' : 'resume a paused deployment',
+      )
       .addOption(deployment())
       .option('--reason <text>', 'recorded with the override')
       .action(act((o, cmd: Command) => ops.pause(contextOf(cmd), o, action)));
@@ -173,7 +177,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('apply a gantry.yaml of environments, deployments, policies (and resources): diff, then PUT')
     .requiredOption('-f, --file <gantry.yaml>', 'the file ("-" for stdin)')
     .option('--dry-run', 'print the diff and write nothing')
-    .action(act((o, cmd: Command) => apply(contextOf(cmd), o)));
+    .action(
+      act(async (o, cmd: Command) => {
+        // Loaded on demand: the schemas bring the CEL and rrule parsers, which no other command needs.
+        const { apply } = await import('./apply');
+        return apply(contextOf(cmd), o);
+      }),
+    );
 
   return program;
 }
@@ -193,7 +203,9 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`gantry: ${error.message}\n`);
       return error.exitCode;
     }
-    process.stderr.write(`gantry: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `gantry: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     return EXIT.failed;
   }
 }

@@ -39,12 +39,11 @@ export interface TargetRow {
 export function targetRow(
   target: { environment: string; resource: string },
   release: Release | undefined,
-  approvalId?: string,
 ): TargetRow {
+  // The service's message says what a waiting release waits for (with the approval id, the window...).
   let detail = release?.message ?? '';
-  if (release?.status === 'waiting' && release.waitingFor) {
+  if (release?.status === 'waiting' && release.waitingFor && !detail) {
     detail = `waiting for ${release.waitingFor.replaceAll('_', ' ')}`;
-    if (approvalId) detail += ` (gantry approve ${approvalId})`;
   } else if (release?.rolledBackTo) {
     detail = `rolled back to ${release.rolledBackTo}${detail ? `: ${detail}` : ''}`;
   }
@@ -58,8 +57,23 @@ export function targetRow(
   };
 }
 
-const HEADERS = ['ENVIRONMENT', 'RESOURCE', 'STATUS', 'WAITING FOR / MESSAGE', 'JOB', 'VERIFICATION'];
-const cells = (r: TargetRow) => [r.environment, r.resource, r.status, r.detail, r.jobId, r.verification];
+/** The message last: on a narrow terminal it is what gets cut. */
+export const TARGET_HEADERS = [
+  'ENVIRONMENT',
+  'RESOURCE',
+  'STATUS',
+  'JOB',
+  'VERIFICATION',
+  'WAITING FOR / MESSAGE',
+];
+export const targetCells = (r: TargetRow) => [
+  r.environment,
+  r.resource,
+  r.status,
+  r.jobId,
+  r.verification,
+  r.detail,
+];
 
 /**
  * On a terminal the table is redrawn in place (cursor up, clear to the end of the screen); anywhere
@@ -81,7 +95,7 @@ export class LiveView {
     const resWidth = Math.max(...rows.map((r) => r.resource.length));
     for (const row of rows) {
       const key = `${row.environment}/${row.resource}`;
-      const state = JSON.stringify(cells(row).slice(2));
+      const state = JSON.stringify(targetCells(row).slice(2));
       if (this.seen.get(key) === state) continue;
       this.seen.set(key, state);
       const parts = [
@@ -93,15 +107,16 @@ export class LiveView {
         row.verification ? `verification=${row.verification}` : '',
         row.detail,
       ];
-      this.out.write(`${parts.filter(Boolean).join('  ')}\n`);
+      this.out.write(`${parts.filter(Boolean).join('  ').trimEnd()}\n`);
     }
   }
 
   private redraw(rows: TargetRow[], footer: string): void {
     const width = this.out.columns ?? 200;
-    const lines = `${table(HEADERS, rows.map(cells))}${footer} (${elapsed(Date.now() - this.started)})`
-      .split('\n')
-      .map((l) => (l.length > width - 1 ? `${l.slice(0, width - 2)}…` : l));
+    const lines =
+      `${table(TARGET_HEADERS, rows.map(targetCells))}${footer} (${elapsed(Date.now() - this.started)})`
+        .split('\n')
+        .map((l) => (l.length > width - 1 ? `${l.slice(0, width - 2)}…` : l));
     const up = this.drawnLines > 1 ? `\x1b[${this.drawnLines - 1}A` : '';
     this.out.write(`${up}\r\x1b[0J${lines.join('\n')}`);
     this.drawnLines = lines.length;

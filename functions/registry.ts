@@ -102,8 +102,19 @@ export const FUNCTIONS: FunctionSpec[] = [
   step('step-fail', 'fail', 'FailFunctionArn', ['taskCallbacks']),
   // Starts the executions of a version's releases off the request path (thousands take seconds).
   consumer('event-fanout', 'fanout', [DETAIL_TYPES.versionReady], ['executions']),
-  // Environment progression is woken by the upstream success, not by polling.
-  consumer('event-progression', 'progression', [DETAIL_TYPES.releaseSucceeded], ['taskCallbacks']),
+  // Environment progression is woken by the upstream outcome, not by polling (a failure wakes it
+  // too, so a dependant says at once that the upstream cannot reach its threshold).
+  consumer(
+    'event-progression',
+    'progression',
+    [
+      DETAIL_TYPES.releaseSucceeded,
+      DETAIL_TYPES.releaseFailed,
+      DETAIL_TYPES.releaseRolledBack,
+      DETAIL_TYPES.releaseCancelled,
+    ],
+    ['taskCallbacks'],
+  ),
 ];
 
 export const STATE_MACHINES = [{ id: 'rollout', file: 'statemachines/rollout.asl.json' }] as const;

@@ -200,7 +200,7 @@ function eventLine(e: AuditEvent): string {
   const actor = e.actor?.approver ?? e.actor?.keyId ?? e.actor?.system;
   const message = typeof e.data?.message === 'string' ? e.data.message : '';
   return (
-    [e.time, e.detailType, e.deployment, e.version, target, actor ? `by ${actor}` : '', message]
+    [e.time, e.detailType.padEnd(21), e.deployment, e.version, target, actor ? `by ${actor}` : '', message]
       .filter(Boolean)
       .join('  ') + '\n'
   );

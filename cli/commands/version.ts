@@ -1,17 +1,8 @@
-import {
-  type Approval,
-  type CreatedVersion,
-  IN_FLIGHT,
-  type Page,
-  type Plan,
-  type Release,
-  TERMINAL,
-  type VersionView,
-} from '../api';
-import { ApiError, EXIT, seg, TransientError } from '../client';
+import { type CreatedVersion, IN_FLIGHT, type Plan, type Release, TERMINAL, type VersionView } from '../api';
+import { EXIT, seg, TransientError } from '../client';
 import { type Context, print, sleep } from '../context';
 import { readJsonObject } from '../options';
-import { dash, elapsed, LiveView, table, targetRow } from '../render';
+import { dash, elapsed, LiveView, TARGET_HEADERS, table, targetCells, targetRow } from '../render';
 
 /** `gantry version create|ready|reject|get`, and the live view that follows a rollout. */
 
@@ -80,21 +71,9 @@ export async function setVersionStatus(
 export async function getVersion(ctx: Context, o: { deployment: string; tag: string }): Promise<number> {
   const view = await ctx.client.get<VersionView>(versionPath(o.deployment, o.tag));
   print(ctx, view, () => {
-    const rows = view.releases.map((r) => {
-      const row = targetRow(r, r);
-      return [
-        row.environment,
-        row.resource,
-        row.status,
-        dash(row.detail),
-        dash(row.jobId),
-        dash(row.verification),
-      ];
-    });
-    return `version ${view.version.deployment} ${view.version.tag} is ${view.version.status}\n${table(
-      ['ENVIRONMENT', 'RESOURCE', 'STATUS', 'WAITING FOR / MESSAGE', 'JOB', 'VERIFICATION'],
-      rows,
-    )}`;
+    const rows = view.releases.map((r) => targetCells(targetRow(r, r)).map(dash));
+    const title = `version ${view.version.deployment} ${view.version.tag} is ${view.version.status}`;
+    return `${title}\n${table(TARGET_HEADERS, rows)}`;
   });
   return EXIT.ok;
 }
@@ -136,7 +115,6 @@ export async function follow(
   const screen = ctx.json ? ctx.err : ctx.out;
   const view = new LiveView(screen);
   const targets = [...initialTargets];
-  const approvals = new Approvals(ctx, deployment, tag);
   if (!screen.isTTY) {
     screen.write(
       `following ${deployment} ${tag} on ${targets.length} release target(s) (timeout ${elapsed(timeoutMs)})\n`,
@@ -158,10 +136,8 @@ export async function follow(
     if (last) {
       const releases = new Map(last.releases.map((r) => [keyOf(r), r]));
       for (const r of last.releases) if (!targets.some((t) => keyOf(t) === keyOf(r))) targets.push(r);
-      const waiting = last.releases.filter((r) => r.waitingFor === 'approval').map((r) => r.environment);
-      await approvals.refresh(waiting);
       outcome = outcomeOf(last, targets, releases);
-      const rows = targets.map((t) => targetRow(t, releases.get(keyOf(t)), approvals.idOf(t.environment)));
+      const rows = targets.map((t) => targetRow(t, releases.get(keyOf(t))));
       view.update(rows, `${deployment} ${tag}: ${outcome.summary || 'no release targets'}`);
       if (outcome.done) break;
     }
@@ -183,35 +159,4 @@ export async function follow(
     screen.write(`${deployment} ${tag} rolled out in ${took}: ${outcome.summary}\n`);
   else ctx.err.write(`${deployment} ${tag} did not roll out (${took}): ${outcome.summary}\n`);
   return outcome.code;
-}
-
-/** Finds the approval ids of the environments waiting on one, so the view can say what to type. */
-class Approvals {
-  private readonly ids = new Map<string, string>();
-  private allowed = true;
-
-  constructor(
-    private readonly ctx: Context,
-    private readonly deployment: string,
-    private readonly tag: string,
-  ) {}
-
-  idOf(environment: string): string | undefined {
-    return this.ids.get(environment);
-  }
-
-  async refresh(waitingEnvironments: string[]): Promise<void> {
-    if (!this.allowed || waitingEnvironments.every((env) => this.ids.has(env))) return;
-    try {
-      const page = await this.ctx.client.get<Page<Approval>>('/v1/approvals?status=pending');
-      for (const a of page.items) {
-        if (a.deployment === this.deployment && a.version === this.tag)
-          this.ids.set(a.environment, a.approvalId);
-      }
-    } catch (error) {
-      // A CI key with only versions:write may not list approvals; the view does without the ids.
-      if (error instanceof ApiError && (error.status === 401 || error.status === 403)) this.allowed = false;
-      else if (!(error instanceof TransientError)) throw error;
-    }
-  }
 }

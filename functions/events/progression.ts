@@ -3,8 +3,8 @@ import type { AuditRecord } from '../../shared/events';
 import { signals, wake } from '../../shared/rollouts/workflow';
 import { runtime } from '../../shared/runtime';
 
-/** `Release Succeeded` upstream -> the releases of that version waiting on this environment re-check. */
-export const handler = async (event: EventBridgeEvent<'Release Succeeded', AuditRecord>) => {
+/** A release finished upstream -> the releases of that version waiting on this environment re-check. */
+export const handler = async (event: EventBridgeEvent<string, AuditRecord>) => {
   const { deployment, version, environment } = event.detail;
   if (!deployment || !version || !environment) return;
   // Downstream environments re-check their progression; the next target of a make-before-break

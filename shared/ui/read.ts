@@ -47,7 +47,8 @@ export async function matrixView(rt: Runtime, deploymentId: string) {
   ]);
   const columns = environmentsOf(deployment, environments);
   for (const t of targets)
-    if (!columns.some((c) => c.id === t.environment)) columns.push({ id: t.environment, name: t.environment });
+    if (!columns.some((c) => c.id === t.environment))
+      columns.push({ id: t.environment, name: t.environment });
   const resourceById = new Map(resources.map((r) => [r.id, r]));
   const rowIds = [...new Set(targets.map((t) => t.resource))].sort();
   // The live release says why it waits or failed; quiet cells need no second read.
@@ -71,7 +72,12 @@ export async function matrixView(rt: Runtime, deploymentId: string) {
   );
   return {
     now: isoNow(),
-    deployment: { id: deployment.id, name: nameOf(deployment), paused: state.paused, pausedReason: state.reason },
+    deployment: {
+      id: deployment.id,
+      name: nameOf(deployment),
+      paused: state.paused,
+      pausedReason: state.reason,
+    },
     environments: columns,
     resources: rowIds.map((id) => {
       const r = resourceById.get(id);

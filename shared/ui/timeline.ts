@@ -101,7 +101,11 @@ function rowOf(release: ReleaseInput, events: AuditRecord[], environmentEvents: 
         if (data.status === 'successful' || data.status === 'failed') close(event.time);
         break;
       case 'Override Applied':
-        markers.push({ time: event.time, kind: 'override', label: `override: ${text(data.override) ?? '?'}` });
+        markers.push({
+          time: event.time,
+          kind: 'override',
+          label: `override: ${text(data.override) ?? '?'}`,
+        });
         break;
       default: {
         const kind = END_MARKERS[event.detailType];
@@ -236,7 +240,14 @@ export function planTimelineOf(plan: PlanInput, environmentOrder: string[] = [])
           planned: true,
         });
       }
-      segments.push({ phase: 'deploying', label: 'deploy job', start, end: start, until: null, planned: true });
+      segments.push({
+        phase: 'deploying',
+        label: 'deploy job',
+        start,
+        end: start,
+        until: null,
+        planned: true,
+      });
       const verifySeconds = Math.max(0, ...target.verification.map((m) => m.count * m.intervalSeconds));
       if (verifySeconds > 0) {
         segments.push({
@@ -254,7 +265,8 @@ export function planTimelineOf(plan: PlanInput, environmentOrder: string[] = [])
       resource: target.resource,
       status: target.status,
       waitingFor: target.waitingFor,
-      message: future && !start ? (target.message ?? 'No estimated start (see the warnings).') : target.message,
+      message:
+        future && !start ? (target.message ?? 'No estimated start (see the warnings).') : target.message,
       segments,
       markers: [],
     };

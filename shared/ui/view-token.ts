@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
+import { constantTimeEqual } from '../auth/signature';
 import { type ApiError, forbidden, unauthenticated } from '../errors';
 import type { ApiKey } from '../schemas';
 import type { KeySource } from '../secrets';
-import { constantTimeEqual } from '../auth/signature';
 
 /**
  * View tokens: read-only links to the status page that hold no API secret. A token is

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalServer } from '../../infra/local/server';
 import { FakeAgent } from '../helpers/agent';
@@ -234,5 +236,89 @@ describe('traffic drain', () => {
       (r) => r.body.releases[0]?.status === 'rolled_back',
     );
     expect(d3.body.releases[0]?.rolledBackTo).toBe('d2');
+  }, 40_000);
+});
+
+describe('alarm gate', () => {
+  it('promotes only while no alarm is open (cloudwatch-alarms through the SDK, on loopback)', async () => {
+    let inAlarm: string[] = [];
+    const cloudwatch = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const target = String(req.headers['x-amz-target'] ?? '');
+      const input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as {
+        AlarmNamePrefix?: string;
+      };
+      res.writeHead(target.endsWith('.DescribeAlarms') ? 200 : 400, {
+        'content-type': 'application/x-amz-json-1.0',
+      });
+      const names = ['api-5xx', 'api-latency'].filter((n) => n.startsWith(input.AlarmNamePrefix ?? ''));
+      res.end(
+        JSON.stringify({
+          MetricAlarms: names.map((AlarmName) => ({
+            AlarmName,
+            StateValue: inAlarm.includes(AlarmName) ? 'ALARM' : 'OK',
+          })),
+          CompositeAlarms: [],
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => cloudwatch.listen(0, '127.0.0.1', resolve));
+    process.env.AWS_ENDPOINT_URL_CLOUDWATCH = `http://127.0.0.1:${(cloudwatch.address() as AddressInfo).port}`;
+    try {
+      await environment('alarm-stg', ['as-1']);
+      await environment('alarm-prod', ['ap-1']);
+      await admin.put('/v1/deployments/alarm-svc', {
+        environments: ['alarm-stg', 'alarm-prod'],
+        jobAgent: { type: 'webhook', url: agent.url },
+      });
+      await admin.put('/v1/policies/no-open-alerts', {
+        targets: "deployment.id == 'alarm-svc' && environment.id == 'alarm-stg'",
+        rules: {
+          verification: {
+            metrics: [
+              {
+                name: 'no-open-alerts',
+                provider: { type: 'cloudwatch-alarms', alarmNamePrefix: 'api-' },
+                intervalSeconds: 60,
+                count: 1,
+                successCondition: 'result.inAlarm == 0',
+              },
+            ],
+          },
+        },
+      });
+      await admin.put('/v1/policies/promote-after-staging', {
+        targets: "deployment.id == 'alarm-svc' && environment.id == 'alarm-prod'",
+        rules: { environmentProgression: { dependsOnEnvironments: ['alarm-stg'] } },
+      });
+      agent.behaviour = () => 'successful';
+
+      await admin.post('/v1/deployments/alarm-svc/versions', { tag: 'ok1' });
+      const ok = await eventually(
+        () => view('alarm-svc', 'ok1'),
+        (r) => r.body.releases.length === 2 && r.body.releases.every((x) => x.status === 'successful'),
+        { timeoutMs: 20_000 },
+      );
+      expect(ok.body.releases).toHaveLength(2);
+
+      inAlarm = ['api-5xx'];
+      await admin.post('/v1/deployments/alarm-svc/versions', { tag: 'bad1' });
+      const held = await eventually(
+        () => view('alarm-svc', 'bad1'),
+        (r) =>
+          r.body.releases.find((x) => x.environment === 'alarm-stg')?.status === 'failed' &&
+          r.body.releases.find((x) => x.environment === 'alarm-prod')?.message?.includes('cannot reach') ===
+            true,
+        { timeoutMs: 20_000 },
+      );
+      expect(held.body.releases.find((x) => x.environment === 'alarm-prod')?.status).toBe('waiting');
+      expect(
+        agent.jobs.filter((j) => j.version.tag === 'bad1' && j.environment.id === 'alarm-prod'),
+      ).toHaveLength(0);
+    } finally {
+      delete process.env.AWS_ENDPOINT_URL_CLOUDWATCH;
+      cloudwatch.close();
+    }
   }, 40_000);
 });
