@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { dispatchJob, JobDispatchError, type JobPayload, pollJobStatus } from '../agents';
 import { constantTimeEqual } from '../auth/signature';
-import { evaluateCel } from '../cel';
 import { isoNow, nowMs } from '../clock';
 import { conflict, notFound, unauthenticated } from '../errors';
 import { type Actor, DETAIL_TYPES, publish, SYSTEM } from '../events';
@@ -20,6 +19,7 @@ import {
   updateJob,
 } from '../store/rollouts';
 import { celDeployment, celEnvironment, celResource } from '../targets';
+import { resolveVariables } from '../variables';
 import { jobIdOf } from './ids';
 import { resumeTask } from './workflow';
 
@@ -55,28 +55,6 @@ export function renderJob(job: JobRecord) {
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
   };
-}
-
-/** Deployment variables resolved for one target (API.md section 3): the first matching override wins. */
-export async function resolveVariables(
-  deployment: DeploymentBody,
-  scope: Record<string, unknown>,
-  secretSource: SecretSource,
-): Promise<Record<string, string>> {
-  const resolved: Record<string, string> = {};
-  for (const [name, variable] of Object.entries(deployment.variables ?? {})) {
-    if ('secretRef' in variable) {
-      resolved[name] = await secretSource.get(variable.secretRef);
-      continue;
-    }
-    const override = (variable.overrides ?? []).find((o) => {
-      const outcome = evaluateCel(o.selector, scope);
-      return outcome.ok && outcome.value === true;
-    });
-    const value = override?.value ?? variable.default;
-    if (value !== undefined) resolved[name] = value;
-  }
-  return resolved;
 }
 
 async function buildPayload(

@@ -16,6 +16,7 @@ import {
   type ReleaseTarget,
   type Warning,
 } from '../targets';
+import { planVariables } from '../variables';
 import { loadInventory, renderVersion } from './versions';
 
 /**
@@ -112,7 +113,8 @@ export async function planVersion(rt: Runtime, deploymentId: string, tag: string
     allWarnings.push(...policyWarnings);
     const rules = mergeRules(matched);
     const release = releaseByKey.get(releaseKeyString({ ...target, tag }));
-    return { target, rules, release, policies: matched.map((p) => p.id) };
+    const variables = planVariables(deployment.data, scope as unknown as Record<string, unknown>);
+    return { target, rules, release, policies: matched.map((p) => p.id), variables };
   });
 
   // Rollout order per environment, computed once per environment.
@@ -188,7 +190,7 @@ export async function planVersion(rt: Runtime, deploymentId: string, tag: string
     return windowMemo.get(key) ?? null;
   };
 
-  const items = planned.map(({ target, rules, release, policies: matched }) => {
+  const items = planned.map(({ target, rules, release, policies: matched, variables }) => {
     const key = releaseKeyString({ ...target, tag });
     const position = positions.get(key) ?? 0;
     const interval = rules.gradualRollout?.intervalSeconds ?? 0;
@@ -221,6 +223,7 @@ export async function planVersion(rt: Runtime, deploymentId: string, tag: string
         intervalSeconds: m.intervalSeconds,
       })),
       rollback: rules.rollback ?? null,
+      variables,
     };
   });
 
