@@ -115,6 +115,20 @@ export const FUNCTIONS: FunctionSpec[] = [
     ],
     ['taskCallbacks'],
   ),
+  // Mirrors each version x environment as a GitHub Deployment (deployments with `github` settings).
+  consumer(
+    'event-github',
+    'github',
+    [
+      DETAIL_TYPES.jobDispatched,
+      DETAIL_TYPES.releaseSucceeded,
+      DETAIL_TYPES.releaseFailed,
+      DETAIL_TYPES.releaseRolledBack,
+      DETAIL_TYPES.releaseCancelled,
+      DETAIL_TYPES.releaseSuperseded,
+    ],
+    ['agentSecrets'],
+  ),
 ];
 
 export const STATE_MACHINES = [{ id: 'rollout', file: 'statemachines/rollout.asl.json' }] as const;

@@ -19,6 +19,7 @@ export const DETAIL_TYPES = {
   releaseFailed: 'Release Failed',
   releaseRolledBack: 'Release Rolled Back',
   releaseCancelled: 'Release Cancelled',
+  releaseSuperseded: 'Release Superseded',
   approvalRequested: 'Approval Requested',
   approvalDecided: 'Approval Decided',
   jobDispatched: 'Job Dispatched',

@@ -189,7 +189,9 @@ async function decide(rt: Runtime, release: ReleaseRecord, now: Date): Promise<V
 
   const claim = await claimTarget(rt, release);
   if (claim.type === 'superseded') {
-    await finish(rt, release, 'superseded', `Superseded by ${claim.by}.`, ['pending', 'waiting']);
+    if (await finish(rt, release, 'superseded', `Superseded by ${claim.by}.`, ['pending', 'waiting'])) {
+      await publish(rt, [event(release, DETAIL_TYPES.releaseSuperseded, { by: claim.by })]);
+    }
     return { decision: { next: 'done' } };
   }
   if (claim.type === 'busy') {

@@ -35,6 +35,11 @@ export const keys = {
     pk: `ABORT#${deployment}#${tag}`,
     sk: environment,
   }),
+  /** The GitHub Deployment mirroring a version in an environment. */
+  githubDeployment: (deployment: string, tag: string, environment: string) => ({
+    pk: `GITHUB#${deployment}#${tag}`,
+    sk: environment,
+  }),
   /** The releases holding a concurrency slot of a deployment in an environment. */
   concurrency: (deployment: string, environment: string) => ({
     pk: `CONCURRENCY#${deployment}`,

@@ -50,7 +50,15 @@ export async function matrixView(rt: Runtime, deploymentId: string) {
     if (!columns.some((c) => c.id === t.environment))
       columns.push({ id: t.environment, name: t.environment });
   const resourceById = new Map(resources.map((r) => [r.id, r]));
-  const rowIds = [...new Set(targets.map((t) => t.resource))].sort();
+  // Rows in the order of the first environment each resource is in, then by id.
+  const firstColumn = new Map<string, number>();
+  for (const t of targets) {
+    const column = columns.findIndex((c) => c.id === t.environment);
+    firstColumn.set(t.resource, Math.min(firstColumn.get(t.resource) ?? column, column));
+  }
+  const rowIds = [...firstColumn.keys()].sort(
+    (a, b) => (firstColumn.get(a) ?? 0) - (firstColumn.get(b) ?? 0) || a.localeCompare(b),
+  );
   // The live release says why it waits or failed; quiet cells need no second read.
   const cells = await Promise.all(
     targets.map(async (t) => {

@@ -24,7 +24,7 @@ export interface Segment {
 
 export interface Marker {
   time: string;
-  kind: 'succeeded' | 'failed' | 'rolled_back' | 'cancelled' | 'approval' | 'override';
+  kind: 'succeeded' | 'failed' | 'rolled_back' | 'cancelled' | 'superseded' | 'approval' | 'override';
   label: string;
 }
 
@@ -67,6 +67,7 @@ const END_MARKERS: Partial<Record<string, Marker['kind']>> = {
   'Release Failed': 'failed',
   'Release Rolled Back': 'rolled_back',
   'Release Cancelled': 'cancelled',
+  'Release Superseded': 'superseded',
 };
 
 const text = (value: unknown): string | null => (typeof value === 'string' && value ? value : null);
@@ -81,6 +82,11 @@ function rowOf(release: ReleaseInput, events: AuditRecord[], environmentEvents: 
     open = undefined;
   };
   const begin = (phase: Phase, label: string, time: string, until: string | null = null) => {
+    // A gate that says so again (a new message, a later `until`) goes on in the same bar.
+    if (open?.phase === phase && open.label === label) {
+      open.until = until;
+      return;
+    }
     close(time);
     open = { phase, label, start: time, end: null, until, planned: false };
   };
@@ -214,12 +220,10 @@ const orderBy = (environments: string[]) => (a: TimelineRow, b: TimelineRow) => 
 };
 
 const STARTED = new Set(['deploying', 'verifying', 'rolling_back']);
-const plus = (iso: string, seconds: number) => new Date(Date.parse(iso) + seconds * 1000).toISOString();
 
 /**
  * The future tense: each target's remaining gates as one wait up to its estimated start, then its
- * job, then its verification (count x interval of the longest metric). Plans assume jobs finish at
- * once, so a job is drawn at its start only.
+ * job. Plans assume that jobs and verification finish at once, so the job is drawn at its start only.
  */
 export function planTimelineOf(plan: PlanInput, environmentOrder: string[] = []): Timeline {
   const now = plan.generatedAt;
@@ -228,13 +232,12 @@ export function planTimelineOf(plan: PlanInput, environmentOrder: string[] = [])
     const start = target.estimatedStart;
     const future = !TERMINAL_RELEASE.has(target.status as never) && !STARTED.has(target.status);
     if (future && start) {
-      const from = start > now ? now : start;
       if (start > now) {
         const gates = target.gates.map((g) => gateLabel(g.gate)).join(', ') || 'start';
         segments.push({
           phase: 'waiting',
           label: `waiting: ${gates}`,
-          start: from,
+          start: now,
           end: start,
           until: null,
           planned: true,
@@ -248,17 +251,6 @@ export function planTimelineOf(plan: PlanInput, environmentOrder: string[] = [])
         until: null,
         planned: true,
       });
-      const verifySeconds = Math.max(0, ...target.verification.map((m) => m.count * m.intervalSeconds));
-      if (verifySeconds > 0) {
-        segments.push({
-          phase: 'verifying',
-          label: 'verification',
-          start,
-          end: plus(start, verifySeconds),
-          until: null,
-          planned: true,
-        });
-      }
     }
     return {
       environment: target.environment,
