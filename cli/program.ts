@@ -173,6 +173,36 @@ export function buildProgram(setExit: (code: number) => void): Command {
     );
 
   program
+    .command('init')
+    .description(
+      'write a commented starter gantry.yaml from the inventory (gantry apply accepts it unchanged)',
+    )
+    .option('-f, --file <gantry.yaml>', 'where to write it ("-" for stdout)', 'gantry.yaml')
+    .option('--deployment <id>', 'the deployment to declare', 'app')
+    .option('--force', 'overwrite an existing file')
+    .action(
+      act(async (o, cmd: Command) => {
+        const { init } = await import('./init');
+        return init(contextOf(cmd), o);
+      }),
+    );
+
+  program
+    .command('open')
+    .description('print a short-lived, read-only link to the status page (no API secret in it)')
+    .option('--deployment <id>', 'limit the link to one deployment')
+    .option('--ttl <seconds>', 'how long the link works (max 86400)', (v) => Number(v), 3600)
+    .action(
+      act(async (o: { deployment?: string; ttl: number }, cmd: Command) => {
+        const { openLink } = await import('./open');
+        const ctx = contextOf(cmd);
+        const url = await openLink(ctx.client, { deployment: o.deployment, ttlSeconds: o.ttl });
+        ctx.out.write(ctx.json ? `${JSON.stringify({ url })}\n` : `${url}\n`);
+        return EXIT.ok;
+      }),
+    );
+
+  program
     .command('apply')
     .description('apply a gantry.yaml of environments, deployments, policies (and resources): diff, then PUT')
     .requiredOption('-f, --file <gantry.yaml>', 'the file ("-" for stdin)')

@@ -328,3 +328,27 @@ describe('the live view on a terminal', () => {
     );
   });
 });
+
+describe('gantry init', () => {
+  it('writes a starter gantry.yaml from the inventory that gantry apply accepts unchanged', async () => {
+    // The inventory already has staging and production resources (beforeAll).
+    const file = join(mkdtempSync(join(tmpdir(), 'gantry-init-')), 'gantry.yaml');
+    const written = await gantry(['init', '-f', file, '--deployment', 'starter']);
+    expect(written.code, written.stderr).toBe(0);
+    const text = (await import('node:fs')).readFileSync(file, 'utf8');
+    expect(text).toMatch(/^# Gantry delivery configuration/);
+    expect(text).toContain("resource.metadata.env == 'staging'");
+
+    const again = await gantry(['init', '-f', file]);
+    expect(again.code).toBe(2);
+
+    const applied = await gantry(['apply', '-f', file]);
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    const policy = await admin.get<{
+      rules: { approval?: unknown; environmentProgression?: { dependsOnEnvironments: string[] } };
+    }>('/v1/policies/production-approval');
+    expect(policy.status).toBe(200);
+    expect(policy.body.rules.environmentProgression?.dependsOnEnvironments).toEqual(['staging']);
+    expect((await admin.get('/v1/deployments/starter')).status).toBe(200);
+  });
+});
