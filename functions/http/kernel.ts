@@ -1,11 +1,11 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
+import { apiKeys } from '../../shared/auth/keys';
 import { authenticate, authorize, type Caller } from '../../shared/auth/verify';
 import { ApiError, errorBody, invalid, unauthenticated } from '../../shared/errors';
 import { log } from '../../shared/log';
 import { runtime } from '../../shared/runtime';
-import { apiKeys } from '../../shared/secrets';
 import { recordNonce } from '../../shared/store/nonces';
 import { type HttpFunctionId, type RouteSpec, routeKey, routesOf } from './routes';
 

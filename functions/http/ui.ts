@@ -1,7 +1,7 @@
+import { apiKeys } from '../../shared/auth/keys';
 import { ApiError, notFound } from '../../shared/errors';
 import { requireConfig } from '../../shared/inventory';
 import { runtime } from '../../shared/runtime';
-import { apiKeys } from '../../shared/secrets';
 import { deploymentsView, matrixView, planView, timelineView, versionsView } from '../../shared/ui/read';
 import {
   checkDeployment,

@@ -9,12 +9,13 @@ import dynalite from 'dynalite';
 import { MAX_BODY_BYTES } from '../../functions/http/kernel';
 import { ROUTES, type RouteSpec, routeKey } from '../../functions/http/routes';
 import { FUNCTIONS } from '../../functions/registry';
+import { parseApiKeys, resetKeySource } from '../../shared/auth/keys';
 import { nowMs, setTimeScale } from '../../shared/clock';
 import { errorBody } from '../../shared/errors';
 import { startRollout } from '../../shared/rollouts/workflow';
 import { ENV, resetRuntime, runtime } from '../../shared/runtime';
 import type { ApiKey } from '../../shared/schemas';
-import { parseApiKeys, resetSecretSources } from '../../shared/secrets';
+import { resetSecretSources } from '../../shared/secrets';
 import { scanUnfinishedReleases } from '../../shared/store/rollouts';
 import { createTableInput } from '../../shared/store/table';
 import { LocalEventBus } from './eventbus';
@@ -267,6 +268,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   });
   resetRuntime();
   resetSecretSources();
+  resetKeySource();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';

@@ -1,6 +1,6 @@
 import { type ApiError, forbidden, unauthenticated } from '../errors';
 import type { ApiKey, Scope } from '../schemas';
-import type { KeySource } from '../secrets';
+import type { KeySource } from './keys';
 import { constantTimeEqual, MAX_CLOCK_SKEW_SECONDS, SIGNATURE_HEADERS, signRequest } from './signature';
 
 export interface SignedRequest {
