@@ -3,6 +3,7 @@ import { isoNow } from '../clock';
 import { SYSTEM } from '../events';
 import type { MergedRules } from '../policy/merge';
 import type { Runtime } from '../runtime';
+import type { ReleaseStatus } from '../status';
 import { ConditionFailed, isConditionFailed } from '../store/client';
 import { keys } from '../store/keys';
 import { getTarget, listReleases, type ReleaseRecord, updateRelease } from '../store/rollouts';
@@ -52,14 +53,26 @@ async function putAbort(rt: Runtime, r: ReleaseRecord, record: AbortRecord): Pro
   }
 }
 
-const COUNTS_AS_FAILED = new Set(['failed', 'rolled_back', 'rolling_back']);
+const COUNTS_AS_FAILED: ReadonlySet<ReleaseStatus> = new Set(['failed', 'rolled_back', 'rolling_back']);
+
+/** halt.maxFailures reached: failed, rolled back and rolling back releases count; nothing else does. */
+export function haltReached(
+  statuses: ReleaseStatus[],
+  maxFailures: number,
+): { halted: boolean; failures: number } {
+  const failures = statuses.filter((s) => COUNTS_AS_FAILED.has(s)).length;
+  return { halted: failures >= maxFailures, failures };
+}
 
 /** halt.maxFailures: once that many releases of the version failed in the environment, stop the rest. */
 export async function haltIfNeeded(rt: Runtime, release: ReleaseRecord, rules: MergedRules): Promise<void> {
   if (!rules.halt) return;
   const releases = await listReleases(rt, release.deployment, release.tag, release.environment);
-  const failures = releases.filter((r) => COUNTS_AS_FAILED.has(r.status)).length;
-  if (failures < rules.halt.maxFailures) return;
+  const { halted, failures } = haltReached(
+    releases.map((r) => r.status),
+    rules.halt.maxFailures,
+  );
+  if (!halted) return;
   const reason = `Halted: ${failures} of ${releases.length} releases failed in ${release.environment} (halt.maxFailures ${rules.halt.maxFailures}).`;
   if (!(await putAbort(rt, release, { mode: 'halt', reason, at: isoNow() }))) return;
   await cancelReleases(rt, release.deployment, release.tag, {
