@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { environmentState } from '../../shared/github/deployments';
 import type { LocalServer } from '../../infra/local/server';
+import { environmentState } from '../../shared/github/deployments';
 import { FakeAgent } from '../helpers/agent';
 import { type Client, eventually } from '../helpers/client';
 import { startTestServer } from '../helpers/local';
@@ -26,7 +26,9 @@ beforeAll(async () => {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
     calls.push({ path: req.url ?? '', body, authorization: req.headers.authorization });
-    res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ id: req.url?.endsWith('/deployments') ? nextId++ : 1 }));
+    res
+      .writeHead(201, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ id: req.url?.endsWith('/deployments') ? nextId++ : 1 }));
   });
   await new Promise<void>((resolve) => github.listen(0, '127.0.0.1', resolve));
   const apiUrl = `http://127.0.0.1:${(github.address() as AddressInfo).port}/api/v3`;
@@ -40,7 +42,9 @@ beforeAll(async () => {
     await admin.put(`/v1/resources/${id}`, { kind: 'vm', name: id, metadata: { env } });
   }
   await admin.put('/v1/environments/staging', { resourceSelector: "resource.metadata.env == 'staging'" });
-  await admin.put('/v1/environments/production', { resourceSelector: "resource.metadata.env == 'production'" });
+  await admin.put('/v1/environments/production', {
+    resourceSelector: "resource.metadata.env == 'production'",
+  });
   await admin.put('/v1/deployments/api', {
     jobAgent: { type: 'webhook', url: agent.url },
     github: { owner: 'acme', repo: 'api', tokenSecretRef: 'gh-token', apiUrl },
@@ -53,7 +57,8 @@ afterAll(async () => {
   github?.close();
 });
 
-const statesOf = (id: number) => calls.filter((c) => c.path.endsWith(`/deployments/${id}/statuses`)).map((c) => c.body.state);
+const statesOf = (id: number) =>
+  calls.filter((c) => c.path.endsWith(`/deployments/${id}/statuses`)).map((c) => c.body.state);
 
 describe('GitHub Deployments', () => {
   it.each([
@@ -82,13 +87,20 @@ describe('GitHub Deployments', () => {
       expect(states[states.length - 1]).toBe('success');
     }
 
-    agent.behaviour = (job) => (job.environment.id === 'production' && job.resource.id === 'p-2' ? 'failed' : 'successful');
+    agent.behaviour = (job) =>
+      job.environment.id === 'production' && job.resource.id === 'p-2' ? 'failed' : 'successful';
     await admin.post('/v1/deployments/api/versions', { tag: 'v2' });
-    await eventually(async () => calls.filter((c) => c.body.state === 'failure').length, (n) => n === 1);
+    await eventually(
+      async () => calls.filter((c) => c.body.state === 'failure').length,
+      (n) => n === 1,
+    );
     const failing = calls.find((c) => c.body.state === 'failure');
     expect(failing?.body.environment).toBe('production');
     // Each version x environment got exactly one GitHub Deployment.
-    await eventually(async () => calls.filter((c) => c.body.state === 'success').length, (n) => n === 3);
+    await eventually(
+      async () => calls.filter((c) => c.body.state === 'success').length,
+      (n) => n === 3,
+    );
     await server.bus.flush();
     await server.engine.idle();
     expect(calls.filter((c) => c.path === '/api/v3/repos/acme/api/deployments')).toHaveLength(4);

@@ -21,7 +21,9 @@ beforeAll(async () => {
     await admin.put(`/v1/resources/${id}`, { kind: 'vm', name: id, metadata: { env } });
   }
   await admin.put('/v1/environments/staging', { resourceSelector: "resource.metadata.env == 'staging'" });
-  await admin.put('/v1/environments/production', { resourceSelector: "resource.metadata.env == 'production'" });
+  await admin.put('/v1/environments/production', {
+    resourceSelector: "resource.metadata.env == 'production'",
+  });
   await admin.put('/v1/deployments/api', {
     jobAgent: { type: 'webhook', url: agent.url },
     variables: {
@@ -52,7 +54,10 @@ describe('deployment variables', () => {
     });
 
     await admin.patch('/v1/deployments/api/versions/v1', { status: 'ready' });
-    await eventually(async () => agent.jobs.length, (n) => n === 2);
+    await eventually(
+      async () => agent.jobs.length,
+      (n) => n === 2,
+    );
     const byEnv = Object.fromEntries(agent.jobs.map((j) => [j.environment.id, j.variables]));
     expect(byEnv.production).toEqual({ replicas: '6', logLevel: 'info', dbPassword: SECRET });
     expect(byEnv.staging).toEqual({ replicas: '2', logLevel: 'info', dbPassword: SECRET });
@@ -68,7 +73,9 @@ describe('deployment variables', () => {
       JSON.stringify((await admin.get('/v1/events?limit=1000')).body),
       JSON.stringify((await admin.get('/v1/deployments/api/versions/v1')).body),
       ...server.engine
-        .listExecutions({ stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:gantry-rollout' })
+        .listExecutions({
+          stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:gantry-rollout',
+        })
         .map((e) => JSON.stringify(server.engine.describeExecution({ executionArn: e.executionArn }))),
     ];
     await server.bus.flush();
