@@ -1,12 +1,19 @@
-// A minimal Gantry job agent (API.md section 6): receives webhook jobs and reports them successful.
-// Run: node examples/agent.mjs   (listens on 127.0.0.1:4000; AGENT_PORT, AGENT_STATUS, AGENT_DELAY_MS change it)
+// A minimal Gantry job agent (API.md section 6): receives webhook jobs and reports them on the callback URL.
+// It also serves GET /metrics, {"errorRate": ...}, for the verification example of the README.
+// Run: node examples/agent.mjs   (127.0.0.1:4000)
+// AGENT_PORT (4000), AGENT_STATUS (successful | failed), AGENT_DELAY_MS (1000), AGENT_ERROR_RATE (0.001).
 import { createServer } from 'node:http';
 
 const port = Number(process.env.AGENT_PORT ?? 4000);
-const status = process.env.AGENT_STATUS ?? 'successful'; // or "failed"
+const status = process.env.AGENT_STATUS ?? 'successful';
 const delayMs = Number(process.env.AGENT_DELAY_MS ?? 1000); // pretend the deploy takes a while
+const errorRate = Number(process.env.AGENT_ERROR_RATE ?? 0.001);
 
 createServer(async (req, res) => {
+  if (req.method === 'GET' && req.url === '/metrics') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ errorRate }));
+    return;
+  }
   const chunks = [];
   for await (const chunk of req) chunks.push(chunk);
   let job;

@@ -7,7 +7,7 @@ import { type Actor, DETAIL_TYPES, publish, SYSTEM } from '../events';
 import { requireConfig } from '../inventory';
 import type { Runtime } from '../runtime';
 import type { DeploymentBody, EnvironmentBody, JobStatusBody, ResourceBody } from '../schemas';
-import { type SecretSource, secrets } from '../secrets';
+import { secrets } from '../secrets';
 import { type JobKind, TERMINAL_JOB } from '../status';
 import { ConditionFailed } from '../store/client';
 import {
