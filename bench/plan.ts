@@ -1,21 +1,10 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startLocalServer } from '../infra/local/server';
-import { Client } from '../test/helpers/client';
+import { startBenchServer } from './support';
 
 /** The plan of a building version over 5,000 release targets with three policies, in the local runtime. */
 const TARGETS = Number(process.env.BENCH_PLAN_TARGETS ?? 5000);
-const key = { id: 'bench', secret: 'bench-secret-0123456789abcdef' };
 
 export async function benchPlan(): Promise<Record<string, string | number>> {
-  const server = await startLocalServer({
-    port: 0,
-    dataDir: mkdtempSync(join(tmpdir(), 'gantry-bench-plan-')),
-    apiKeys: JSON.stringify([{ ...key, scopes: ['admin'] }]),
-    inMemory: true,
-  });
-  const client = new Client(server.url, key);
+  const { server, client } = await startBenchServer('plan');
   try {
     const resources = Array.from({ length: TARGETS }, (_, i) => ({
       id: `node-${i}`,

@@ -1,10 +1,5 @@
-import { mkdtempSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startLocalServer } from '../infra/local/server';
-import { Client } from '../test/helpers/client';
+import type { Client } from '../test/helpers/client';
+import { instantAgent, startBenchServer } from './support';
 
 /**
  * Rollout throughput in the local runtime: a version over 500 release targets, with an agent that
@@ -12,29 +7,6 @@ import { Client } from '../test/helpers/client';
  * DynamoDB requests).
  */
 const TARGETS = Number(process.env.BENCH_TARGETS ?? 500);
-const key = { id: 'bench', secret: 'bench-secret-0123456789abcdef' };
-
-function instantAgent(): Promise<{ url: string; server: Server }> {
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const job = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-      callback: { url: string; token: string };
-    };
-    res.writeHead(200).end('{}');
-    await fetch(job.callback.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${job.callback.token}` },
-      body: JSON.stringify({ status: 'successful' }),
-    });
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server }),
-    ),
-  );
-}
-
 async function waitAllSuccessful(client: Client, path: string, count: number): Promise<void> {
   for (;;) {
     const view = await client.get<{ releases: { status: string }[] }>(path);
@@ -47,32 +19,9 @@ async function waitAllSuccessful(client: Client, path: string, count: number): P
 
 export async function benchRollouts(): Promise<Record<string, string | number>> {
   const agent = await instantAgent();
-  const server = await startLocalServer({
-    port: 0,
-    dataDir: mkdtempSync(join(tmpdir(), 'gantry-bench-')),
-    apiKeys: JSON.stringify([{ ...key, scopes: ['admin'] }]),
-    inMemory: true,
-  });
-  const client = new Client(server.url, key);
+  const { server, client } = await startBenchServer('rollouts');
   try {
-    const resources = Array.from({ length: TARGETS }, (_, i) => ({
-      id: `node-${i}`,
-      kind: 'vm',
-      name: `node-${i}`,
-      metadata: { env: 'prod' },
-    }));
-    await client.post('/v1/resource-providers/bench/sync', { resources });
-    await client.put('/v1/environments/prod', { resourceSelector: "resource.metadata.env == 'prod'" });
-    await client.put('/v1/deployments/api', { jobAgent: { type: 'webhook', url: agent.url } });
-
-    const started = performance.now();
-    const created = await client.post('/v1/deployments/api/versions', { tag: 'v1' });
-    const createMs = performance.now() - started;
-    if (created.status !== 201) throw new Error(`create answered ${created.status}: ${created.text}`);
-    await waitAllSuccessful(client, '/v1/deployments/api/versions/v1', TARGETS);
-    const allMs = performance.now() - started;
-
-    // One plain rollout, measured alone.
+    // One plain rollout, measured alone first (nothing else running).
     await client.put('/v1/resources/solo', { kind: 'vm', name: 'solo', metadata: { env: 'solo' } });
     await client.put('/v1/environments/solo', { resourceSelector: "resource.metadata.env == 'solo'" });
     await client.put('/v1/deployments/one', {
@@ -84,6 +33,8 @@ export async function benchRollouts(): Promise<Record<string, string | number>> 
     await client.post('/v1/deployments/one/versions', { tag: 'v1' });
     const afterCreate = server.dynamoRequests();
     await waitAllSuccessful(client, '/v1/deployments/one/versions/v1', 1);
+    // Count what the event consumers do for it too.
+    await server.bus.flush();
     await server.engine.idle();
     const afterRollout = server.dynamoRequests();
     const [execution] = server.engine
@@ -92,6 +43,26 @@ export async function benchRollouts(): Promise<Record<string, string | number>> 
       })
       .filter((e) => e.input?.includes('"deployment":"one"'));
 
+    const resources = Array.from({ length: TARGETS }, (_, i) => ({
+      id: `node-${i}`,
+      kind: 'vm',
+      name: `node-${i}`,
+      metadata: { env: 'prod' },
+    }));
+    await client.post('/v1/resource-providers/bench/sync', { resources });
+    await client.put('/v1/environments/prod', { resourceSelector: "resource.metadata.env == 'prod'" });
+    await client.put('/v1/deployments/api', {
+      environments: ['prod'],
+      jobAgent: { type: 'webhook', url: agent.url },
+    });
+
+    const started = performance.now();
+    const created = await client.post('/v1/deployments/api/versions', { tag: 'v1' });
+    const createMs = performance.now() - started;
+    if (created.status !== 201) throw new Error(`create answered ${created.status}: ${created.text}`);
+    await waitAllSuccessful(client, '/v1/deployments/api/versions/v1', TARGETS);
+    const allMs = performance.now() - started;
+
     return {
       'release targets': TARGETS,
       'create version (ms)': Math.round(createMs),
@@ -99,7 +70,8 @@ export async function benchRollouts(): Promise<Record<string, string | number>> 
       'state transitions per rollout': execution?.stateTransitions ?? 'n/a',
       'history events per rollout': execution?.historyEventCount ?? 'n/a',
       'DynamoDB requests of the create call (1 target)': afterCreate - before,
-      'DynamoDB requests per rollout (steps, events, callback; one status poll)': afterRollout - afterCreate,
+      'DynamoDB requests per rollout (steps, event consumers, callback, one status poll)':
+        afterRollout - afterCreate,
       'Step Functions cost per 1,000 rollouts (USD)': (
         ((execution?.stateTransitions ?? 0) * 1000 * 0.025) /
         1000

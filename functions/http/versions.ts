@@ -1,4 +1,4 @@
-import type { Actor } from '../../shared/events';
+import { type Actor, DETAIL_TYPES, publish } from '../../shared/events';
 import { requireConfig } from '../../shared/inventory';
 import { forceRelease, rollbackTarget, setPaused } from '../../shared/rollouts/overrides';
 import { planVersion } from '../../shared/rollouts/plan';
@@ -55,11 +55,21 @@ export const handler = httpHandler('api-versions', {
     const tag = param(request, 'tag');
     await viewVersion(rt, deployment, tag);
     const reason = (request.body as { reason?: string } | undefined)?.reason;
-    await cancelReleases(rt, deployment, tag, {
+    const cancelled = await cancelReleases(rt, deployment, tag, {
       onlyUndispatched: false,
       message: reason ? `Cancelled: ${reason}` : 'Cancelled.',
       actor: actorOf(request),
     });
+    // Every override is recorded with its key id and reason (API.md section 5).
+    await publish(rt, [
+      {
+        detailType: DETAIL_TYPES.overrideApplied,
+        deployment,
+        version: tag,
+        actor: actorOf(request),
+        data: { override: 'cancel', reason: reason ?? null, cancelled },
+      },
+    ]);
     return json(200, await viewVersion(rt, deployment, tag));
   },
   forceRelease: async (request) =>

@@ -187,6 +187,15 @@ async function ensureTable(endpoint: string): Promise<void> {
   } catch {
     await client.send(new CreateTableCommand(createTableInput(TABLE_NAME)));
   }
+  // dynalite answers CREATING for a moment; nothing may read the table before it is ACTIVE.
+  for (let i = 0; i < 200; i++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: TABLE_NAME }));
+    const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every(
+      (index) => index.IndexStatus === 'ACTIVE',
+    );
+    if (Table?.TableStatus === 'ACTIVE' && indexesActive) break;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
   client.destroy();
 }
 

@@ -61,7 +61,6 @@ const MAX_HISTORY_EVENTS = 25_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** States run back to back before an execution yields, so many concurrent executions share the loop. */
 const YIELD_EVERY = 100;
-const ACCOUNT_REGION = 'local:000000000000';
 const LOCAL_ROLE_ARN = 'arn:aws:iam::000000000000:role/local-stepfunctions';
 const INVALID_NAME = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\p{Cc}]/u;
 
@@ -180,7 +179,8 @@ export class LocalStepFunctions {
       throw new SfnApiError('InvalidName', `Invalid Name: '${name}'`);
     }
     const input = p.input ?? '{}';
-    const executionArn = `arn:aws:states:${ACCOUNT_REGION}:execution:${machine.name}:${name}`;
+    // As in AWS: the execution ARN is the state machine's, with `execution` and the name.
+    const executionArn = `${p.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
     const existing = this.executions.get(executionArn);
     if (existing) {
       // AWS: same name and input while still running is an idempotent retry; anything else is a conflict.

@@ -38,6 +38,14 @@ export interface PollingOutcome {
 }
 
 export const MIN_POLL_SECONDS = 1;
+/**
+ * A poll round adds 9 history events; at most 1,500 rounds per job (13,500 events) keep an execution
+ * far below Step Functions' 25,000, so the poll interval is stretched to fit the job timeout.
+ */
+export const MAX_POLLS_PER_JOB = 1500;
+
+export const pollInterval = (requested: number, jobTimeoutSeconds: number) =>
+  Math.max(MIN_POLL_SECONDS, requested, Math.ceil(jobTimeoutSeconds / MAX_POLLS_PER_JOB));
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -197,7 +205,10 @@ export async function dispatchReleaseJob(
       accepted.type === 'polling'
         ? {
             statusUrl: accepted.statusUrl,
-            pollIntervalSeconds: Math.max(MIN_POLL_SECONDS, accepted.pollIntervalSeconds),
+            pollIntervalSeconds: pollInterval(
+              accepted.pollIntervalSeconds,
+              deployment.jobTimeoutSeconds ?? 3600,
+            ),
           }
         : {};
     job = await updateJob(

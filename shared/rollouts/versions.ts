@@ -14,6 +14,7 @@ import {
   getVersion,
   listReleases,
   putReleaseIfAbsent,
+  putReleasesInBatches,
   putVersionIfAbsent,
   type ReleaseKey,
   type ReleaseRecord,
@@ -82,11 +83,14 @@ export async function createReleases(
   rt: Runtime,
   version: VersionRecord,
   targets: ReleaseTarget[],
+  options: { fresh?: boolean } = {},
 ): Promise<void> {
   const now = isoNow();
-  await inParallel(targets, async (target) => {
-    await putReleaseIfAbsent(rt, newRelease(version, target, now));
-  });
+  const releases = targets.map((target) => newRelease(version, target, now));
+  // A version this very request created has no releases yet: write them in batches of 25. A retry
+  // or a PATCH may find some, so they are created one by one, each only if absent.
+  if (options.fresh) await putReleasesInBatches(rt, releases);
+  else await inParallel(releases, async (release) => void (await putReleaseIfAbsent(rt, release)));
 }
 
 /**
@@ -173,7 +177,7 @@ export async function createVersion(
     throw conflict(`The version "${body.tag}" already exists with a different body.`);
   }
   const { targets } = await targetsOf(rt, deployment);
-  if (item.status === 'ready') await createReleases(rt, item, targets);
+  if (item.status === 'ready') await createReleases(rt, item, targets, { fresh: created });
   // A retried create publishes `Version Ready` again, which heals a fan-out that was cut short.
   await publish(rt, [
     ...(created

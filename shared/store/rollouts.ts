@@ -1,4 +1,5 @@
 import {
+  BatchWriteCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -285,6 +286,25 @@ export const getRelease = (ctx: StoreContext, r: ReleaseKey) => get<ReleaseRecor
 
 export const putReleaseIfAbsent = (ctx: StoreContext, release: ReleaseRecord) =>
   putIfAbsent(ctx, releaseItemKey(release), release);
+
+/** Unconditional batch writes, for the releases of a version created by the same request. */
+export async function putReleasesInBatches(ctx: StoreContext, releases: ReleaseRecord[]): Promise<void> {
+  const chunks: ReleaseRecord[][] = [];
+  for (let i = 0; i < releases.length; i += 25) chunks.push(releases.slice(i, i + 25));
+  await Promise.all(
+    chunks.map(async (chunk) => {
+      let pending = chunk.map((release) => ({
+        PutRequest: { Item: { ...releaseItemKey(release), ...release } },
+      }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt === 8) throw new Error('DynamoDB kept releases unprocessed.');
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+        const out = await ctx.doc.send(new BatchWriteCommand({ RequestItems: { [ctx.tableName]: pending } }));
+        pending = (out.UnprocessedItems?.[ctx.tableName] ?? []) as typeof pending;
+      }
+    }),
+  );
+}
 
 export const listReleases = (ctx: StoreContext, deployment: string, tag: string, environment?: string) =>
   queryAll<ReleaseRecord>(ctx, {

@@ -130,6 +130,13 @@ describe('supersede and pause', () => {
     );
     expect(fresh.body.releases.map((r) => r.status)).toEqual(['successful', 'successful', 'successful']);
     expect(agent.jobs.filter((j) => j.version.tag === 'v2.0.0')).toHaveLength(0);
+    // The superseded releases' executions were stopped, not left parked.
+    const executions = server.engine
+      .listExecutions({
+        stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:gantry-rollout',
+      })
+      .filter((e) => e.input?.includes('"tag":"v2.0.0"'));
+    expect(executions.map((e) => e.status)).toEqual(['ABORTED', 'ABORTED', 'ABORTED']);
   });
 
   it('a newer version waits for a dispatched job of an older one, then deploys', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { matchingPolicies, mergeRules } from '../../shared/policy/merge';
 import { progressionState, type UpstreamRelease } from '../../shared/policy/progression';
 import { rolloutOrder, rolloutPosition, slotTime } from '../../shared/policy/rollout-order';
+import { MAX_POLLS_PER_JOB, pollInterval } from '../../shared/rollouts/jobs';
 import { PolicyBody } from '../../shared/schemas';
 import type { Stored } from '../../shared/store/config';
 
@@ -137,5 +138,17 @@ describe('gradual rollout order', () => {
 
   it('opens a slot position x interval after the anchor', () => {
     expect(slotTime(new Date('2026-01-01T00:00:00Z'), 3, 300).toISOString()).toBe('2026-01-01T00:15:00.000Z');
+  });
+});
+
+describe('polling agents stay within the execution history', () => {
+  it.each([
+    [30, 3600, 30],
+    [1, 604_800, 404],
+    [0, 60, 1],
+    [120, 86_400, 120],
+  ])('asked %is with a %is job timeout polls every %is', (requested, timeout, expected) => {
+    expect(pollInterval(requested, timeout)).toBe(expected);
+    expect(Math.ceil(timeout / pollInterval(requested, timeout))).toBeLessThanOrEqual(MAX_POLLS_PER_JOB);
   });
 });
