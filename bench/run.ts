@@ -1,14 +1,14 @@
+import './env';
 import { benchPlan } from './plan';
 import { benchRollouts } from './rollouts';
 
 /** `npm run bench`: every performance figure the README quotes comes from here. */
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-process.env.GANTRY_LOG_LEVEL ??= 'ERROR';
 
 const only = process.argv[2];
 const suites: Record<string, () => Promise<Record<string, string | number>>> = {
   rollouts: benchRollouts,
   plan: benchPlan,
+  load: async () => (await import('./load')).benchLoad(),
 };
 
 for (const [name, run] of Object.entries(suites)) {

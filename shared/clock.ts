@@ -6,8 +6,9 @@
 let scale = 1;
 let origin = Date.now();
 
-export function setTimeScale(factor: number): void {
-  origin = Date.now();
+/** `since`: the real time the scaled clock started, kept across restarts so it never runs backwards. */
+export function setTimeScale(factor: number, since = Date.now()): void {
+  origin = since;
   scale = factor > 0 ? factor : 1;
 }
 

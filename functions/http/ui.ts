@@ -76,7 +76,8 @@ export const handler = httpHandler('api-ui', {
     headers: { 'cache-control': 'no-store', 'content-security-policy': CSP, ...SECURITY_HEADERS },
   }),
   statusPageAsset: async (request) => {
-    const asset = ASSETS[request.params.name as string];
+    const name = request.params.name as string;
+    const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name as keyof typeof ASSETS] : undefined;
     if (!asset) throw notFound(`The asset "${request.params.name}"`);
     return {
       status: 200,

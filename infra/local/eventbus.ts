@@ -1,4 +1,5 @@
 import { appendFile } from 'node:fs/promises';
+import { log } from '../../shared/log';
 
 /**
  * The local EventBridge bus: answers PutEvents in the AWS JSON protocol, appends every event to
@@ -21,7 +22,8 @@ interface Entry {
 
 export class LocalEventBus {
   private readonly consumers: { detailTypes: Set<string>; consume: Consumer }[] = [];
-  private pending = Promise.resolve();
+  private appends: Promise<unknown> = Promise.resolve();
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(private readonly file: string) {}
 
@@ -44,23 +46,35 @@ export class LocalEventBus {
       detail: JSON.parse(entry.Detail ?? '{}') as unknown,
     }));
     const lines = entries.map((e) => `${JSON.stringify(e)}\n`).join('');
-    // Appends are chained so lines never interleave; consumers run after the append, off the request.
-    this.pending = this.pending
-      .then(() => appendFile(this.file, lines))
-      .then(() =>
-        Promise.all(
-          entries.flatMap((event) =>
-            this.consumers
-              .filter((c) => c.detailTypes.has(event['detail-type']))
-              .map((c) => c.consume(event).catch(() => undefined)),
-          ),
-        ).then(() => undefined),
-      )
-      .catch(() => undefined);
+    // Appends are chained so lines never interleave; consumers run after their append, off the
+    // request and side by side (as EventBridge invokes rule targets independently).
+    const appended = this.appends.then(() => appendFile(this.file, lines)).catch(() => undefined);
+    this.appends = appended;
+    const consumed = appended.then(() =>
+      Promise.all(
+        entries.flatMap((event) =>
+          this.consumers
+            .filter((c) => c.detailTypes.has(event['detail-type']))
+            .map((c) =>
+              c.consume(event).catch((error: unknown) => {
+                // EventBridge would retry and then dead-letter it; locally it is logged.
+                log.error('event consumer failed', {
+                  detailType: event['detail-type'],
+                  error: String(error),
+                });
+              }),
+            ),
+        ),
+      ),
+    );
+    this.inFlight.add(consumed);
+    void consumed.finally(() => this.inFlight.delete(consumed));
     return { status: 200, body: { FailedEntryCount: 0, Entries: entries.map((e) => ({ EventId: e.id })) } };
   }
 
-  flush(): Promise<void> {
-    return this.pending;
+  /** Resolves once every event so far is appended and consumed (consumers may publish more). */
+  async flush(): Promise<void> {
+    await this.appends;
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 }

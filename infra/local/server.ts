@@ -199,6 +199,24 @@ async function ensureTable(endpoint: string): Promise<void> {
   client.destroy();
 }
 
+/**
+ * A scaled clock starts at a moment kept in the data dir, so after a restart it goes on from where
+ * it was instead of jumping back to the real time (a newer version would look older). Changing the
+ * scale on an existing data dir starts a new clock.
+ */
+function clockOrigin(dataDir: string, scale: number): number {
+  const file = join(dataDir, 'clock.json');
+  try {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { origin?: number; scale?: number };
+    if (saved.scale === scale && typeof saved.origin === 'number') return saved.origin;
+  } catch {
+    // no clock yet
+  }
+  const origin = Date.now();
+  writeFileSync(file, JSON.stringify({ origin, scale }));
+  return origin;
+}
+
 /** The keys: GANTRY_API_KEYS, or a generated admin key kept in <data dir>/api-keys.json. */
 function resolveKeys(dataDir: string, given?: string): { json: string; generated?: ApiKey } {
   if (given) {
@@ -232,7 +250,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const dbEndpoint = `http://127.0.0.1:${dbPort}`;
   await ensureTable(dbEndpoint);
 
-  setTimeScale(options.timeScale ?? 1);
+  setTimeScale(options.timeScale ?? 1, clockOrigin(dataDir, options.timeScale ?? 1));
   // The engine waits for timestamps of the scaled domain clock, dividing the rest by the same factor.
   const engine = new LocalStepFunctions({
     invokeFunction: invokeLocal,

@@ -228,6 +228,9 @@ export async function decide(
     if (approval.approvers && !approval.approvers.includes(input.approver)) {
       throw forbidden(`"${input.approver}" is not one of the approvers of this environment.`);
     }
+    // The same decision again (a double click, a retry) changes nothing and says nothing twice.
+    const previous = approval.decisions.find((d) => d.approver === input.approver);
+    if (previous?.decision === input.decision) return approval;
     const decisions = [
       ...approval.decisions.filter((d) => d.approver !== input.approver),
       {

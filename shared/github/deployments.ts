@@ -1,6 +1,5 @@
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { httpFailure, sendWithRetry } from '../agents/http';
-import { isoNow } from '../clock';
 import type { Runtime } from '../runtime';
 import type { DeploymentBody } from '../schemas';
 import { secrets } from '../secrets';
@@ -24,11 +23,6 @@ export function environmentState(statuses: ReleaseStatus[]): GithubState | undef
   if (statuses.every((s) => s === 'superseded' || s === 'cancelled')) return 'inactive';
   if (statuses.every((s) => s === 'pending' || s === 'waiting')) return undefined;
   return 'in_progress';
-}
-
-interface Mirror {
-  githubId?: number;
-  state?: GithubState;
 }
 
 const api = (settings: Settings) => (settings.apiUrl ?? 'https://api.github.com').replace(/\/+$/, '');
@@ -58,10 +52,13 @@ async function call(settings: Settings, path: string, body: unknown): Promise<Re
   );
 }
 
+const LEASE_MS = 60_000;
+
 /**
  * Brings the GitHub Deployment of (deployment, version, environment) up to date with its releases.
- * It looks again after posting, so a release that finished meanwhile (its own event lost the race
- * to create the GitHub Deployment) is not left out.
+ * Events arrive at once and in any order, so one consumer at a time holds a lease on the mirror and
+ * works until no event came in meanwhile: each event first counts itself in `pending`, and the
+ * holder lets go only when `pending` is back to the count it has handled.
  */
 export async function mirrorEnvironment(
   rt: Runtime,
@@ -69,56 +66,83 @@ export async function mirrorEnvironment(
   tag: string,
   environment: string,
 ): Promise<GithubState | undefined> {
-  let posted: GithubState | undefined;
-  for (let pass = 0; pass < 3; pass++) {
-    const state = await mirrorOnce(rt, deployment, tag, environment);
-    if (state === posted) return state;
-    posted = state;
-  }
-  return posted;
-}
-
-async function mirrorOnce(
-  rt: Runtime,
-  deployment: { id: string; data: DeploymentBody },
-  tag: string,
-  environment: string,
-): Promise<GithubState | undefined> {
   const settings = deployment.data.github;
   if (!settings) return undefined;
-  const state = environmentState(
-    (await listReleases(rt, deployment.id, tag, environment)).map((r) => r.status),
-  );
-  if (!state) return undefined;
   const key = keys.githubDeployment(deployment.id, tag, environment);
-  const out = await rt.doc.send(new GetCommand({ TableName: rt.tableName, Key: key, ConsistentRead: true }));
-  const mirror = (out.Item ?? {}) as Mirror;
-  if (mirror.state === state) return state;
-  let githubId = mirror.githubId;
-  // A version superseded before it deployed never had a GitHub Deployment; nothing to mark.
-  if (githubId === undefined && state === 'inactive') return undefined;
-  if (githubId === undefined) {
-    // One GitHub Deployment per version x environment: the first writer creates it.
+  const update = (input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName' | 'Key'>) =>
+    rt.doc.send(new UpdateCommand({ TableName: rt.tableName, Key: key, ...input }));
+  await update({ UpdateExpression: 'ADD pending :one', ExpressionAttributeValues: { ':one': 1 } });
+  const now = Date.now();
+  try {
+    await update({
+      UpdateExpression: 'SET lease = :until',
+      ConditionExpression: 'attribute_not_exists(lease) OR lease < :now',
+      ExpressionAttributeValues: { ':until': now + LEASE_MS, ':now': now },
+    });
+  } catch (error) {
+    if (isConditionFailed(error)) return undefined; // the holder handles this event too
+    throw error;
+  }
+  let state: GithubState | undefined;
+  for (;;) {
+    const seen = await readMirror(rt, key);
     try {
-      await rt.doc.send(
-        new PutCommand({
-          TableName: rt.tableName,
-          Item: { ...key, creating: isoNow() },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+      state = await mirrorOnce(rt, settings, deployment.id, tag, environment, seen);
     } catch (error) {
-      if (isConditionFailed(error)) return undefined; // another consumer is creating it; its update follows
+      await update({ UpdateExpression: 'REMOVE lease' });
       throw error;
     }
-    const version = await getVersion(rt, deployment.id, tag);
+    try {
+      // Let go only if no event came in while this pass ran.
+      await update({
+        UpdateExpression: 'SET pending = :zero REMOVE lease',
+        ConditionExpression: 'pending = :seen',
+        ExpressionAttributeValues: { ':zero': 0, ':seen': seen.pending ?? 0 },
+      });
+      return state;
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+  }
+}
+
+interface Mirror {
+  githubId?: number;
+  state?: GithubState;
+  pending?: number;
+}
+
+async function readMirror(rt: Runtime, key: { pk: string; sk: string }): Promise<Mirror> {
+  const out = await rt.doc.send(new GetCommand({ TableName: rt.tableName, Key: key, ConsistentRead: true }));
+  return (out.Item ?? {}) as Mirror;
+}
+
+/** One pass, by the lease holder: create the GitHub Deployment if needed, post the state if it changed. */
+async function mirrorOnce(
+  rt: Runtime,
+  settings: Settings,
+  deploymentId: string,
+  tag: string,
+  environment: string,
+  mirror: Mirror,
+): Promise<GithubState | undefined> {
+  const state = environmentState(
+    (await listReleases(rt, deploymentId, tag, environment)).map((r) => r.status),
+  );
+  if (!state || mirror.state === state) return state;
+  // A version superseded before it deployed never had a GitHub Deployment; nothing to mark.
+  if (mirror.githubId === undefined && state === 'inactive') return undefined;
+  const key = keys.githubDeployment(deploymentId, tag, environment);
+  let githubId = mirror.githubId;
+  if (githubId === undefined) {
+    const version = await getVersion(rt, deploymentId, tag);
     const created = await call(settings, `${repoPath(settings)}/deployments`, {
       ref: version?.metadata.commit ?? version?.metadata.sha ?? tag,
       environment,
-      description: `Gantry: ${deployment.id} ${tag}`,
+      description: `Gantry: ${deploymentId} ${tag}`,
       auto_merge: false,
       required_contexts: [],
-      payload: { gantry: { deployment: deployment.id, version: tag } },
+      payload: { gantry: { deployment: deploymentId, version: tag } },
     });
     githubId = Number(created.id);
     await rt.doc.send(

@@ -7,11 +7,11 @@ import { rolloutOrder, slotTime } from '../policy/rollout-order';
 import { nextDispatchableAt } from '../policy/window';
 import type { Runtime } from '../runtime';
 import type { DeploymentBody, EnvironmentBody, PolicyBody, ResourceBody } from '../schemas';
-import type { WaitingFor } from '../status';
+import { TERMINAL_RELEASE, type WaitingFor } from '../status';
 import { isConditionFailed } from '../store/client';
 import { listAllConfig } from '../store/config';
 import { keys } from '../store/keys';
-import { listReleases, type ReleaseRecord, releaseKeyString } from '../store/rollouts';
+import { getRelease, listReleases, type ReleaseRecord, releaseKeyString } from '../store/rollouts';
 import { type CelScope, celDeployment, celEnvironment, celResource } from '../targets';
 import { getAbort } from './safety';
 import { signals } from './workflow';
@@ -197,22 +197,49 @@ async function rolloutAnchor(rt: Runtime, release: ReleaseRecord, now: Date): Pr
 /** Takes one of `max` slots of the deployment in the environment (a set of holders, so re-runs are free). */
 async function acquireSlot(rt: Runtime, release: ReleaseRecord, max: number): Promise<boolean> {
   const me = releaseKeyString(release);
-  try {
+  const key = keys.concurrency(release.deployment, release.environment);
+  const tryAdd = async () => {
+    try {
+      await rt.doc.send(
+        new UpdateCommand({
+          TableName: rt.tableName,
+          Key: key,
+          UpdateExpression: 'ADD holders :me',
+          ConditionExpression:
+            'attribute_not_exists(holders) OR size(holders) < :max OR contains(holders, :key)',
+          ExpressionAttributeValues: { ':me': new Set([me]), ':max': max, ':key': me },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  };
+  if (await tryAdd()) return true;
+  // A holder that finished without giving its slot back (a crash between two writes) is removed.
+  const out = await rt.doc.send(new GetCommand({ TableName: rt.tableName, Key: key, ConsistentRead: true }));
+  let freed = false;
+  for (const holder of (out.Item?.holders as Set<string> | undefined) ?? []) {
+    const [deployment, tag, environment, ...rest] = holder.split('#');
+    const held = await getRelease(rt, {
+      deployment: deployment ?? '',
+      tag: tag ?? '',
+      environment: environment ?? '',
+      resource: rest.join('#'),
+    });
+    if (held && !TERMINAL_RELEASE.has(held.status)) continue;
     await rt.doc.send(
       new UpdateCommand({
         TableName: rt.tableName,
-        Key: keys.concurrency(release.deployment, release.environment),
-        UpdateExpression: 'ADD holders :me',
-        ConditionExpression:
-          'attribute_not_exists(holders) OR size(holders) < :max OR contains(holders, :key)',
-        ExpressionAttributeValues: { ':me': new Set([me]), ':max': max, ':key': me },
+        Key: key,
+        UpdateExpression: 'DELETE holders :h',
+        ExpressionAttributeValues: { ':h': new Set([holder]) },
       }),
     );
-    return true;
-  } catch (error) {
-    if (isConditionFailed(error)) return false;
-    throw error;
+    freed = true;
   }
+  return freed ? tryAdd() : false;
 }
 
 /** Gives the slot back (every terminal path) and lets the next release in. */

@@ -16,12 +16,12 @@ export async function listReleaseTargets(rt: Runtime, query: { deployment?: stri
         deployment,
         environment: target.environment,
         resource: target.resource,
-        currentVersion: target.currentVersion,
-        desiredVersion: target.activeTag ?? target.currentVersion,
+        currentVersion: target.currentVersion ?? null,
+        desiredVersion: target.activeTag ?? target.currentVersion ?? null,
         status: live?.status ?? (target.currentVersion ? 'successful' : null),
         waitingFor: live?.status === 'waiting' ? live.waitingFor : null,
         jobId: live?.jobId ?? null,
-        lastSucceededAt: target.lastSucceededAt,
+        lastSucceededAt: target.lastSucceededAt ?? null,
       });
     }
   }
