@@ -1,3 +1,4 @@
+import type { AuditRecord } from '../shared/events';
 /** The shapes of the answers the CLI reads (API.md sections 4-8); only the fields it uses. */
 
 export type ReleaseStatus =
@@ -81,17 +82,8 @@ export interface Approval {
   expiresAt?: string | null;
 }
 
-export interface AuditEvent {
-  id: string;
-  time: string;
-  detailType: string;
-  deployment?: string;
-  version?: string;
-  environment?: string;
-  resource?: string;
-  actor?: { keyId?: string; approver?: string; system?: string };
-  data?: Record<string, unknown>;
-}
+/** An audit record as GET /v1/events answers it (shared/events.ts). */
+export type AuditEvent = AuditRecord;
 
 export interface Page<T> {
   items: T[];

@@ -1,3 +1,4 @@
+import type { AuditRecord } from '../../shared/events';
 import { type Client, eventually } from '../helpers/client';
 
 /** Reading rollouts back through the API, as the reliability suites check them (API.md sections 4 and 8). */
@@ -16,17 +17,8 @@ export interface VersionView {
   releases: ReleaseView[];
 }
 
-export interface AuditEvent {
-  id: string;
-  time: string;
-  detailType: string;
-  deployment?: string;
-  version?: string;
-  environment?: string;
-  resource?: string;
-  actor: Record<string, unknown>;
-  data?: Record<string, unknown>;
-}
+/** An audit record as GET /v1/events answers it (shared/events.ts). */
+export type AuditEvent = AuditRecord;
 
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set([
   'successful',
