@@ -12,6 +12,7 @@ import { FUNCTIONS } from '../../functions/registry';
 import { parseApiKeys, resetKeySource } from '../../shared/auth/keys';
 import { nowMs, setTimeScale } from '../../shared/clock';
 import { errorBody } from '../../shared/errors';
+import { reconcileAll } from '../../shared/rollouts/reconcile';
 import { startRollout } from '../../shared/rollouts/workflow';
 import { ENV, resetRuntime, runtime } from '../../shared/runtime';
 import type { ApiKey } from '../../shared/schemas';
@@ -347,6 +348,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   // Executions live in memory: re-run every unfinished release; each step resumes where it was.
   const unfinished = await scanUnfinishedReleases(runtime());
   for (const release of unfinished) await startRollout(runtime(), release);
+  // A crash between writing a version and writing its releases left targets without a release of
+  // the newest ready version: reconciling gives them one (as for a target that just appeared).
+  await reconcileAll(runtime());
 
   let closed = false;
   return {
