@@ -106,10 +106,7 @@ export interface JobRecord extends ReleaseKey {
   updatedAt: string;
 }
 
-const releaseSk = (r: Pick<ReleaseKey, 'environment' | 'resource'>) => `${r.environment}#${r.resource}`;
 export const releaseKeyString = (r: ReleaseKey) => `${r.deployment}#${r.tag}#${r.environment}#${r.resource}`;
-export const targetKeyString = (r: Omit<ReleaseKey, 'tag'>) =>
-  `${r.deployment}#${r.environment}#${r.resource}`;
 
 function strip<T>(item: Item | undefined): T | undefined {
   if (!item) return undefined;
@@ -380,24 +377,6 @@ export const listTargets = (ctx: StoreContext, deployment: string, environment?:
     skPrefix: environment ? `${environment}#` : undefined,
   });
 
-export function emptyTarget(t: Omit<ReleaseKey, 'tag'>): TargetRecord {
-  return {
-    deployment: t.deployment,
-    environment: t.environment,
-    resource: t.resource,
-    currentVersion: null,
-    successfulVersions: [],
-    desiredVersion: null,
-    activeTag: null,
-    activeCreatedAt: null,
-    lastSucceededAt: null,
-  };
-}
-
-/** Makes sure the target item exists (its lock and history live there). */
-export const ensureTarget = (ctx: StoreContext, t: Omit<ReleaseKey, 'tag'>) =>
-  putIfAbsent(ctx, targetItemKey(t), emptyTarget(t));
-
 // ---- jobs -------------------------------------------------------------------------------------
 
 export const getJob = (ctx: StoreContext, jobId: string) => get<JobRecord>(ctx, keys.job(jobId));
@@ -448,5 +427,3 @@ export async function deleteWaiter(ctx: StoreContext, waiter: Waiter): Promise<b
     throw error;
   }
 }
-
-export { releaseSk };
