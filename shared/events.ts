@@ -55,6 +55,24 @@ export interface AuditRecord extends GantryEvent {
 
 export const SYSTEM: Actor = { system: 'gantry' };
 
+/** An event about one release (or one of its jobs): it names the deployment, version, environment and resource. */
+export function releaseEvent(
+  release: { deployment: string; tag: string; environment: string; resource: string },
+  detailType: DetailType,
+  data?: Record<string, unknown>,
+  actor: Actor = SYSTEM,
+): GantryEvent {
+  return {
+    detailType,
+    deployment: release.deployment,
+    version: release.tag,
+    environment: release.environment,
+    resource: release.resource,
+    actor,
+    data,
+  };
+}
+
 const PUT_EVENTS_BATCH = 10;
 /** Ids that sort in publishing order, also within one millisecond. */
 const ulid = monotonicFactory();

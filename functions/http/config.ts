@@ -1,5 +1,5 @@
 import { invalid, notFound } from '../../shared/errors';
-import { type Actor, DETAIL_TYPES, publish } from '../../shared/events';
+import { type Actor, DETAIL_TYPES, type GantryEvent, publish } from '../../shared/events';
 import { render, requireConfig, syncProvider } from '../../shared/inventory';
 import { assertNotInUse, reconcileAll, reconcileDeployment } from '../../shared/rollouts/reconcile';
 import { runtime } from '../../shared/runtime';
@@ -19,20 +19,26 @@ const idParam: Record<ConfigKind, string> = {
 
 const actorOf = (request: ApiRequest): Actor => ({ keyId: request.caller?.keyId });
 
+/** The audit event of a configuration change (a deployment's own changes are filed under it). */
+const changed = (
+  request: ApiRequest,
+  kind: ConfigKind,
+  id: string,
+  change: 'created' | 'replaced' | 'deleted',
+): GantryEvent => ({
+  detailType: DETAIL_TYPES.configurationChanged,
+  deployment: kind === 'deployment' ? id : undefined,
+  actor: actorOf(request),
+  data: { change, kind, id },
+});
+
 function crud(kind: ConfigKind, name: string): Record<string, Implementation> {
   const id = (request: ApiRequest) => request.params[idParam[kind]] as string;
   return {
     [`put${name}`]: async (request) => {
       const rt = runtime();
       const { stored, created } = await putConfig(rt, kind, id(request), request.body as object);
-      await publish(rt, [
-        {
-          detailType: DETAIL_TYPES.configurationChanged,
-          deployment: kind === 'deployment' ? stored.id : undefined,
-          actor: actorOf(request),
-          data: { change: created ? 'created' : 'replaced', kind, id: stored.id },
-        },
-      ]);
+      await publish(rt, [changed(request, kind, stored.id, created ? 'created' : 'replaced')]);
       // Targets that appear get the newest ready version at once; targets that vanish are cancelled.
       if (kind === 'deployment') await reconcileDeployment(rt, stored.id);
       else if (kind !== 'policy') await reconcileAll(rt);
@@ -60,14 +66,7 @@ function crud(kind: ConfigKind, name: string): Record<string, Implementation> {
       const rt = runtime();
       await assertNotInUse(rt, kind, id(request));
       if (!(await deleteConfig(rt, kind, id(request)))) throw notFound(`The ${kind} "${id(request)}"`);
-      await publish(rt, [
-        {
-          detailType: DETAIL_TYPES.configurationChanged,
-          deployment: kind === 'deployment' ? id(request) : undefined,
-          actor: actorOf(request),
-          data: { change: 'deleted', kind, id: id(request) },
-        },
-      ]);
+      await publish(rt, [changed(request, kind, id(request), 'deleted')]);
       if (kind === 'resource' || kind === 'environment') await reconcileAll(rt);
       return json(204);
     },

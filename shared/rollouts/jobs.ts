@@ -3,7 +3,7 @@ import { dispatchJob, JobDispatchError, type JobPayload, pollJobStatus } from '.
 import { constantTimeEqual } from '../auth/signature';
 import { isoNow, nowMs } from '../clock';
 import { conflict, notFound, unauthenticated } from '../errors';
-import { type Actor, DETAIL_TYPES, publish, SYSTEM } from '../events';
+import { type Actor, DETAIL_TYPES, publish, releaseEvent, SYSTEM } from '../events';
 import { requireConfig } from '../inventory';
 import type { Runtime } from '../runtime';
 import type { DeploymentBody, EnvironmentBody, JobStatusBody, ResourceBody } from '../schemas';
@@ -221,15 +221,12 @@ export async function dispatchReleaseJob(
       throw error;
     });
     await publish(rt, [
-      {
-        detailType: DETAIL_TYPES.jobDispatched,
-        deployment: job.deployment,
-        version: job.tag,
-        environment: job.environment,
-        resource: job.resource,
-        actor: SYSTEM,
-        data: { jobId, kind, agent: deployment.jobAgent.type, polling: Boolean(job.statusUrl) },
-      },
+      releaseEvent(job, DETAIL_TYPES.jobDispatched, {
+        jobId,
+        kind,
+        agent: deployment.jobAgent.type,
+        polling: Boolean(job.statusUrl),
+      }),
     ]);
     // A polling agent will not call back: the workflow leaves the callback task and polls instead.
     if (job.statusUrl && !TERMINAL_JOB.has(job.status)) await resumeTask(rt, taskToken, pollingOutcome(job));
@@ -287,15 +284,12 @@ export async function recordJobStatus(
     throw conflict(`The job "${jobId}" already finished as ${current.status}.`);
   }
   await publish(rt, [
-    {
-      detailType: DETAIL_TYPES.jobUpdated,
-      deployment: job.deployment,
-      version: job.tag,
-      environment: job.environment,
-      resource: job.resource,
+    releaseEvent(
+      job,
+      DETAIL_TYPES.jobUpdated,
+      { jobId, kind: job.kind, status: job.status, message: job.message, links: job.links },
       actor,
-      data: { jobId, kind: job.kind, status: job.status, message: job.message, links: job.links },
-    },
+    ),
   ]);
   if (TERMINAL_JOB.has(job.status) && job.taskToken) await resumeTask(rt, job.taskToken, outcomeOf(job));
   return { job, changed: true };

@@ -1,5 +1,5 @@
 import { isoNow } from '../clock';
-import { DETAIL_TYPES, publish, SYSTEM } from '../events';
+import { DETAIL_TYPES, publish, releaseEvent } from '../events';
 import type { Runtime } from '../runtime';
 import { TERMINAL_RELEASE, UNDISPATCHED_RELEASE } from '../status';
 import { ConditionFailed } from '../store/client';
@@ -82,17 +82,7 @@ export async function claimTarget(rt: Runtime, release: ReleaseRecord): Promise<
         { expression: 'attribute_not_exists(jobId) OR jobId = :null', values: { ':null': null } },
       );
       await stopRollout(rt, other, `Superseded by ${release.tag}.`);
-      await publish(rt, [
-        {
-          detailType: DETAIL_TYPES.releaseSuperseded,
-          deployment: other.deployment,
-          version: other.tag,
-          environment: other.environment,
-          resource: other.resource,
-          actor: SYSTEM,
-          data: { by: release.tag },
-        },
-      ]);
+      await publish(rt, [releaseEvent(other, DETAIL_TYPES.releaseSuperseded, { by: release.tag })]);
       await releaseTargetLock(rt, other, false);
     } catch (error) {
       if (!(error instanceof ConditionFailed)) throw error;

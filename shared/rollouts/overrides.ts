@@ -1,7 +1,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { isoNow } from '../clock';
 import { conflict, notFound } from '../errors';
-import { type Actor, DETAIL_TYPES, publish } from '../events';
+import { type Actor, DETAIL_TYPES, publish, releaseEvent } from '../events';
 import { requireConfig } from '../inventory';
 import type { Runtime } from '../runtime';
 import { TERMINAL_RELEASE } from '../status';
@@ -97,15 +97,12 @@ export async function forceRelease(
   await stopRollout(rt, release, `Forced by ${actor.keyId ?? 'unknown'}: ${target.reason}`);
   await startRollout(rt, updated);
   await publish(rt, [
-    {
-      detailType: DETAIL_TYPES.overrideApplied,
-      deployment: target.deployment,
-      version: target.tag,
-      environment: target.environment,
-      resource: target.resource,
+    releaseEvent(
+      release,
+      DETAIL_TYPES.overrideApplied,
+      { override: 'force', reason: target.reason, skipped: release.waitingFor },
       actor,
-      data: { override: 'force', reason: target.reason, skipped: release.waitingFor },
-    },
+    ),
   ]);
   return renderRelease(updated);
 }
@@ -172,15 +169,12 @@ export async function rollbackTarget(
   }
   await startRollout(rt, release);
   await publish(rt, [
-    {
-      detailType: DETAIL_TYPES.overrideApplied,
-      deployment: input.deployment,
-      version: toVersion,
-      environment: input.environment,
-      resource: input.resource,
+    releaseEvent(
+      release,
+      DETAIL_TYPES.overrideApplied,
+      { override: 'rollback', toVersion, from: target.currentVersion, reason: input.reason ?? null },
       actor,
-      data: { override: 'rollback', toVersion, from: target.currentVersion, reason: input.reason ?? null },
-    },
+    ),
   ]);
   return { jobId: jobIdOf(release.releaseId, 'rollback', release.attempt), toVersion };
 }

@@ -1,5 +1,5 @@
 import { currentDate, isoNow } from '../clock';
-import { DETAIL_TYPES, type GantryEvent, publish, SYSTEM } from '../events';
+import { DETAIL_TYPES, publish, releaseEvent, SYSTEM } from '../events';
 import { requireConfig } from '../inventory';
 import type { Runtime } from '../runtime';
 import type { DeploymentBody } from '../schemas';
@@ -53,22 +53,6 @@ export const MAX_SIGNAL_WAIT_SECONDS = 24 * 3600;
 
 const ACTIVE: ReleaseStatus[] = ['pending', 'waiting', 'deploying', 'verifying', 'rolling_back'];
 
-function event(
-  release: ReleaseKey,
-  detailType: GantryEvent['detailType'],
-  data?: Record<string, unknown>,
-): GantryEvent {
-  return {
-    detailType,
-    deployment: release.deployment,
-    version: release.tag,
-    environment: release.environment,
-    resource: release.resource,
-    actor: SYSTEM,
-    data,
-  };
-}
-
 async function load(rt: Runtime, key: ReleaseKey): Promise<ReleaseRecord> {
   const release = await getRelease(rt, key);
   if (!release) throw new Error('The release of this execution does not exist.');
@@ -86,7 +70,7 @@ export async function begin(rt: Runtime, key: ReleaseKey): Promise<{ next: 'eval
         expression: 'attribute_not_exists(startedAt) OR startedAt = :null',
         values: { ':null': null },
       });
-      await publish(rt, [event(key, DETAIL_TYPES.releaseStarted)]);
+      await publish(rt, [releaseEvent(key, DETAIL_TYPES.releaseStarted)]);
     } catch (error) {
       if (!(error instanceof ConditionFailed)) throw error;
     }
@@ -116,7 +100,7 @@ async function markWaiting(
   }
   if (waitingFor) {
     await publish(rt, [
-      event(release, DETAIL_TYPES.releaseWaiting, {
+      releaseEvent(release, DETAIL_TYPES.releaseWaiting, {
         waitingFor,
         message,
         until: until?.toISOString() ?? null,
@@ -190,7 +174,7 @@ async function decide(rt: Runtime, release: ReleaseRecord, now: Date): Promise<V
   const claim = await claimTarget(rt, release);
   if (claim.type === 'superseded') {
     if (await finish(rt, release, 'superseded', `Superseded by ${claim.by}.`, ['pending', 'waiting'])) {
-      await publish(rt, [event(release, DETAIL_TYPES.releaseSuperseded, { by: claim.by })]);
+      await publish(rt, [releaseEvent(release, DETAIL_TYPES.releaseSuperseded, { by: claim.by })]);
     }
     return { decision: { next: 'done' } };
   }
@@ -357,7 +341,7 @@ async function succeed(
   });
   const changed = await finish(rt, release, 'successful', null, from);
   await releaseTargetLock(rt, release);
-  if (changed) await publish(rt, [event(release, DETAIL_TYPES.releaseSucceeded, data)]);
+  if (changed) await publish(rt, [releaseEvent(release, DETAIL_TYPES.releaseSucceeded, data)]);
 }
 
 /**
@@ -395,7 +379,9 @@ async function failOrRollBack(
     const reason =
       wanted && !lastGood ? `${message} No earlier successful version to roll back to.` : message;
     if (await finish(rt, release, 'failed', reason, ['deploying', 'verifying'])) {
-      await publish(rt, [event(release, DETAIL_TYPES.releaseFailed, { ...data, cause, message: reason })]);
+      await publish(rt, [
+        releaseEvent(release, DETAIL_TYPES.releaseFailed, { ...data, cause, message: reason }),
+      ]);
     }
     await releaseTargetLock(rt, release);
     decision = await ending(rt, release);
@@ -503,12 +489,12 @@ async function finishRollback(
   if (result.status === 'successful') {
     if (await finish(rt, release, 'rolled_back', release.message, ['rolling_back'])) {
       await updateItem(rt, targetItemKey(release), { set: { currentVersion: release.rolledBackTo } });
-      await publish(rt, [event(release, DETAIL_TYPES.releaseRolledBack, data)]);
+      await publish(rt, [releaseEvent(release, DETAIL_TYPES.releaseRolledBack, data)]);
     }
   } else {
     const message = `${release.message ?? 'The release failed.'} The rollback to ${release.rolledBackTo} failed: ${result.message ?? 'unknown error'}`;
     if (await finish(rt, release, 'failed', message, ['rolling_back'])) {
-      await publish(rt, [event(release, DETAIL_TYPES.releaseFailed, { ...data, message })]);
+      await publish(rt, [releaseEvent(release, DETAIL_TYPES.releaseFailed, { ...data, message })]);
     }
   }
   await releaseTargetLock(rt, release);
@@ -536,7 +522,7 @@ async function finishDrain(
   const message = `The traffic drain failed: ${result.message ?? 'unknown error'}`;
   await updateRelease(rt, release, { drain: { ...drain, state: 'drained', failed: true } }, ['deploying']);
   if (await finish(rt, release, 'failed', message, ['deploying'])) {
-    await publish(rt, [event(release, DETAIL_TYPES.releaseFailed, { cause: 'drain', message })]);
+    await publish(rt, [releaseEvent(release, DETAIL_TYPES.releaseFailed, { cause: 'drain', message })]);
   }
   await releaseTargetLock(rt, release);
   return { next: 'undrain', jobTimeoutSeconds };
@@ -574,6 +560,6 @@ export async function recordFailure(
   const message = `The rollout failed: ${error.Error ?? 'unknown error'}.`;
   if (await finish(rt, release, 'failed', message, ACTIVE)) {
     await releaseTargetLock(rt, key);
-    await publish(rt, [event(key, DETAIL_TYPES.releaseFailed, { error: error.Error ?? null })]);
+    await publish(rt, [releaseEvent(key, DETAIL_TYPES.releaseFailed, { error: error.Error ?? null })]);
   }
 }

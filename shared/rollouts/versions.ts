@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isoNow } from '../clock';
 import { conflict, notFound } from '../errors';
-import { type Actor, DETAIL_TYPES, type GantryEvent, publish, SYSTEM } from '../events';
+import { type Actor, DETAIL_TYPES, type GantryEvent, publish, releaseEvent } from '../events';
 import { requireConfig } from '../inventory';
 import { canonicalJson } from '../json';
 import type { Runtime } from '../runtime';
@@ -282,15 +282,9 @@ export async function cancelReleases(
     cancelled++;
     await stopRollout(rt, release, options.message);
     await releaseTargetLock(rt, release);
-    events.push({
-      detailType: DETAIL_TYPES.releaseCancelled,
-      deployment,
-      version: tag,
-      environment: release.environment,
-      resource: release.resource,
-      actor: options.actor ?? SYSTEM,
-      data: { message: options.message },
-    });
+    events.push(
+      releaseEvent(release, DETAIL_TYPES.releaseCancelled, { message: options.message }, options.actor),
+    );
   });
   await publish(rt, events);
   return cancelled;

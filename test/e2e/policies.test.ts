@@ -161,9 +161,7 @@ describe('staging, then production after approval, one interval apart', () => {
     );
     expect(statuses(done.body, 'production')).toEqual(['successful', 'successful', 'successful']);
 
-    const events = await admin.get<{ items: { detailType: string; data?: { receivedAt?: string } }[] }>(
-      '/v1/events?deployment=api&limit=1000',
-    );
+    const events = await admin.get<{ items: AuditEvent[] }>('/v1/events?deployment=api&limit=1000');
     const decided = events.body.items.find((e) => e.detailType === 'Approval Decided') as
       | { actor: { approver: string } }
       | undefined;

@@ -13,8 +13,6 @@ export interface ReceivedJob {
   callback: { url: string; token: string };
   headers: IncomingMessage['headers'];
   raw: string;
-  /** Real time (ms) the job arrived. */
-  receivedAt: number;
 }
 
 export type Behaviour = (job: ReceivedJob) => 'successful' | 'failed' | 'none' | { status: number };
@@ -30,7 +28,7 @@ export class FakeAgent {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const raw = Buffer.concat(chunks).toString('utf8');
-      const job = { ...(JSON.parse(raw) as ReceivedJob), headers: req.headers, raw, receivedAt: Date.now() };
+      const job = { ...(JSON.parse(raw) as ReceivedJob), headers: req.headers, raw };
       this.jobs.push(job);
       const decision = this.behaviour(job);
       if (typeof decision === 'object') {
