@@ -11,9 +11,5 @@ export function rolloutOrder(targetKeys: string[], tag: string): string[] {
   return [...targetKeys].sort((a, b) => rank(a, tag).localeCompare(rank(b, tag)) || a.localeCompare(b));
 }
 
-export function rolloutPosition(targetKey: string, targetKeys: string[], tag: string): number {
-  return rolloutOrder(targetKeys, tag).indexOf(targetKey);
-}
-
 export const slotTime = (anchor: Date, position: number, intervalSeconds: number) =>
   new Date(anchor.getTime() + position * intervalSeconds * 1000);
