@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { canonicalJson } from '../shared/json';
-import { DeploymentBody, EnvironmentBody, Id, PolicyBody, ResourceBody, ResourceId } from '../shared/schemas';
+import { Id, ResourceId } from '../shared/schemas/common';
+import { DeploymentBody, EnvironmentBody, PolicyBody, ResourceBody } from '../shared/schemas/config';
 import { ApiError, CliError, EXIT, seg, usageError } from './client';
 import type { Context } from './context';
 
@@ -14,10 +15,10 @@ import type { Context } from './context';
  */
 
 const GantryFile = z.strictObject({
-  resources: z.record(ResourceId, ResourceBody).nullish(),
-  environments: z.record(Id, EnvironmentBody).nullish(),
-  deployments: z.record(Id, DeploymentBody).nullish(),
-  policies: z.record(Id, PolicyBody).nullish(),
+  resources: z.nullish(z.record(ResourceId, ResourceBody)),
+  environments: z.nullish(z.record(Id, EnvironmentBody)),
+  deployments: z.nullish(z.record(Id, DeploymentBody)),
+  policies: z.nullish(z.record(Id, PolicyBody)),
 });
 
 /** In dependency order: environments select resources, deployments name environments. */

@@ -1,6 +1,6 @@
 import { conflict, invalid, notFound } from './errors';
 import { canonicalJson } from './json';
-import type { ResourceBody } from './schemas';
+import type { ResourceBody } from './schemas/config';
 import type { StoreContext } from './store/client';
 import { deleteConfig, getConfig, listProviderResources, putConfig, type Stored } from './store/config';
 import type { ConfigKind } from './store/keys';

@@ -1,5 +1,5 @@
 import { matches } from './cel';
-import type { DeploymentBody, EnvironmentBody, ResourceBody } from './schemas';
+import type { DeploymentBody, EnvironmentBody, ResourceBody } from './schemas/config';
 import type { Stored } from './store/config';
 
 /** What CEL selectors see (API.md section 3). */

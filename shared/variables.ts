@@ -1,5 +1,5 @@
 import { evaluateCel } from './cel';
-import type { DeploymentBody } from './schemas';
+import type { DeploymentBody } from './schemas/config';
 import type { SecretSource } from './secrets';
 
 /**

@@ -2,7 +2,7 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import type { AuditRecord } from '../../shared/events';
 import { mirrorEnvironment } from '../../shared/github/deployments';
 import { runtime } from '../../shared/runtime';
-import type { DeploymentBody } from '../../shared/schemas';
+import type { DeploymentBody } from '../../shared/schemas/config';
 import { getConfig } from '../../shared/store/config';
 
 /** Release events -> the GitHub Deployment of that version and environment follows them. */

@@ -15,6 +15,7 @@ import { ApiError } from '../../shared/errors';
 import { runtime } from '../../shared/runtime';
 import { recordNonce } from '../../shared/store/nonces';
 import { type ApiResponse, httpHandler, json } from './kernel';
+import { APPROVAL_ROUTES } from './routes/approvals';
 
 /** Approvals (API.md section 7): review page and form, Slack buttons, the API decision route. */
 
@@ -59,7 +60,7 @@ function pageModel(approval: ApprovalRecord, token: string) {
   } as const;
 }
 
-export const handler = httpHandler('api-approvals', {
+export const handler = httpHandler(APPROVAL_ROUTES, {
   listApprovals: async (request) => {
     const items = await listApprovals(
       runtime(),

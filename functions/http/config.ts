@@ -3,10 +3,11 @@ import { type Actor, DETAIL_TYPES, type GantryEvent, publish } from '../../share
 import { render, requireConfig, syncProvider } from '../../shared/inventory';
 import { assertNotInUse, reconcileAll, reconcileDeployment } from '../../shared/rollouts/reconcile';
 import { runtime } from '../../shared/runtime';
-import type { ResourceBody } from '../../shared/schemas';
+import type { ResourceBody } from '../../shared/schemas/config';
 import { deleteConfig, InvalidPageToken, listConfig, putConfig } from '../../shared/store/config';
 import type { ConfigKind } from '../../shared/store/keys';
 import { type ApiRequest, httpHandler, type Implementation, json } from './kernel';
+import { CONFIG_ROUTES } from './routes/config';
 
 /** Resources, environments, deployments, policies and the provider sync (API.md section 3). */
 
@@ -73,7 +74,7 @@ function crud(kind: ConfigKind, name: string): Record<string, Implementation> {
   };
 }
 
-export const handler = httpHandler('api-config', {
+export const handler = httpHandler(CONFIG_ROUTES, {
   ...crud('resource', 'Resource'),
   ...crud('environment', 'Environment'),
   ...crud('deployment', 'Deployment'),

@@ -1,10 +1,11 @@
 import { renderJob, reportJobStatus } from '../../shared/rollouts/jobs';
 import { runtime } from '../../shared/runtime';
-import type { JobStatusBody } from '../../shared/schemas';
+import type { JobStatusBody } from '../../shared/schemas/rollouts';
 import { httpHandler, json } from './kernel';
+import { JOB_ROUTES } from './routes/jobs';
 
 /** Job callbacks (API.md section 6): bearer job token or a jobs:write key. */
-export const handler = httpHandler('api-jobs', {
+export const handler = httpHandler(JOB_ROUTES, {
   reportJobStatus: async (request) => {
     const job = await reportJobStatus(
       runtime(),

@@ -1,13 +1,13 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 import { apiKeys } from '../../shared/auth/keys';
 import { authenticate, authorize, type Caller } from '../../shared/auth/verify';
 import { ApiError, errorBody, invalid, unauthenticated } from '../../shared/errors';
 import { log } from '../../shared/log';
 import { runtime } from '../../shared/runtime';
 import { recordNonce } from '../../shared/store/nonces';
-import { type HttpFunctionId, type RouteSpec, routeKey, routesOf } from './routes';
+import { type RouteSpec, routeKey } from './routes/spec';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -45,7 +45,7 @@ export function json(status: number, body?: unknown): ApiResponse {
 }
 
 /** Zod issues become the contract's `details` with dotted paths. */
-export function parseWith<T extends z.ZodType>(
+export function parseWith<T extends z.ZodMiniType>(
   schema: T,
   value: unknown,
   what = 'The request body',
@@ -195,14 +195,15 @@ function errorResult(error: unknown, requestId: string): Result {
 }
 
 /**
- * The middy handler of one HTTP function: dispatch by API Gateway route key to its implementation.
+ * The middy handler of one HTTP function (its routes, from routes/<function>.ts): dispatch by API
+ * Gateway route key to the implementation.
  * Middleware order: error mapping (outermost), then the request pipeline inside the handler.
  */
-export function httpHandler(fn: HttpFunctionId, implementations: Record<string, Implementation>) {
+export function httpHandler(routes: RouteSpec[], implementations: Record<string, Implementation>) {
   const byKey = new Map<string, { route: RouteSpec; implementation: Implementation }>();
-  for (const route of routesOf(fn)) {
+  for (const route of routes) {
     const implementation = implementations[route.operationId];
-    if (!implementation) throw new Error(`No implementation for ${route.operationId} in ${fn}.`);
+    if (!implementation) throw new Error(`No implementation for ${route.operationId} in ${route.fn}.`);
     byKey.set(routeKey(route), { route, implementation });
   }
   const base = async (event: Event, _context: Context): Promise<Result> => {

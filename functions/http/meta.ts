@@ -4,9 +4,10 @@ import { runtime } from '../../shared/runtime';
 import { InvalidPageToken } from '../../shared/store/config';
 import { httpHandler, json } from './kernel';
 import { openApiDocument } from './openapi';
+import { META_ROUTES } from './routes/meta';
 
 /** Health, the OpenAPI document and the audit trail. */
-export const handler = httpHandler('api-meta', {
+export const handler = httpHandler(META_ROUTES, {
   health: async () => json(200, { ok: true }),
   openapi: async () => json(200, openApiDocument()),
   listEvents: async (request) => {

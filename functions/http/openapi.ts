@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ROUTES, type RouteSpec } from './routes';
 
 /** The OpenAPI 3.1 document, generated from the route table and the zod schemas that validate requests. */
@@ -11,7 +11,7 @@ const ErrorBody = z.object({
   }),
 });
 
-const jsonSchema = (schema: z.ZodType) =>
+const jsonSchema = (schema: z.ZodMiniType) =>
   z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Record<
     string,
     unknown
@@ -34,7 +34,7 @@ function operation(route: RouteSpec) {
       name,
       in: 'query',
       required: false,
-      schema: jsonSchema(schema as z.ZodType),
+      schema: jsonSchema(schema as z.ZodMiniType),
     })),
   ];
   const responses: Record<string, unknown> = {};

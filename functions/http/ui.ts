@@ -13,6 +13,7 @@ import {
 } from '../../shared/ui/view-token';
 import { ASSETS, PAGE_HTML } from '../../ui/assets';
 import { type ApiRequest, type ApiResponse, httpHandler, json } from './kernel';
+import { UI_ROUTES } from './routes/ui';
 
 /**
  * The status page (issue 9): view links, the page and its assets, and the read API the page polls.
@@ -54,7 +55,7 @@ const readJson = (body: unknown): ApiResponse => ({
 type OfDeployment = { deployment: string };
 type OfVersion = { deployment: string; tag: string };
 
-export const handler = httpHandler('api-ui', {
+export const handler = httpHandler(UI_ROUTES, {
   createViewLink: async (request) => {
     const body = (request.body ?? {}) as { ttlSeconds?: number; deployment?: string };
     const rt = runtime();

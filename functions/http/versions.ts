@@ -11,16 +11,17 @@ import {
   viewVersion,
 } from '../../shared/rollouts/versions';
 import { runtime } from '../../shared/runtime';
-import type { VersionBody } from '../../shared/schemas';
+import type { VersionBody } from '../../shared/schemas/rollouts';
 import { listVersions } from '../../shared/store/rollouts';
 import { type ApiRequest, httpHandler, json } from './kernel';
+import { VERSION_ROUTES } from './routes/versions';
 
 /** Versions, their releases, release targets and overrides (API.md sections 4 and 5). */
 
 const actorOf = (request: ApiRequest): Actor => ({ keyId: request.caller?.keyId });
 const param = (request: ApiRequest, name: string) => request.params[name] as string;
 
-export const handler = httpHandler('api-versions', {
+export const handler = httpHandler(VERSION_ROUTES, {
   createVersion: async (request) => {
     const out = await createVersion(
       runtime(),

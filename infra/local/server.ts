@@ -15,7 +15,7 @@ import { errorBody } from '../../shared/errors';
 import { reconcileAll } from '../../shared/rollouts/reconcile';
 import { startRollout } from '../../shared/rollouts/workflow';
 import { ENV, resetRuntime, runtime } from '../../shared/runtime';
-import type { ApiKey } from '../../shared/schemas';
+import type { ApiKey } from '../../shared/schemas/common';
 import { resetSecretSources } from '../../shared/secrets';
 import { scanUnfinishedReleases } from '../../shared/store/rollouts';
 import { createTableInput } from '../../shared/store/table';

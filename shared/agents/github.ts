@@ -1,4 +1,4 @@
-import type { JobAgent } from '../schemas';
+import type { JobAgent } from '../schemas/config';
 import { httpFailure, resolveSecret, sendWithRetry } from './http';
 import type { AgentDeps, DispatchOutcome, JobPayload } from './index';
 

@@ -1,4 +1,4 @@
-import type { JobAgent } from '../schemas';
+import type { JobAgent } from '../schemas/config';
 import { dispatchGithub } from './github';
 import { dispatchWebhook } from './webhook';
 

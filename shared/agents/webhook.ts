@@ -1,5 +1,5 @@
 import { signRequest } from '../auth/signature';
-import type { JobAgent } from '../schemas';
+import type { JobAgent } from '../schemas/config';
 import { httpFailure, JobDispatchError, resolveSecret, sendWithRetry } from './http';
 import type { AgentDeps, DispatchOutcome, JobPayload, JobStatus } from './index';
 

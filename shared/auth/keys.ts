@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ENV } from '../runtime';
-import { type ApiKey, ApiKeys } from '../schemas';
+import { type ApiKey, ApiKeys } from '../schemas/common';
 
 /**
  * The API keys of API.md section 2: a port with two adapters, GANTRY_API_KEYS locally and a Secrets

@@ -1,5 +1,5 @@
 import { type ApiError, forbidden, unauthenticated } from '../errors';
-import type { ApiKey, Scope } from '../schemas';
+import type { ApiKey, Scope } from '../schemas/common';
 import type { KeySource } from './keys';
 import { constantTimeEqual, MAX_CLOCK_SKEW_SECONDS, SIGNATURE_HEADERS, signRequest } from './signature';
 

@@ -1,7 +1,7 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { httpFailure, sendWithRetry } from '../agents/http';
 import type { Runtime } from '../runtime';
-import type { DeploymentBody } from '../schemas';
+import type { DeploymentBody } from '../schemas/config';
 import { secrets } from '../secrets';
 import type { ReleaseStatus } from '../status';
 import { isConditionFailed } from '../store/client';

@@ -1,5 +1,5 @@
 import { matches } from '../cel';
-import type { PolicyBody, Rules } from '../schemas';
+import type { PolicyBody, Rules } from '../schemas/config';
 import type { Stored } from '../store/config';
 import type { CelScope, Warning } from '../targets';
 

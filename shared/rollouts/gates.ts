@@ -6,7 +6,7 @@ import { progressionState } from '../policy/progression';
 import { rolloutOrder, slotTime } from '../policy/rollout-order';
 import { nextDispatchableAt } from '../policy/window';
 import type { Runtime } from '../runtime';
-import type { DeploymentBody, EnvironmentBody, PolicyBody, ResourceBody } from '../schemas';
+import type { DeploymentBody, EnvironmentBody, PolicyBody, ResourceBody } from '../schemas/config';
 import { TERMINAL_RELEASE, type WaitingFor } from '../status';
 import { isConditionFailed } from '../store/client';
 import { listAllConfig } from '../store/config';

@@ -5,7 +5,7 @@ import { type MergedRules, matchingPolicies, mergeRules } from '../policy/merge'
 import { rolloutOrder } from '../policy/rollout-order';
 import { nextDispatchableAt } from '../policy/window';
 import type { Runtime } from '../runtime';
-import type { DeploymentBody, PolicyBody } from '../schemas';
+import type { DeploymentBody, PolicyBody } from '../schemas/config';
 import { listAllConfig } from '../store/config';
 import { getVersion, listReleases, type ReleaseRecord, releaseKeyString } from '../store/rollouts';
 import {

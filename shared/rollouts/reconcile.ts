@@ -2,7 +2,7 @@ import { isoNow } from '../clock';
 import { conflict } from '../errors';
 import { SYSTEM } from '../events';
 import type { Runtime } from '../runtime';
-import type { DeploymentBody } from '../schemas';
+import type { DeploymentBody } from '../schemas/config';
 import { listAllConfig, type Stored } from '../store/config';
 import type { ConfigKind } from '../store/keys';
 import { listTargets, listVersions, putReleaseIfAbsent, type TargetRecord } from '../store/rollouts';

@@ -2,7 +2,7 @@ import { currentDate, isoNow } from '../clock';
 import { DETAIL_TYPES, publish, releaseEvent, SYSTEM } from '../events';
 import { requireConfig } from '../inventory';
 import type { Runtime } from '../runtime';
-import type { DeploymentBody } from '../schemas';
+import type { DeploymentBody } from '../schemas/config';
 import { type ReleaseStatus, TERMINAL_RELEASE, type WaitingFor } from '../status';
 import { ConditionFailed } from '../store/client';
 import {

@@ -1,5 +1,5 @@
 import type { Runtime } from '../runtime';
-import type { DeploymentBody } from '../schemas';
+import type { DeploymentBody } from '../schemas/config';
 import { listAllConfig } from '../store/config';
 import { getRelease, listTargets } from '../store/rollouts';
 

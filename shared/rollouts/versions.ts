@@ -5,7 +5,8 @@ import { type Actor, DETAIL_TYPES, type GantryEvent, publish, releaseEvent } fro
 import { requireConfig } from '../inventory';
 import { canonicalJson } from '../json';
 import type { Runtime } from '../runtime';
-import type { DeploymentBody, EnvironmentBody, ResourceBody, VersionBody } from '../schemas';
+import type { DeploymentBody, EnvironmentBody, ResourceBody } from '../schemas/config';
+import type { VersionBody } from '../schemas/rollouts';
 import { type ReleaseStatus, TERMINAL_RELEASE, UNDISPATCHED_RELEASE } from '../status';
 import { ConditionFailed } from '../store/client';
 import { listAllConfig, type Stored } from '../store/config';

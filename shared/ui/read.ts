@@ -7,7 +7,7 @@ import { planVersion } from '../rollouts/plan';
 import { listReleaseTargets } from '../rollouts/targets-view';
 import { loadInventory, renderRelease, renderVersion } from '../rollouts/versions';
 import type { Runtime } from '../runtime';
-import type { DeploymentBody, EnvironmentBody } from '../schemas';
+import type { DeploymentBody, EnvironmentBody } from '../schemas/config';
 import { listAllConfig, type Stored } from '../store/config';
 import { getRelease, getVersion, listReleases, listVersions } from '../store/rollouts';
 import { planTimelineOf, timelineOf } from './timeline';

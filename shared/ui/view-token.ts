@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { KeySource } from '../auth/keys';
 import { constantTimeEqual } from '../auth/signature';
 import { type ApiError, forbidden, unauthenticated } from '../errors';
-import type { ApiKey } from '../schemas';
+import type { ApiKey } from '../schemas/common';
 
 /**
  * View tokens: read-only links to the status page that hold no API secret. A token is

@@ -1,7 +1,7 @@
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 import { evaluateCel } from '../cel';
-import type { Metric as MetricSchema } from '../schemas';
+import type { Metric as MetricSchema } from '../schemas/config';
 
 /**
  * One verification measurement: ask the metric's provider, then judge the answer with the metric's

@@ -6,7 +6,7 @@ import { type LocalServer, startLocalServer } from '../../infra/local/server';
 import { isoNow } from '../../shared/clock';
 import { bodyHashOf } from '../../shared/rollouts/versions';
 import { runtime } from '../../shared/runtime';
-import { VersionBody } from '../../shared/schemas';
+import { VersionBody } from '../../shared/schemas/rollouts';
 import { putVersionIfAbsent } from '../../shared/store/rollouts';
 import { FakeAgent } from '../helpers/agent';
 import { Client, eventually } from '../helpers/client';

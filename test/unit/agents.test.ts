@@ -9,7 +9,7 @@ import {
   pollJobStatus,
 } from '../../shared/agents';
 import { sha256Hex, signRequest } from '../../shared/auth/signature';
-import type { JobAgent } from '../../shared/schemas';
+import type { JobAgent } from '../../shared/schemas/config';
 
 interface Recorded {
   method: string;

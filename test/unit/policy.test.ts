@@ -3,7 +3,7 @@ import { matchingPolicies, mergeRules } from '../../shared/policy/merge';
 import { progressionState, type UpstreamRelease } from '../../shared/policy/progression';
 import { rolloutOrder, slotTime } from '../../shared/policy/rollout-order';
 import { MAX_POLLS_PER_JOB, pollInterval } from '../../shared/rollouts/jobs';
-import { PolicyBody } from '../../shared/schemas';
+import { PolicyBody } from '../../shared/schemas/config';
 import type { Stored } from '../../shared/store/config';
 
 const policy = (id: string, body: unknown): Stored<PolicyBody> => ({

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mergeRules } from '../../shared/policy/merge';
 import { rolloutOrder } from '../../shared/policy/rollout-order';
 import { haltReached } from '../../shared/rollouts/safety';
-import { PolicyBody } from '../../shared/schemas';
+import { PolicyBody } from '../../shared/schemas/config';
 import type { ReleaseStatus } from '../../shared/status';
 
 const policy = (id: string, rules: unknown) => ({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Metric as MetricSchema } from '../../shared/schemas';
+import { Metric as MetricSchema } from '../../shared/schemas/config';
 import {
   inconclusiveLimit,
   overall,

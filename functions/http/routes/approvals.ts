@@ -1,0 +1,75 @@
+import * as z from 'zod/mini';
+import { ApprovalDecisionBody } from '../../../shared/schemas/rollouts';
+import type { RouteSpec } from './spec';
+
+/** Approvals: the API, the review page of a Slack link and Slack's interactivity callback. */
+
+const APPROVAL_ID = z.string().check(z.regex(/^a[0-9a-f]{32}$/, 'must be an approval id'));
+const LinkApprovalId = z.string().check(z.maxLength(64));
+const LinkToken = z.optional(z.string().check(z.maxLength(256)));
+
+export const APPROVAL_ROUTES: RouteSpec[] = [
+  {
+    operationId: 'listApprovals',
+    method: 'GET',
+    path: '/v1/approvals',
+    fn: 'api-approvals',
+    auth: { type: 'signed', scopes: ['read', 'approvals:write'] },
+    summary: 'Approvals, newest first',
+    query: z.object({ status: z.optional(z.enum(['pending', 'approved', 'rejected', 'expired'])) }),
+    responses: { 200: '{"items": [...]}' },
+  },
+  {
+    operationId: 'decideApproval',
+    method: 'POST',
+    path: '/v1/approvals/{approvalId}/decision',
+    fn: 'api-approvals',
+    auth: { type: 'signed', scopes: ['approvals:write'] },
+    summary: 'Approve or reject through the API',
+    params: { approvalId: APPROVAL_ID },
+    body: ApprovalDecisionBody,
+    responses: { 200: 'The approval' },
+  },
+  {
+    operationId: 'reviewPage',
+    method: 'GET',
+    path: '/approvals/{approvalId}',
+    fn: 'api-approvals',
+    auth: { type: 'public' },
+    summary: 'The review page of an approval link (HTML; never changes anything)',
+    params: { approvalId: LinkApprovalId },
+    query: z.object({ t: LinkToken }),
+    responses: { 200: 'HTML page', 403: 'Bad or expired token (HTML)' },
+  },
+  {
+    operationId: 'decideByLink',
+    method: 'POST',
+    path: '/approvals/{approvalId}',
+    fn: 'api-approvals',
+    auth: { type: 'public' },
+    summary: 'The decision form of the review page (form fields t, decision, approver)',
+    params: { approvalId: LinkApprovalId },
+    bodyType: 'form',
+    body: z.object({
+      t: LinkToken,
+      decision: z.optional(z.enum(['approve', 'reject'])),
+      approver: z.optional(z.string().check(z.maxLength(128))),
+    }),
+    responses: {
+      200: 'HTML confirmation',
+      403: 'Bad token (HTML)',
+      409: 'Already decided or expired (HTML)',
+    },
+  },
+  {
+    operationId: 'slackInteractions',
+    method: 'POST',
+    path: '/slack/interactions',
+    fn: 'api-approvals',
+    auth: { type: 'public' },
+    summary: "Slack's interactivity callback (buttons), verified with Slack's v0 signature",
+    bodyType: 'form',
+    body: z.object({ payload: z.optional(z.string().check(z.maxLength(1024 * 1024))) }),
+    responses: { 200: 'Acknowledged' },
+  },
+];

@@ -1,0 +1,80 @@
+import type * as z from 'zod/mini';
+import { Id, ResourceId } from '../../../shared/schemas/common';
+import {
+  DeploymentBody,
+  EnvironmentBody,
+  PolicyBody,
+  ResourceBody,
+  SyncBody,
+} from '../../../shared/schemas/config';
+import { ADMIN, Paging, READ, type RouteSpec } from './spec';
+
+/** Resources, environments, deployments, policies and the provider sync (API.md section 3). */
+
+const crudRoutes = (
+  kind: string,
+  plural: string,
+  idParam: string,
+  idSchema: z.ZodMiniType,
+  body: z.ZodMiniType,
+): RouteSpec[] => [
+  {
+    operationId: `put${kind}`,
+    method: 'PUT',
+    path: `/v1/${plural}/{${idParam}}`,
+    fn: 'api-config',
+    auth: { type: 'signed', scopes: ADMIN },
+    summary: `Create or replace a ${kind.toLowerCase()}`,
+    params: { [idParam]: idSchema },
+    body,
+    responses: { 200: 'Replaced', 201: 'Created' },
+  },
+  {
+    operationId: `get${kind}`,
+    method: 'GET',
+    path: `/v1/${plural}/{${idParam}}`,
+    fn: 'api-config',
+    auth: { type: 'signed', scopes: READ },
+    summary: `Get a ${kind.toLowerCase()}`,
+    params: { [idParam]: idSchema },
+    responses: { 200: 'The stored object' },
+  },
+  {
+    operationId: `list${kind}s`,
+    method: 'GET',
+    path: `/v1/${plural}`,
+    fn: 'api-config',
+    auth: { type: 'signed', scopes: READ },
+    summary: `List ${plural}`,
+    query: Paging,
+    responses: { 200: '{"items": [...], "nextToken"?}' },
+  },
+  {
+    operationId: `delete${kind}`,
+    method: 'DELETE',
+    path: `/v1/${plural}/{${idParam}}`,
+    fn: 'api-config',
+    auth: { type: 'signed', scopes: ADMIN },
+    summary: `Delete a ${kind.toLowerCase()} (409 while a rollout uses it)`,
+    params: { [idParam]: idSchema },
+    responses: { 204: 'Deleted' },
+  },
+];
+
+export const CONFIG_ROUTES: RouteSpec[] = [
+  ...crudRoutes('Resource', 'resources', 'resourceId', ResourceId, ResourceBody),
+  ...crudRoutes('Environment', 'environments', 'environmentId', Id, EnvironmentBody),
+  ...crudRoutes('Deployment', 'deployments', 'deploymentId', Id, DeploymentBody),
+  ...crudRoutes('Policy', 'policies', 'policyId', Id, PolicyBody),
+  {
+    operationId: 'syncResources',
+    method: 'POST',
+    path: '/v1/resource-providers/{provider}/sync',
+    fn: 'api-config',
+    auth: { type: 'signed', scopes: ADMIN },
+    summary: "Replace a provider's whole set of resources",
+    params: { provider: Id },
+    body: SyncBody,
+    responses: { 200: '{"created", "updated", "deleted", "unchanged"}' },
+  },
+];

@@ -1,0 +1,19 @@
+import { APPROVAL_ROUTES } from './approvals';
+import { CONFIG_ROUTES } from './config';
+import { JOB_ROUTES } from './jobs';
+import { META_ROUTES } from './meta';
+import type { RouteSpec } from './spec';
+import { UI_ROUTES } from './ui';
+import { VERSION_ROUTES } from './versions';
+
+export { type Auth, type HttpFunctionId, type RouteSpec, routeKey } from './spec';
+
+/** Every HTTP route: read by the local server (routing), the CDK stack and the OpenAPI document. */
+export const ROUTES: RouteSpec[] = [
+  ...META_ROUTES,
+  ...CONFIG_ROUTES,
+  ...VERSION_ROUTES,
+  ...JOB_ROUTES,
+  ...APPROVAL_ROUTES,
+  ...UI_ROUTES,
+];

@@ -1,0 +1,18 @@
+import * as z from 'zod/mini';
+import { JobStatusBody } from '../../../shared/schemas/rollouts';
+import type { RouteSpec } from './spec';
+
+/** The job agents' callback (API.md section 6). */
+export const JOB_ROUTES: RouteSpec[] = [
+  {
+    operationId: 'reportJobStatus',
+    method: 'POST',
+    path: '/v1/jobs/{jobId}/status',
+    fn: 'api-jobs',
+    auth: { type: 'job' },
+    summary: "A job agent reports a job's status (bearer job token or a jobs:write key)",
+    params: { jobId: z.string().check(z.regex(/^[a-z0-9]{1,64}$/)) },
+    body: JobStatusBody,
+    responses: { 200: 'The job' },
+  },
+];

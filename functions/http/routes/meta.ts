@@ -1,0 +1,35 @@
+import * as z from 'zod/mini';
+import { Id } from '../../../shared/schemas/common';
+import { Paging, READ, type RouteSpec } from './spec';
+
+/** Health, the OpenAPI document and the audit trail. */
+export const META_ROUTES: RouteSpec[] = [
+  {
+    operationId: 'health',
+    method: 'GET',
+    path: '/healthz',
+    fn: 'api-meta',
+    auth: { type: 'public' },
+    summary: 'Liveness',
+    responses: { 200: '{"ok": true}' },
+  },
+  {
+    operationId: 'openapi',
+    method: 'GET',
+    path: '/openapi.json',
+    fn: 'api-meta',
+    auth: { type: 'public' },
+    summary: 'This OpenAPI 3.1 document',
+    responses: { 200: 'OpenAPI document' },
+  },
+  {
+    operationId: 'listEvents',
+    method: 'GET',
+    path: '/v1/events',
+    fn: 'api-meta',
+    auth: { type: 'signed', scopes: READ },
+    summary: 'The audit trail, newest last',
+    query: z.extend(Paging, { deployment: z.optional(Id), since: z.optional(z.iso.datetime()) }),
+    responses: { 200: '{"items": [...], "nextToken"?}' },
+  },
+];

@@ -1,0 +1,49 @@
+import * as z from 'zod/mini';
+import type { Scope } from '../../../shared/schemas/common';
+
+/**
+ * The shape of the route table. Each HTTP function's routes live in their own module (so a function
+ * bundles only its own schemas); index.ts joins them for the local server, the CDK stack and the
+ * OpenAPI document. No handler code here.
+ */
+export type HttpFunctionId =
+  | 'api-config'
+  | 'api-versions'
+  | 'api-jobs'
+  | 'api-approvals'
+  | 'api-meta'
+  | 'api-ui';
+
+export type Auth =
+  | { type: 'public' }
+  | { type: 'signed'; scopes: readonly Scope[] }
+  /** Signed with jobs:write, or a job's own bearer token (API.md section 6). */
+  | { type: 'job' };
+
+export interface RouteSpec {
+  operationId: string;
+  method: 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+  path: string;
+  fn: HttpFunctionId;
+  auth: Auth;
+  summary: string;
+  params?: Record<string, z.ZodMiniType>;
+  query?: z.ZodMiniObject;
+  body?: z.ZodMiniType;
+  /** `form`: application/x-www-form-urlencoded, as browsers and Slack send it (API.md section 1). */
+  bodyType?: 'json' | 'form';
+  /** Success status codes and what they mean, for the OpenAPI document. */
+  responses: Record<number, string>;
+}
+
+export const READ: readonly Scope[] = ['read'];
+export const ADMIN: readonly Scope[] = ['admin'];
+export const VERSIONS_READ: readonly Scope[] = ['read', 'versions:write'];
+export const VERSIONS_WRITE: readonly Scope[] = ['versions:write'];
+
+export const Paging = z.object({
+  limit: z.optional(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000))),
+  nextToken: z.optional(z.string().check(z.maxLength(2048))),
+});
+
+export const routeKey = (route: Pick<RouteSpec, 'method' | 'path'>) => `${route.method} ${route.path}`;

@@ -1,0 +1,64 @@
+import * as z from 'zod/mini';
+import { Id, Tag } from '../../../shared/schemas/common';
+import { READ, type RouteSpec } from './spec';
+
+/**
+ * The status page (issue 9): a signed route mints read-only view links; the page, its assets and its
+ * read API are public routes whose handler checks the view token (Authorization: View <token>).
+ */
+const VIEW = 'Needs a view token (Authorization: View <token>) from POST /v1/view-links';
+const uiRead = (operationId: string, path: string, summary: string, query: z.ZodMiniObject): RouteSpec => ({
+  operationId,
+  method: 'GET',
+  path,
+  fn: 'api-ui',
+  auth: { type: 'public' },
+  summary: `${summary}. ${VIEW}`,
+  query,
+  responses: { 200: 'JSON for the status page', 401: 'Missing, forged or expired view token', 403: VIEW },
+});
+const OfDeployment = z.object({ deployment: Id });
+const OfVersion = z.object({ deployment: Id, tag: Tag });
+
+export const UI_ROUTES: RouteSpec[] = [
+  {
+    operationId: 'createViewLink',
+    method: 'POST',
+    path: '/v1/view-links',
+    fn: 'api-ui',
+    auth: { type: 'signed', scopes: READ },
+    summary: 'Mint a short-lived, read-only link to the status page (it holds no API secret)',
+    body: z.optional(
+      z.strictObject({
+        ttlSeconds: z.optional(z.int().check(z.minimum(60), z.maximum(86_400))),
+        deployment: z.optional(Id),
+      }),
+    ),
+    responses: { 201: '{"url", "expiresAt", "deployment"}' },
+  },
+  {
+    operationId: 'statusPage',
+    method: 'GET',
+    path: '/ui',
+    fn: 'api-ui',
+    auth: { type: 'public' },
+    summary: 'The status page (HTML); its link carries the view token as ?v=',
+    query: z.object({ v: z.optional(z.string().check(z.maxLength(512))) }),
+    responses: { 200: 'HTML page' },
+  },
+  {
+    operationId: 'statusPageAsset',
+    method: 'GET',
+    path: '/ui/assets/{name}',
+    fn: 'api-ui',
+    auth: { type: 'public' },
+    summary: 'A static asset of the status page (CSS, JavaScript)',
+    params: { name: z.string().check(z.regex(/^[a-z0-9.-]{1,64}$/)) },
+    responses: { 200: 'The asset' },
+  },
+  uiRead('uiDeployments', '/ui/api/deployments', 'Deployments the view token may read', z.object({})),
+  uiRead('uiMatrix', '/ui/api/matrix', "A deployment's release matrix", OfDeployment),
+  uiRead('uiVersions', '/ui/api/versions', "A deployment's recent versions, newest first", OfDeployment),
+  uiRead('uiTimeline', '/ui/api/timeline', "A version's timeline (Gantt rows per target)", OfVersion),
+  uiRead('uiPlan', '/ui/api/plan', "A version's plan drawn as a timeline of estimates", OfVersion),
+];

@@ -1,0 +1,131 @@
+import * as z from 'zod/mini';
+import { Id, Tag } from '../../../shared/schemas/common';
+import {
+  ForceBody,
+  ReasonBody,
+  RollbackBody,
+  VersionBody,
+  VersionPatch,
+} from '../../../shared/schemas/rollouts';
+import { ADMIN, Paging, type RouteSpec, VERSIONS_READ, VERSIONS_WRITE } from './spec';
+
+/** Versions, their releases, release targets and overrides (API.md sections 4 and 5). */
+
+const version = { deploymentId: Id, tag: Tag };
+const OptionalReason = z.optional(ReasonBody);
+
+export const VERSION_ROUTES: RouteSpec[] = [
+  {
+    operationId: 'createVersion',
+    method: 'POST',
+    path: '/v1/deployments/{deploymentId}/versions',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: VERSIONS_WRITE },
+    summary: 'Create a version; ready versions start one rollout per release target',
+    params: { deploymentId: Id },
+    body: VersionBody,
+    responses: { 200: 'Same tag and body as before', 201: 'Created' },
+  },
+  {
+    operationId: 'listVersions',
+    method: 'GET',
+    path: '/v1/deployments/{deploymentId}/versions',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: VERSIONS_READ },
+    summary: 'List the versions of a deployment, newest first',
+    params: { deploymentId: Id },
+    query: Paging,
+    responses: { 200: '{"items": [...], "nextToken"?}' },
+  },
+  {
+    operationId: 'getVersion',
+    method: 'GET',
+    path: '/v1/deployments/{deploymentId}/versions/{tag}',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: VERSIONS_READ },
+    summary: 'A version with its releases',
+    params: version,
+    responses: { 200: '{"version", "releases"}' },
+  },
+  {
+    operationId: 'patchVersion',
+    method: 'PATCH',
+    path: '/v1/deployments/{deploymentId}/versions/{tag}',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: VERSIONS_WRITE },
+    summary: 'Mark a building version ready (starts its rollouts) or rejected',
+    params: version,
+    body: VersionPatch,
+    responses: { 200: '{"version", "releases"}' },
+  },
+  {
+    operationId: 'cancelVersion',
+    method: 'POST',
+    path: '/v1/deployments/{deploymentId}/versions/{tag}/cancel',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: ADMIN },
+    summary: 'Cancel the releases of a version that have not finished',
+    params: version,
+    body: OptionalReason,
+    responses: { 200: '{"version", "releases"}' },
+  },
+  ...(['pause', 'resume'] as const).map(
+    (action): RouteSpec => ({
+      operationId: `${action}Deployment`,
+      method: 'POST',
+      path: `/v1/deployments/{deploymentId}/${action}`,
+      fn: 'api-versions',
+      auth: { type: 'signed', scopes: ADMIN },
+      summary:
+        action === 'pause'
+          ? 'Pause a deployment: no job is dispatched; releases wait with waitingFor "paused"'
+          : 'Resume a paused deployment',
+      params: { deploymentId: Id },
+      body: OptionalReason,
+      responses: { 200: '{"paused", "pausedBy", "reason"}' },
+    }),
+  ),
+  {
+    operationId: 'listReleaseTargets',
+    method: 'GET',
+    path: '/v1/release-targets',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: VERSIONS_READ },
+    summary: 'Per release target: current (last successful) version, desired version, live status',
+    query: z.object({ deployment: z.optional(Id), environment: z.optional(Id) }),
+    responses: { 200: '{"items": [...]}' },
+  },
+  {
+    operationId: 'forceRelease',
+    method: 'POST',
+    path: '/v1/release-targets/force',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: ADMIN },
+    summary: 'Skip the remaining gates of one release (recorded with its reason)',
+    body: ForceBody,
+    responses: { 200: 'The release' },
+  },
+  {
+    operationId: 'rollbackTarget',
+    method: 'POST',
+    path: '/v1/release-targets/rollback',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: ADMIN },
+    summary:
+      'Redeploy toVersion, or the successful version before the current one, past every gate (job kind rollback)',
+    body: RollbackBody,
+    responses: { 202: '{"jobId", "toVersion"}' },
+  },
+  {
+    operationId: 'getPlan',
+    method: 'GET',
+    path: '/v1/deployments/{deploymentId}/versions/{tag}/plan',
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: VERSIONS_READ },
+    summary: 'What will happen to each release target, computed ahead of time with no side effects',
+    params: version,
+    responses: {
+      200: '{"version", "targets": [{"gates", "position", "slot", "estimatedStart", ...}], "warnings"}',
+    },
+  },
+];
