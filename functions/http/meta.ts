@@ -3,13 +3,13 @@ import { listEvents } from '../../shared/events';
 import { runtime } from '../../shared/runtime';
 import { InvalidPageToken } from '../../shared/store/config';
 import { httpHandler, json } from './kernel';
-import { openApiDocument } from './openapi';
+import document from './openapi.json';
 import { META_ROUTES } from './routes/meta';
 
 /** Health, the OpenAPI document and the audit trail. */
 export const handler = httpHandler(META_ROUTES, {
   health: async () => json(200, { ok: true }),
-  openapi: async () => json(200, openApiDocument()),
+  openapi: async () => json(200, document),
   listEvents: async (request) => {
     try {
       const page = await listEvents(

@@ -1,7 +1,15 @@
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import * as z from 'zod/mini';
 import { ROUTES, type RouteSpec } from './routes';
 
-/** The OpenAPI 3.1 document, generated from the route table and the zod schemas that validate requests. */
+/**
+ * The OpenAPI 3.1 document, generated from the route table and the zod schemas that validate
+ * requests. `npm run openapi` writes it to openapi.json, which api-meta serves: generating it at
+ * request time would put every schema, the CEL parser and rrule into that function's bundle.
+ * test/integration/openapi.test.ts fails when the file and the routes drift apart.
+ */
+export const OPENAPI_FILE = fileURLToPath(new URL('./openapi.json', import.meta.url));
 
 const ErrorBody = z.object({
   error: z.object({
@@ -100,4 +108,9 @@ export function openApiDocument(): Record<string, unknown> {
     },
   };
   return cached;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  writeFileSync(OPENAPI_FILE, `${JSON.stringify(openApiDocument(), null, 2)}\n`);
+  console.log(`wrote ${OPENAPI_FILE}`);
 }

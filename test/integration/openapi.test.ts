@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OPENAPI_FILE, openApiDocument } from '../../functions/http/openapi';
 import { ROUTES } from '../../functions/http/routes';
 import type { LocalServer } from '../../infra/local/server';
 import { startTestServer } from '../helpers/local';
@@ -42,6 +44,15 @@ afterAll(async () => {
 const operationOf = (route: (typeof ROUTES)[number]) => doc.paths[route.path]?.[route.method.toLowerCase()];
 
 describe('GET /openapi.json', () => {
+  it('serves the committed document, which matches the route table (else run `npm run openapi`)', () => {
+    const committed = JSON.parse(readFileSync(OPENAPI_FILE, 'utf8')) as unknown;
+
+    expect(committed, 'functions/http/openapi.json is stale: run `npm run openapi`').toEqual(
+      openApiDocument(),
+    );
+    expect(doc).toEqual(committed);
+  });
+
   it('is served without a signature as JSON', () => {
     expect(status).toBe(200);
     expect(String(contentType)).toMatch(/^application\/json/);
