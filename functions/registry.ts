@@ -50,13 +50,14 @@ const http = (id: string, file: string, needs: Need[], memoryMb = 512): Function
 
 const step = (
   id: string,
+  file: 'rollout' | 'jobs' | 'verify',
   handler: string,
   aslKey: string,
   needs: Need[],
   timeoutSeconds = 30,
 ): FunctionSpec => ({
   id,
-  entry: 'functions/steps/rollout.ts',
+  entry: `functions/steps/${file}.ts`,
   handler,
   kind: 'step',
   aslKey,
@@ -83,23 +84,30 @@ export const FUNCTIONS: FunctionSpec[] = [
   http('api-approvals', 'approvals', ['executions', 'taskCallbacks', 'slack']),
   http('api-meta', 'meta', [], 256),
   http('api-ui', 'ui', []),
-  step('step-begin', 'begin', 'BeginFunctionArn', []),
-  step('step-evaluate', 'evaluateGates', 'EvaluateFunctionArn', ['executions', 'taskCallbacks', 'slack']),
-  step('step-wait', 'wait', 'WaitFunctionArn', ['executions', 'taskCallbacks', 'slack']),
+  // Plans evaluate every target against every policy and expand windows: CPU-bound, so a full vCPU.
+  http('api-plan', 'plan', [], 1769),
+  step('step-begin', 'rollout', 'begin', 'BeginFunctionArn', []),
+  step('step-evaluate', 'rollout', 'evaluateGates', 'EvaluateFunctionArn', [
+    'executions',
+    'taskCallbacks',
+    'slack',
+  ]),
+  step('step-wait', 'rollout', 'wait', 'WaitFunctionArn', ['executions', 'taskCallbacks', 'slack']),
   // Sending a job retries with backoff (about 15 s at worst) before it fails the job.
-  step('step-dispatch', 'dispatch', 'DispatchFunctionArn', ['taskCallbacks', 'agentSecrets'], 120),
+  step('step-dispatch', 'jobs', 'dispatch', 'DispatchFunctionArn', ['taskCallbacks', 'agentSecrets'], 120),
   // A polling agent's status URL, one GET with a short retry.
-  step('step-poll', 'poll', 'PollFunctionArn', ['agentSecrets']),
-  step('step-complete', 'completeRelease', 'CompleteFunctionArn', ['executions', 'taskCallbacks']),
+  step('step-poll', 'jobs', 'poll', 'PollFunctionArn', ['agentSecrets']),
+  step('step-complete', 'rollout', 'completeRelease', 'CompleteFunctionArn', ['executions', 'taskCallbacks']),
   // Measures run providers with their own timeouts (10 s each, in parallel).
   step(
     'step-measure',
+    'verify',
     'measure',
     'MeasureFunctionArn',
     ['executions', 'taskCallbacks', 'agentSecrets', 'metrics'],
     60,
   ),
-  step('step-fail', 'fail', 'FailFunctionArn', ['taskCallbacks']),
+  step('step-fail', 'rollout', 'fail', 'FailFunctionArn', ['taskCallbacks']),
   // Starts the executions of a version's releases off the request path (thousands take seconds).
   consumer('event-fanout', 'fanout', [DETAIL_TYPES.versionReady], ['executions']),
   // Environment progression is woken by the upstream outcome, not by polling (a failure wakes it

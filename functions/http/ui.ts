@@ -2,30 +2,18 @@ import { apiKeys } from '../../shared/auth/keys';
 import { ApiError, notFound } from '../../shared/errors';
 import { requireConfig } from '../../shared/inventory';
 import { runtime } from '../../shared/runtime';
-import { deploymentsView, matrixView, planView, timelineView, versionsView } from '../../shared/ui/read';
-import {
-  checkDeployment,
-  DEFAULT_VIEW_TTL_SECONDS,
-  mintViewToken,
-  type ViewGrant,
-  verifyViewToken,
-  viewTokenOf,
-} from '../../shared/ui/view-token';
+import { deploymentsView, matrixView, timelineView, versionsView } from '../../shared/ui/read';
+import { DEFAULT_VIEW_TTL_SECONDS, mintViewToken } from '../../shared/ui/view-token';
 import { ASSETS, PAGE_HTML } from '../../ui/assets';
-import { type ApiRequest, type ApiResponse, httpHandler, json } from './kernel';
+import { httpHandler, json } from './kernel';
 import { UI_ROUTES } from './routes/ui';
+import { grantOf, readJson, SECURITY_HEADERS } from './view';
 
 /**
- * The status page (issue 9): view links, the page and its assets, and the read API the page polls.
- * The page holds no API key: its read calls carry a view token minted by a key with `read`.
+ * The status page (issue 9): view links, the page and its assets, and the read API the page polls
+ * (its plan comes from api-plan). The page holds no API key: its read calls carry a view token
+ * minted by a key with `read`.
  */
-
-const SECURITY_HEADERS = {
-  'x-content-type-options': 'nosniff',
-  // The page URL carries the view token: never send it on as a Referer.
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-};
 
 const CSP = [
   "default-src 'none'",
@@ -37,20 +25,6 @@ const CSP = [
   "form-action 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
-
-/** The grant of the request's view token, limited to `deployment` when one is named. */
-async function grantOf(request: ApiRequest, deployment?: string): Promise<ViewGrant> {
-  const grant = await verifyViewToken(viewTokenOf(request.headers.authorization), apiKeys());
-  const denied = deployment === undefined ? undefined : checkDeployment(grant, deployment);
-  if (denied) throw denied;
-  return grant;
-}
-
-const readJson = (body: unknown): ApiResponse => ({
-  status: 200,
-  body,
-  headers: { 'cache-control': 'no-store', ...SECURITY_HEADERS },
-});
 
 type OfDeployment = { deployment: string };
 type OfVersion = { deployment: string; tag: string };
@@ -106,10 +80,5 @@ export const handler = httpHandler(UI_ROUTES, {
     const { deployment, tag } = request.query as OfVersion;
     await grantOf(request, deployment);
     return readJson(await timelineView(runtime(), deployment, tag));
-  },
-  uiPlan: async (request) => {
-    const { deployment, tag } = request.query as OfVersion;
-    await grantOf(request, deployment);
-    return readJson(await planView(runtime(), deployment, tag));
   },
 });

@@ -1,7 +1,6 @@
 import { type Actor, DETAIL_TYPES, publish } from '../../shared/events';
 import { requireConfig } from '../../shared/inventory';
 import { forceRelease, rollbackTarget, setPaused } from '../../shared/rollouts/overrides';
-import { planVersion } from '../../shared/rollouts/plan';
 import { listReleaseTargets } from '../../shared/rollouts/targets-view';
 import {
   cancelReleases,
@@ -103,8 +102,6 @@ export const handler = httpHandler(VERSION_ROUTES, {
         actorOf(request),
       ),
     ),
-  getPlan: async (request) =>
-    json(200, await planVersion(runtime(), param(request, 'deploymentId'), param(request, 'tag'))),
   listReleaseTargets: async (request) =>
     json(200, {
       items: await listReleaseTargets(

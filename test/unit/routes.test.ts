@@ -4,6 +4,7 @@ import { CONFIG_ROUTES } from '../../functions/http/routes/config';
 import { ROUTES } from '../../functions/http/routes/index';
 import { JOB_ROUTES } from '../../functions/http/routes/jobs';
 import { META_ROUTES } from '../../functions/http/routes/meta';
+import { PLAN_ROUTES } from '../../functions/http/routes/plan';
 import { type HttpFunctionId, type RouteSpec, routeKey } from '../../functions/http/routes/spec';
 import { UI_ROUTES } from '../../functions/http/routes/ui';
 import { VERSION_ROUTES } from '../../functions/http/routes/versions';
@@ -17,6 +18,7 @@ import { FUNCTIONS } from '../../functions/registry';
 const MODULES: [HttpFunctionId, RouteSpec[]][] = [
   ['api-config', CONFIG_ROUTES],
   ['api-versions', VERSION_ROUTES],
+  ['api-plan', PLAN_ROUTES],
   ['api-jobs', JOB_ROUTES],
   ['api-approvals', APPROVAL_ROUTES],
   ['api-meta', META_ROUTES],

@@ -2,6 +2,7 @@ import { APPROVAL_ROUTES } from './approvals';
 import { CONFIG_ROUTES } from './config';
 import { JOB_ROUTES } from './jobs';
 import { META_ROUTES } from './meta';
+import { PLAN_ROUTES } from './plan';
 import type { RouteSpec } from './spec';
 import { UI_ROUTES } from './ui';
 import { VERSION_ROUTES } from './versions';
@@ -13,6 +14,7 @@ export const ROUTES: RouteSpec[] = [
   ...META_ROUTES,
   ...CONFIG_ROUTES,
   ...VERSION_ROUTES,
+  ...PLAN_ROUTES,
   ...JOB_ROUTES,
   ...APPROVAL_ROUTES,
   ...UI_ROUTES,

@@ -12,7 +12,8 @@ export type HttpFunctionId =
   | 'api-jobs'
   | 'api-approvals'
   | 'api-meta'
-  | 'api-ui';
+  | 'api-ui'
+  | 'api-plan';
 
 export type Auth =
   | { type: 'public' }

@@ -6,8 +6,13 @@ import { READ, type RouteSpec } from './spec';
  * The status page (issue 9): a signed route mints read-only view links; the page, its assets and its
  * read API are public routes whose handler checks the view token (Authorization: View <token>).
  */
-const VIEW = 'Needs a view token (Authorization: View <token>) from POST /v1/view-links';
-const uiRead = (operationId: string, path: string, summary: string, query: z.ZodMiniObject): RouteSpec => ({
+export const VIEW = 'Needs a view token (Authorization: View <token>) from POST /v1/view-links';
+export const uiRead = (
+  operationId: string,
+  path: string,
+  summary: string,
+  query: z.ZodMiniObject,
+): RouteSpec => ({
   operationId,
   method: 'GET',
   path,
@@ -18,7 +23,7 @@ const uiRead = (operationId: string, path: string, summary: string, query: z.Zod
   responses: { 200: 'JSON for the status page', 401: 'Missing, forged or expired view token', 403: VIEW },
 });
 const OfDeployment = z.object({ deployment: Id });
-const OfVersion = z.object({ deployment: Id, tag: Tag });
+export const OfVersion = z.object({ deployment: Id, tag: Tag });
 
 export const UI_ROUTES: RouteSpec[] = [
   {
@@ -60,5 +65,4 @@ export const UI_ROUTES: RouteSpec[] = [
   uiRead('uiMatrix', '/ui/api/matrix', "A deployment's release matrix", OfDeployment),
   uiRead('uiVersions', '/ui/api/versions', "A deployment's recent versions, newest first", OfDeployment),
   uiRead('uiTimeline', '/ui/api/timeline', "A version's timeline (Gantt rows per target)", OfVersion),
-  uiRead('uiPlan', '/ui/api/plan', "A version's plan drawn as a timeline of estimates", OfVersion),
 ];

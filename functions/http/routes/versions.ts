@@ -116,16 +116,4 @@ export const VERSION_ROUTES: RouteSpec[] = [
     body: RollbackBody,
     responses: { 202: '{"jobId", "toVersion"}' },
   },
-  {
-    operationId: 'getPlan',
-    method: 'GET',
-    path: '/v1/deployments/{deploymentId}/versions/{tag}/plan',
-    fn: 'api-versions',
-    auth: { type: 'signed', scopes: VERSIONS_READ },
-    summary: 'What will happen to each release target, computed ahead of time with no side effects',
-    params: version,
-    responses: {
-      200: '{"version", "targets": [{"gates", "position", "slot", "estimatedStart", ...}], "warnings"}',
-    },
-  },
 ];

@@ -1,0 +1,23 @@
+import { planVersion } from '../../shared/rollouts/plan';
+import { runtime } from '../../shared/runtime';
+import { planView } from '../../shared/ui/read';
+import { httpHandler, json } from './kernel';
+import { PLAN_ROUTES } from './routes/plan';
+import { grantOf, readJson } from './view';
+
+/** Plans, for the API (signed) and for the status page (view token). */
+
+type OfVersion = { deployment: string; tag: string };
+
+export const handler = httpHandler(PLAN_ROUTES, {
+  getPlan: async (request) =>
+    json(
+      200,
+      await planVersion(runtime(), request.params.deploymentId as string, request.params.tag as string),
+    ),
+  uiPlan: async (request) => {
+    const { deployment, tag } = request.query as OfVersion;
+    await grantOf(request, deployment);
+    return readJson(await planView(runtime(), deployment, tag));
+  },
+});

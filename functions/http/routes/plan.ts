@@ -1,0 +1,26 @@
+import { Id, Tag } from '../../../shared/schemas/common';
+import { type RouteSpec, VERSIONS_READ } from './spec';
+import { OfVersion, uiRead } from './ui';
+
+/**
+ * Plans: what a version will do to each release target, for the API and for the status page. The
+ * heaviest read (every target against every policy, windows expanded), so a function of its own.
+ */
+export const PLAN_ROUTES: RouteSpec[] = [
+  {
+    operationId: 'getPlan',
+    method: 'GET',
+    path: '/v1/deployments/{deploymentId}/versions/{tag}/plan',
+    fn: 'api-plan',
+    auth: { type: 'signed', scopes: VERSIONS_READ },
+    summary: 'What will happen to each release target, computed ahead of time with no side effects',
+    params: { deploymentId: Id, tag: Tag },
+    responses: {
+      200: '{"version", "targets": [{"gates", "position", "slot", "estimatedStart", ...}], "warnings"}',
+    },
+  },
+  {
+    ...uiRead('uiPlan', '/ui/api/plan', "A version's plan drawn as a timeline of estimates", OfVersion),
+    fn: 'api-plan',
+  },
+];

@@ -1,0 +1,86 @@
+import { policyContext } from '../../shared/rollouts/gates';
+import { jobIdOf } from '../../shared/rollouts/ids';
+import { dispatchReleaseJob, pollJob } from '../../shared/rollouts/jobs';
+import { startDeploying } from '../../shared/rollouts/steps';
+import { runtime } from '../../shared/runtime';
+import { TERMINAL_RELEASE } from '../../shared/status';
+import { getRelease, releaseItemKey, updateItem, updateRelease } from '../../shared/store/rollouts';
+import type { StepInput } from './rollout';
+
+/** The rollout's job tasks: send a job to the deployment's agent, and poll an agent that cannot call back. */
+
+/** The release ended while the task was being scheduled: the workflow goes to Done. */
+class ReleaseClosed extends Error {
+  constructor() {
+    super('The release is no longer active.');
+    this.name = 'Gantry.ReleaseClosed';
+  }
+}
+
+export const dispatch = async (
+  input: StepInput & { kind: 'deploy' | 'rollback' | 'drain' | 'undrain'; taskToken: string },
+) => {
+  const rt = runtime();
+  const release = await getRelease(rt, input.release);
+  if (input.kind === 'undrain') {
+    // After the rollout (whatever its outcome): give the target its traffic back.
+    if (!release?.drain) throw new ReleaseClosed();
+    const undrainJobId = jobIdOf(release.releaseId, 'undrain', release.attempt);
+    const drain = { ...release.drain, state: 'undraining' as const, undrainJobId };
+    await updateItem(rt, releaseItemKey(release), { set: { drain } });
+    await dispatchReleaseJob(rt, { ...release, drain }, 'undrain', input.taskToken);
+    return;
+  }
+  if (!release || TERMINAL_RELEASE.has(release.status)) throw new ReleaseClosed();
+  if (input.kind === 'drain') {
+    // Draining dispatches the release: from here on it can no longer be superseded.
+    const { rules } = await policyContext(rt, release);
+    const drain = release.drain ?? {
+      state: 'draining' as const,
+      seconds: rules.trafficDrain?.seconds ?? 0,
+      jobId: jobIdOf(release.releaseId, 'drain', release.attempt),
+    };
+    const deploying = await startDeploying(
+      rt,
+      input.release,
+      jobIdOf(release.releaseId, 'deploy', release.attempt),
+    );
+    if (!deploying) throw new ReleaseClosed();
+    const draining = await updateRelease(
+      rt,
+      release,
+      { drain, message: 'Draining traffic before the deploy.' },
+      ['deploying'],
+    );
+    await dispatchReleaseJob(rt, draining, 'drain', input.taskToken);
+    return;
+  }
+  if (input.kind === 'rollback') {
+    // The automatic rollback of a failed release: the target's last good version, as a job of its own.
+    if (release.status !== 'rolling_back' || !release.rolledBackTo) throw new ReleaseClosed();
+    const jobId = jobIdOf(release.releaseId, 'rollback', release.attempt);
+    if (release.rollbackJobId !== jobId)
+      await updateRelease(rt, release, { rollbackJobId: jobId }, ['rolling_back']);
+    await dispatchReleaseJob(rt, release, 'rollback', input.taskToken, release.rolledBackTo);
+    return;
+  }
+  // An on-demand rollback to this version is a release whose job is of kind `rollback`.
+  const kind = release.jobKind ?? 'deploy';
+  const deploying = await startDeploying(
+    rt,
+    input.release,
+    jobIdOf(release.releaseId, kind, release.attempt),
+  );
+  if (!deploying) throw new ReleaseClosed();
+  await dispatchReleaseJob(rt, deploying, kind, input.taskToken);
+};
+
+/** Poll: one look at a polling agent's job (the deploy job, or the rollback job while rolling back). */
+export const poll = async (input: StepInput & { job: { jobId: string } }) => {
+  const rt = runtime();
+  const release = await getRelease(rt, input.release);
+  const { deployment } = await policyContext(rt, input.release);
+  const outcome = await pollJob(rt, input.job.jobId, deployment.jobTimeoutSeconds ?? 3600);
+  if (!release) throw new ReleaseClosed();
+  return outcome;
+};
