@@ -21,7 +21,9 @@ export type Need =
   /** read the Slack webhook URL and signing secret */
   | 'slack'
   /** read CloudWatch metrics and alarms (verification providers) */
-  | 'metrics';
+  | 'metrics'
+  /** invoke the Lambda functions of lambda job agents (named with the stack's agent prefix) */
+  | 'agentFunctions';
 
 export interface FunctionSpec {
   id: string;
@@ -94,7 +96,14 @@ export const FUNCTIONS: FunctionSpec[] = [
   ]),
   step('step-wait', 'rollout', 'wait', 'WaitFunctionArn', ['executions', 'taskCallbacks', 'slack']),
   // Sending a job retries with backoff (about 15 s at worst) before it fails the job.
-  step('step-dispatch', 'jobs', 'dispatch', 'DispatchFunctionArn', ['taskCallbacks', 'agentSecrets'], 120),
+  step(
+    'step-dispatch',
+    'jobs',
+    'dispatch',
+    'DispatchFunctionArn',
+    ['taskCallbacks', 'agentSecrets', 'agentFunctions'],
+    120,
+  ),
   // A polling agent's status URL, one GET with a short retry.
   step('step-poll', 'jobs', 'poll', 'PollFunctionArn', ['agentSecrets']),
   step('step-complete', 'rollout', 'completeRelease', 'CompleteFunctionArn', ['executions', 'taskCallbacks']),

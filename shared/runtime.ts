@@ -18,6 +18,7 @@ export const ENV = {
   apiKeysSecretId: 'GANTRY_API_KEYS_SECRET_ID',
   secrets: 'GANTRY_SECRETS',
   secretPrefix: 'GANTRY_SECRET_PREFIX',
+  agentFunctionPrefix: 'GANTRY_AGENT_FUNCTION_PREFIX',
   timeScale: 'GANTRY_TIME_SCALE',
   slackWebhookUrl: 'SLACK_WEBHOOK_URL',
   slackSigningSecret: 'SLACK_SIGNING_SECRET',

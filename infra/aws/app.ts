@@ -4,7 +4,7 @@ import { GantryStack } from './stack';
 
 /**
  * `npx cdk synth | deploy` (cdk.json). Optional context, e.g. `-c gantry:stackName=GantryStaging`:
- * gantry:stackName (default Gantry), gantry:publicUrl, gantry:alarmTopicArn.
+ * gantry:stackName (default Gantry), gantry:publicUrl, gantry:alarmTopicArn, gantry:agentFunctionPrefix.
  */
 const app = new App();
 const context = (key: string): string | undefined => app.node.tryGetContext(`gantry:${key}`);
@@ -13,5 +13,6 @@ new GantryStack(app, context('stackName') ?? 'Gantry', {
   description: 'Gantry: serverless deployment control plane',
   publicUrl: context('publicUrl'),
   alarmTopicArn: context('alarmTopicArn'),
+  agentFunctionPrefix: context('agentFunctionPrefix'),
 });
 addNagChecks(app);

@@ -17,6 +17,8 @@ export interface GantryStackProps extends StackProps {
   /** An existing SNS topic the alarms notify. */
   readonly alarmTopicArn?: string;
   readonly throttle?: ThrottleSettings;
+  /** Lambda job agents must be named with this prefix (the dispatch role's scope); default `<stack name>-agent-`, lower case. */
+  readonly agentFunctionPrefix?: string;
   readonly logRetention?: RetentionDays;
 }
 
@@ -47,6 +49,7 @@ export class GantryStack extends Stack {
       rollout,
       publicUrl: props.publicUrl ?? this.api.url,
       logRetention,
+      agentFunctionPrefix: props.agentFunctionPrefix ?? `${this.stackName.toLowerCase()}-agent-`,
     });
     const functionOf = (fnId: string) => this.functions.get(fnId).function;
     this.api.addRoutes(ROUTES, functionOf);

@@ -1,5 +1,7 @@
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { JobAgent } from '../schemas/config';
 import { dispatchGithub } from './github';
+import { dispatchLambda } from './lambda';
 import { dispatchWebhook } from './webhook';
 
 export { JobDispatchError } from './http';
@@ -34,6 +36,10 @@ export interface AgentDeps {
   attemptTimeoutMs?: number;
   /** Default 4: 1 + 3 retries after 1 s, 2 s, 4 s with jitter. */
   maxAttempts?: number;
+  /** The lambda agent's client; default one built from the environment. */
+  lambdaClient?: LambdaClient;
+  /** The lambda agent invokes only functions whose name starts with this (the stack's IAM scope). */
+  lambdaFunctionPrefix?: string;
 }
 
 /** Hands a job to its agent; throws JobDispatchError once the agent refused it or retries are used up. */
@@ -43,5 +49,7 @@ export function dispatchJob(agent: JobAgent, job: JobPayload, deps: AgentDeps): 
       return dispatchWebhook(agent, job, deps);
     case 'github':
       return dispatchGithub(agent, job, deps);
+    case 'lambda':
+      return dispatchLambda(agent, job, deps);
   }
 }

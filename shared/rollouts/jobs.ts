@@ -5,7 +5,7 @@ import { isoNow, nowMs } from '../clock';
 import { conflict, notFound, unauthenticated } from '../errors';
 import { type Actor, DETAIL_TYPES, publish, releaseEvent, SYSTEM } from '../events';
 import { requireConfig } from '../inventory';
-import type { Runtime } from '../runtime';
+import { ENV, type Runtime } from '../runtime';
 import type { DeploymentBody, EnvironmentBody, ResourceBody } from '../schemas/config';
 import type { JobStatusBody } from '../schemas/rollouts';
 import { secrets } from '../secrets';
@@ -201,6 +201,7 @@ export async function dispatchReleaseJob(
     const { payload, deployment } = await buildPayload(rt, job, token);
     const accepted = await dispatchJob(deployment.jobAgent, payload, {
       getSecret: (name) => secrets().get(name),
+      lambdaFunctionPrefix: process.env[ENV.agentFunctionPrefix],
     });
     const polling =
       accepted.type === 'polling'

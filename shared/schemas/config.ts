@@ -110,7 +110,24 @@ export const GithubAgent = z.strictObject({
   tokenSecretRef: SecretName,
   apiUrl: z.optional(Url),
 });
-export const JobAgent = z.discriminatedUnion('type', [WebhookAgent, GithubAgent]);
+/** A function by name or ARN; an alias or version goes in `qualifier`. */
+export const LambdaAgent = z.strictObject({
+  type: z.literal('lambda'),
+  functionName: z
+    .string()
+    .check(
+      z.regex(
+        /^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}$/,
+        'must be a function name or a function ARN (put an alias or version in qualifier)',
+      ),
+    ),
+  qualifier: z.optional(
+    z
+      .string()
+      .check(z.regex(/^(\$LATEST|[A-Za-z0-9_-]{1,128})$/, 'must be an alias name or a version number')),
+  ),
+});
+export const JobAgent = z.discriminatedUnion('type', [WebhookAgent, GithubAgent, LambdaAgent]);
 export type JobAgent = z.infer<typeof JobAgent>;
 
 const VariableValue = z.string().check(z.maxLength(4096));

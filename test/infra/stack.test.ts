@@ -252,13 +252,13 @@ describe('GantryStack', () => {
       FUNCTIONS.flatMap((spec) => functionStatements(spec).flatMap((s) => list(s.Action))),
     );
 
-    it('are each granted to the functions (DynamoDB, Step Functions, EventBridge, Secrets Manager)', () => {
+    it('are each granted to the functions (DynamoDB, Step Functions, EventBridge, Secrets Manager, Lambda)', () => {
       expect(used).toContain('dynamodb:PutItem');
       expect(used.filter((action) => !granted.has(action))).toEqual([]);
     });
 
     it('are all the functions may call on those services (nothing granted "just in case")', () => {
-      const services = /^(dynamodb|states|events|secretsmanager):/;
+      const services = /^(dynamodb|states|events|secretsmanager|lambda):/;
       expect([...granted].filter((action) => services.test(action) && !used.includes(action))).toEqual([]);
       expect(TABLE_ACTIONS.filter((action) => !used.includes(action))).toEqual([]);
     });
@@ -293,6 +293,7 @@ describe('GantryStack', () => {
       });
       expect(env[ENV.apiKeysSecretId] !== undefined).toBe(has('apiKeys'));
       expect(env[ENV.secretPrefix] !== undefined).toBe(has('agentSecrets'));
+      expect(env[ENV.agentFunctionPrefix]).toBe(has('agentFunctions') ? 'test-agent-' : undefined);
       const slackSecretIds = ['GANTRY_SLACK_WEBHOOK_SECRET_ID', 'GANTRY_SLACK_SIGNING_SECRET_ID'];
       expect(slackSecretIds.map((name) => env[name] !== undefined)).toEqual([has('slack'), has('slack')]);
     });
@@ -303,6 +304,25 @@ describe('GantryStack', () => {
       expect(allows(statements, 'states:StartExecution').length > 0).toBe(has('executions'));
       expect(allows(statements, 'states:StopExecution').length > 0).toBe(has('executions'));
       expect(allows(statements, 'states:SendTaskSuccess').length > 0).toBe(has('taskCallbacks'));
+      expect(allows(statements, 'lambda:InvokeFunction').length > 0).toBe(has('agentFunctions'));
+      for (const s of allows(statements, 'lambda:InvokeFunction')) {
+        expect(list(s.Resource)).toEqual([
+          {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':lambda:',
+                { Ref: 'AWS::Region' },
+                ':',
+                { Ref: 'AWS::AccountId' },
+                ':function:test-agent-*',
+              ],
+            ],
+          },
+        ]);
+      }
       for (const s of allows(statements, 'dynamodb:PutItem')) {
         expect(list(s.Resource)).toEqual([
           getAttArn(logicalId(stack.data.table)),
@@ -460,6 +480,7 @@ function sdkActionsUsedBy(dirs: string[]): string[] {
     'client-sfn': 'states',
     'client-eventbridge': 'events',
     'client-secrets-manager': 'secretsmanager',
+    'client-lambda': 'lambda',
   };
   const documentClient: Record<string, string> = {
     Get: 'GetItem',
@@ -481,7 +502,12 @@ function sdkActionsUsedBy(dirs: string[]): string[] {
       for (const name of (m[1] as string).split(',').map((s) => s.trim().replace(/^type\s+/, ''))) {
         const command = /^([A-Za-z]+)Command$/.exec(name)?.[1];
         if (!command) continue;
-        const action = m[2] === 'lib-dynamodb' ? (documentClient[command] ?? command) : command;
+        const action =
+          m[2] === 'lib-dynamodb'
+            ? (documentClient[command] ?? command)
+            : m[2] === 'client-lambda' && command === 'Invoke'
+              ? 'InvokeFunction'
+              : command;
         actions.add(`${service}:${action}`);
       }
     }

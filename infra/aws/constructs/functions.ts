@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Code, LoggingFormat, Tracing } from 'aws-cdk-lib/aws-lambda';
@@ -86,6 +86,8 @@ export interface FunctionsProps {
   /** Base of callback and approval links (GANTRY_PUBLIC_URL). */
   readonly publicUrl: string;
   readonly logRetention: RetentionDays;
+  /** The lambda job agent may invoke only functions whose name starts with this. */
+  readonly agentFunctionPrefix: string;
 }
 
 /** Every function of functions/registry.ts, with exactly the grants and variables its `needs` name. */
@@ -123,6 +125,9 @@ function environmentOf(spec: FunctionSpec, props: FunctionsProps): Record<string
     [ENV.publicUrl]: props.publicUrl,
     ...(spec.needs.includes('apiKeys') ? { [ENV.apiKeysSecretId]: props.secrets.apiKeys.secretArn } : {}),
     ...(spec.needs.includes('agentSecrets') ? { [ENV.secretPrefix]: props.secrets.namedSecretPrefix } : {}),
+    ...(spec.needs.includes('agentFunctions')
+      ? { [ENV.agentFunctionPrefix]: props.agentFunctionPrefix }
+      : {}),
     ...(spec.needs.includes('slack')
       ? {
           [ENV.slackWebhookSecretId]: props.secrets.slackWebhookUrl.secretArn,
@@ -181,6 +186,24 @@ function grant(fn: GantryFunction, need: Need, props: FunctionsProps): void {
           'appends to every secret ARN. GetSecretValue only.',
       );
       return;
+    case 'agentFunctions': {
+      const functions = Stack.of(role).formatArn({
+        service: 'lambda',
+        resource: 'function',
+        resourceName: `${props.agentFunctionPrefix}*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
+      role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [functions] }),
+      );
+      acknowledgeWildcardResource(
+        role,
+        functions,
+        'Deployments name their lambda agent at run time; the team names agent functions with this ' +
+          "stack's prefix, and the wildcard also covers their aliases and versions. InvokeFunction only.",
+      );
+      return;
+    }
     case 'metrics':
       // GetMetricData has no resource-level permissions; DescribeAlarms names alarms the policies pick at run time.
       role.addToPrincipalPolicy(
