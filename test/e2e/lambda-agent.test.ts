@@ -78,6 +78,18 @@ describe('the lambda job agent', () => {
     expect(dispatched.map((e) => e.data?.agent)).toEqual(['lambda']);
   });
 
+  it('runs the example agent of examples/lambda-agent.mjs as it is', async () => {
+    const file = new URL('../../examples/lambda-agent.mjs', import.meta.url).href;
+    const example = (await import(file)) as { handler: (job: unknown) => Promise<void> };
+    lambda.functions.set('gantry-agent-example', example.handler);
+    await deployWith('example', { type: 'lambda', functionName: 'gantry-agent-example' });
+
+    await admin.post('/v1/deployments/example/versions', { tag: 'v7' });
+    const view = await waitSettled(admin, 'example', 'v7', 1);
+
+    expect(view.releases.map((r) => r.status)).toEqual(['successful']);
+  });
+
   it('reaches the function by ARN, through throttling the SDK retries', async () => {
     lambda.functions.set('gantry-agent-arn', reportingFunction('successful'));
     await deployWith('by-arn', {
