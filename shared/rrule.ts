@@ -2,15 +2,12 @@ import * as rruleModule from 'rrule';
 
 /**
  * rrule ships a UMD build as `main` and ESM as `module`: Node's ESM loader sees only a default
- * export, a bundler sees named exports. This picks whichever is there. The pick is a function marked
- * pure so that a bundle which never uses RRule leaves the whole package out.
+ * export, a bundler sees named exports. This picks whichever is there.
  */
 type RRuleModule = typeof import('rrule');
-function pickRRule(): RRuleModule['RRule'] {
-  const lib = ((rruleModule as unknown as { default?: RRuleModule }).default ?? rruleModule) as RRuleModule;
-  return lib.RRule;
-}
+const lib: RRuleModule = ((rruleModule as unknown as { default?: RRuleModule }).default ??
+  rruleModule) as RRuleModule;
 
-export const RRule = /* @__PURE__ */ pickRRule();
+export const RRule = lib.RRule;
 export type RRule = import('rrule').RRule;
 export type RRuleOptions = import('rrule').Options;
