@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { type Loopback, serveLoopback } from './loopback';
 
 /** A webhook job agent on loopback that records every job and can call back on its own. */
 export interface ReceivedJob {
@@ -20,14 +20,11 @@ export type Behaviour = (job: ReceivedJob) => 'successful' | 'failed' | 'none' |
 export class FakeAgent {
   readonly jobs: ReceivedJob[] = [];
   behaviour: Behaviour = () => 'successful';
-  private server?: Server;
+  private server?: Loopback;
   url = '';
 
   async start(): Promise<this> {
-    this.server = createServer(async (req, res) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      const raw = Buffer.concat(chunks).toString('utf8');
+    this.server = await serveLoopback((req, res, raw) => {
       const job = { ...(JSON.parse(raw) as ReceivedJob), headers: req.headers, raw };
       this.jobs.push(job);
       const decision = this.behaviour(job);
@@ -38,8 +35,7 @@ export class FakeAgent {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       if (decision !== 'none') setTimeout(() => void this.report(job, decision), 5);
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/jobs`;
+    this.url = `${this.server.origin}/jobs`;
     return this;
   }
 
@@ -57,6 +53,6 @@ export class FakeAgent {
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+    await this.server?.close();
   }
 }

@@ -1,5 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type Loopback, serveLoopback } from './loopback';
 
 /**
  * AWS Lambda's Invoke API on loopback (REST-JSON: POST /2015-03-31/functions/{name}/invocations),
@@ -20,13 +19,11 @@ export class FakeLambda {
   readonly functions = new Map<string, LambdaFunction>();
   /** Answer this many invocations with 429 TooManyRequestsException first (the SDK retries them). */
   throttle = 0;
-  private server?: Server;
+  private server?: Loopback;
   url = '';
 
   async start(): Promise<this> {
-    this.server = createServer(async (req, res) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
+    this.server = await serveLoopback((req, res, body) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url.pathname);
       const error = (status: number, type: string, message: string) =>
@@ -47,18 +44,17 @@ export class FakeLambda {
         functionName,
         qualifier: url.searchParams.get('Qualifier'),
         invocationType: String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse'),
-        payload: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown,
+        payload: JSON.parse(body) as unknown,
       };
       this.invocations.push(invocation);
       res.writeHead(202).end();
       setTimeout(() => void fn(invocation.payload), 5);
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = this.server.origin;
     return this;
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+    await this.server?.close();
   }
 }

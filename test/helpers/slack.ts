@@ -1,21 +1,17 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type Loopback, serveLoopback } from './loopback';
 
 /** A Slack incoming webhook on loopback that keeps every message it was sent. */
 export class FakeSlack {
   readonly messages: { text: string; blocks: unknown[] }[] = [];
-  private server?: Server;
+  private server?: Loopback;
   url = '';
 
   async start(): Promise<this> {
-    this.server = createServer(async (req, res) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      this.messages.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+    this.server = await serveLoopback((_req, res, body) => {
+      this.messages.push(JSON.parse(body));
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
+    this.url = `${this.server.origin}/hook`;
     return this;
   }
 
@@ -27,6 +23,6 @@ export class FakeSlack {
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+    await this.server?.close();
   }
 }
