@@ -14,7 +14,7 @@ export class JobDispatchError extends Error {
 }
 
 export interface HttpRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH';
   url: string;
   /** Called for every attempt, so a signature carries a fresh timestamp. */
   headers: () => Record<string, string>;

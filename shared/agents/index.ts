@@ -1,11 +1,12 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { JobAgent } from '../schemas/config';
+import { type ArgoCdPoll, dispatchArgoCd, pollArgoCd } from './argocd';
 import { dispatchGithub } from './github';
 import { dispatchLambda } from './lambda';
-import { dispatchWebhook } from './webhook';
+import { dispatchWebhook, pollJobStatus } from './webhook';
 
 export { JobDispatchError } from './http';
-export { pollJobStatus } from './webhook';
+export { pollJobStatus };
 
 /** The job a job agent receives (API.md section 6); the webhook agent gets exactly this as its body. */
 export interface JobPayload {
@@ -19,11 +20,19 @@ export interface JobPayload {
   callback: { url: string; token: string };
 }
 
+/** How to read a polled job's statusUrl when it is not the webhook format of API.md section 6. */
+export type AgentPoll = ArgoCdPoll;
+
 export type DispatchOutcome =
   | { type: 'accepted' }
-  | { type: 'polling'; statusUrl: string; pollIntervalSeconds: number };
+  | { type: 'polling'; statusUrl: string; pollIntervalSeconds: number; poll?: AgentPoll };
 
 export type JobStatus = 'successful' | 'failed' | 'pending';
+
+export interface PollAnswer {
+  status: JobStatus;
+  message?: string;
+}
 
 export interface AgentDeps {
   /** Resolves a secretRef / tokenSecretRef. */
@@ -51,5 +60,17 @@ export function dispatchJob(agent: JobAgent, job: JobPayload, deps: AgentDeps): 
       return dispatchGithub(agent, job, deps);
     case 'lambda':
       return dispatchLambda(agent, job, deps);
+    case 'argocd':
+      return dispatchArgoCd(agent, job, deps);
   }
+}
+
+/** One look at a polled job: its agent's own status format (`poll`), else the webhook one. */
+export async function pollAgentJob(
+  statusUrl: string,
+  poll: AgentPoll | undefined,
+  deps: AgentDeps,
+): Promise<PollAnswer> {
+  if (poll?.type === 'argocd') return pollArgoCd(statusUrl, poll, deps);
+  return { status: await pollJobStatus(statusUrl, deps) };
 }

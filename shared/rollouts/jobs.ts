@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { dispatchJob, JobDispatchError, type JobPayload, pollJobStatus } from '../agents';
+import { dispatchJob, JobDispatchError, type JobPayload, pollAgentJob } from '../agents';
 import { constantTimeEqual } from '../auth/signature';
 import { isoNow, nowMs } from '../clock';
 import { conflict, notFound, unauthenticated } from '../errors';
@@ -123,9 +123,9 @@ export async function pollJob(
     );
     return outcomeOf(failed);
   }
-  let status: 'successful' | 'failed' | 'pending';
+  let answer: Awaited<ReturnType<typeof pollAgentJob>>;
   try {
-    status = await pollJobStatus(job.statusUrl ?? '', {
+    answer = await pollAgentJob(job.statusUrl ?? '', job.poll, {
       getSecret: (name) => secrets().get(name),
       maxAttempts: 2,
     });
@@ -133,10 +133,18 @@ export async function pollJob(
     // A status endpoint that fails now may answer later; the job timeout bounds the wait.
     return pollingOutcome(job);
   }
+  const { status, message } = answer;
   if (status === 'pending') return pollingOutcome(job);
   try {
     return outcomeOf(
-      (await recordJobStatus(rt, jobId, { status, message: `The agent reported ${status}.` }, SYSTEM)).job,
+      (
+        await recordJobStatus(
+          rt,
+          jobId,
+          { status, message: message ?? `The agent reported ${status}.` },
+          SYSTEM,
+        )
+      ).job,
     );
   } catch {
     const current = await getJob(rt, jobId);
@@ -211,6 +219,7 @@ export async function dispatchReleaseJob(
               accepted.pollIntervalSeconds,
               deployment.jobTimeoutSeconds ?? 3600,
             ),
+            ...(accepted.poll ? { poll: accepted.poll } : {}),
           }
         : {};
     job = await updateJob(

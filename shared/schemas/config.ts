@@ -127,7 +127,31 @@ export const LambdaAgent = z.strictObject({
       .check(z.regex(/^(\$LATEST|[A-Za-z0-9_-]{1,128})$/, 'must be an alias name or a version number')),
   ),
 });
-export const JobAgent = z.discriminatedUnion('type', [WebhookAgent, GithubAgent, LambdaAgent]);
+/** `{{deployment.id}}`, `{{environment.id}}`, `{{resource.id|name}}`, `{{resource.metadata.KEY}}`, `{{version.tag}}`, `{{version.metadata.KEY}}`. */
+export const TEMPLATE_FIELD =
+  /^(deployment\.id|environment\.id|resource\.(id|name)|version\.tag|(resource|version)\.metadata\.[A-Za-z0-9_./-]{1,128})$/;
+const Template = (max: number) =>
+  Text(max).check(
+    z.superRefine((template, ctx) => {
+      for (const [, field] of template.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
+        if (!TEMPLATE_FIELD.test(field ?? ''))
+          ctx.addIssue({ code: 'custom', message: `{{${field}}} is not a field a template may use` });
+      }
+    }),
+  );
+/** Points an existing Argo CD Application at the version's revision, syncs it, and polls it until it is healthy. */
+export const ArgoCdAgent = z.strictObject({
+  type: z.literal('argocd'),
+  serverUrl: Url,
+  /** The Application per release target, e.g. `web-{{environment.id}}`. */
+  application: Template(253),
+  appNamespace: z.optional(Text(63)),
+  /** The git revision (tag, branch or commit); default `{{version.tag}}`. */
+  revision: z.optional(Template(255)),
+  tokenSecretRef: SecretName,
+  pollIntervalSeconds: z.optional(Int(1, 3600)),
+});
+export const JobAgent = z.discriminatedUnion('type', [WebhookAgent, GithubAgent, LambdaAgent, ArgoCdAgent]);
 export type JobAgent = z.infer<typeof JobAgent>;
 
 const VariableValue = z.string().check(z.maxLength(4096));

@@ -8,6 +8,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { AgentPoll } from '../agents';
 import { isoNow } from '../clock';
 import type { JobKind, JobStatus, ReleaseStatus, WaitingFor } from '../status';
 import { ConditionFailed, type Item, isConditionFailed, type StoreContext } from './client';
@@ -99,9 +100,11 @@ export interface JobRecord extends ReleaseKey {
   tokenHash?: string;
   taskToken?: string;
   sentAt: string | null;
-  /** Set for a polling agent (202 with statusUrl). */
+  /** Set for a polling agent (202 with statusUrl, or an agent that is always polled). */
   statusUrl?: string;
   pollIntervalSeconds?: number;
+  /** How to read statusUrl when it is not the webhook format (fixed at dispatch; holds no secret). */
+  poll?: AgentPoll;
   createdAt: string;
   updatedAt: string;
 }

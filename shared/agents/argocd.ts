@@ -1,0 +1,169 @@
+import type { JobAgent } from '../schemas/config';
+import { httpFailure, JobDispatchError, resolveSecret, sendWithRetry } from './http';
+import type { AgentDeps, DispatchOutcome, JobPayload, PollAnswer } from './index';
+
+type ArgoCdAgent = Extract<JobAgent, { type: 'argocd' }>;
+
+/** What a poll of an Argo CD job needs besides the Application's URL: stored with the job at dispatch. */
+export interface ArgoCdPoll {
+  type: 'argocd';
+  tokenSecretRef: string;
+  revision: string;
+}
+
+const DEFAULT_POLL_INTERVAL_SECONDS = 10;
+// Kubernetes object names (DNS-1123 subdomain), which Application names are.
+const APPLICATION_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const REVISION = /^[A-Za-z0-9][A-Za-z0-9._/+-]{0,254}$/;
+
+/** Fills `{{environment.id}}` and the other template fields of shared/schemas/config.ts from the job. */
+export function renderTemplate(
+  template: string,
+  job: Pick<JobPayload, 'deployment' | 'environment' | 'resource' | 'version'>,
+): string {
+  return template.replace(/\{\{\s*([^}]*?)\s*\}\}/g, (_match, field: string) => {
+    const [root, key, ...rest] = field.split('.');
+    const metadataKey = rest.join('.');
+    const value =
+      root === 'deployment' && key === 'id'
+        ? job.deployment.id
+        : root === 'environment' && key === 'id'
+          ? job.environment.id
+          : root === 'resource' && (key === 'id' || key === 'name')
+            ? job.resource[key]
+            : root === 'version' && key === 'tag'
+              ? job.version.tag
+              : key === 'metadata' && (root === 'resource' || root === 'version')
+                ? job[root].metadata[metadataKey]
+                : undefined;
+    if (value === undefined)
+      throw new JobDispatchError(`the template field {{${field}}} has no value for this target`, false);
+    return value;
+  });
+}
+
+const bearer = (token: string) => () => ({
+  Authorization: `Bearer ${token}`,
+  'Content-Type': 'application/json',
+  Accept: 'application/json',
+});
+
+/**
+ * Argo CD (API.md section 3, "further types"): sets the target's Application to the version's
+ * revision (a merge patch of spec.source.targetRevision), starts a sync of that revision, and hands
+ * the job to the poll loop, which watches the sync operation and the Application's health.
+ */
+export async function dispatchArgoCd(
+  agent: ArgoCdAgent,
+  job: JobPayload,
+  deps: AgentDeps,
+): Promise<DispatchOutcome> {
+  const application = renderTemplate(agent.application, job);
+  const revision = renderTemplate(agent.revision ?? '{{version.tag}}', job);
+  if (!APPLICATION_NAME.test(application))
+    throw new JobDispatchError(`"${application}" is not an Argo CD Application name`, false);
+  if (!REVISION.test(revision)) throw new JobDispatchError(`"${revision}" is not a git revision`, false);
+  const token = await resolveSecret(agent.tokenSecretRef, deps);
+  const base = `${agent.serverUrl.replace(/\/+$/, '')}/api/v1/applications/${encodeURIComponent(application)}`;
+  const namespace = agent.appNamespace ? { appNamespace: agent.appNamespace } : {};
+  const query = agent.appNamespace ? `?appNamespace=${encodeURIComponent(agent.appNamespace)}` : '';
+  const host = new URL(agent.serverUrl).host;
+
+  const call = (what: string, method: 'PATCH' | 'POST', url: string, body: unknown) =>
+    sendWithRetry(
+      `Argo CD ${what} of ${application} on ${host}`,
+      { method, url, headers: bearer(token), body: JSON.stringify(body), redirect: 'manual' },
+      deps,
+      (res) => {
+        if (res.status < 200 || res.status > 299)
+          throw httpFailure(
+            `Argo CD ${what} of ${application} on ${host}`,
+            res.status,
+            argoMessage(res.body),
+          );
+      },
+    );
+  await call('update', 'PATCH', `${base}${query}`, {
+    name: application,
+    ...namespace,
+    patchType: 'merge',
+    patch: JSON.stringify({ spec: { source: { targetRevision: revision } } }),
+  });
+  await call('sync', 'POST', `${base}/sync`, { name: application, ...namespace, revision });
+
+  const poll: ArgoCdPoll = { type: 'argocd', tokenSecretRef: agent.tokenSecretRef, revision };
+  return {
+    type: 'polling',
+    statusUrl: `${base}${query}`,
+    pollIntervalSeconds: agent.pollIntervalSeconds ?? DEFAULT_POLL_INTERVAL_SECONDS,
+    poll,
+  };
+}
+
+interface Application {
+  status?: {
+    health?: { status?: string; message?: string };
+    operationState?: {
+      phase?: string;
+      message?: string;
+      operation?: { sync?: { revision?: string } };
+    };
+  };
+}
+
+/**
+ * One look at the Application: the job succeeds once the sync of its revision Succeeded and the
+ * Application is Healthy; it fails when that sync Failed or Errored, or the synced Application is
+ * Degraded or Missing. Anything else (our sync not visible yet, Running, Progressing) is pending.
+ */
+export function judgeApplication(app: Application, revision: string): PollAnswer {
+  const operation = app.status?.operationState;
+  if (operation?.operation?.sync?.revision !== revision) return { status: 'pending' };
+  const detail = (text: string | undefined) => (text ? `: ${text.slice(0, 500)}` : '');
+  if (operation.phase === 'Failed' || operation.phase === 'Error') {
+    return {
+      status: 'failed',
+      message: `Argo CD sync of ${revision} ${operation.phase}${detail(operation.message)}`,
+    };
+  }
+  if (operation.phase !== 'Succeeded') return { status: 'pending' };
+  const health = app.status?.health?.status;
+  if (health === 'Healthy') return { status: 'successful', message: `Argo CD synced ${revision}; Healthy` };
+  if (health === 'Degraded' || health === 'Missing') {
+    return {
+      status: 'failed',
+      message: `Argo CD synced ${revision} but the application is ${health}${detail(app.status?.health?.message)}`,
+    };
+  }
+  return { status: 'pending' };
+}
+
+export async function pollArgoCd(statusUrl: string, poll: ArgoCdPoll, deps: AgentDeps): Promise<PollAnswer> {
+  const token = await resolveSecret(poll.tokenSecretRef, deps);
+  const what = `Argo CD application GET from ${URL.canParse(statusUrl) ? new URL(statusUrl).host : 'an invalid URL'}`;
+  return sendWithRetry(
+    what,
+    { method: 'GET', url: statusUrl, headers: bearer(token), redirect: 'manual' },
+    deps,
+    (res) => {
+      if (res.status < 200 || res.status > 299) throw httpFailure(what, res.status, argoMessage(res.body));
+      let app: Application;
+      try {
+        app = JSON.parse(res.body) as Application;
+      } catch {
+        throw new JobDispatchError(`${what} answered with a body that is not JSON`, true);
+      }
+      return judgeApplication(app, poll.revision);
+    },
+  );
+}
+
+/** Argo CD's error body is `{"error", "code", "message"}`; its message names the object, never a credential. */
+function argoMessage(body: string): string | undefined {
+  try {
+    const message = (JSON.parse(body) as { message?: unknown }).message;
+    return typeof message === 'string' ? message.slice(0, 300) : undefined;
+  } catch {
+    return undefined;
+  }
+}

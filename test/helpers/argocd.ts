@@ -1,0 +1,106 @@
+import { type Loopback, serveLoopback } from './loopback';
+
+/**
+ * The part of Argo CD's REST API the argocd agent uses, on loopback: PATCH an Application (merge
+ * patch), POST .../sync, GET the Application with its operation state and health. A sync runs for
+ * `syncMs`, then ends as the Application's `outcome` says.
+ */
+export type Outcome = 'Healthy' | 'Degraded' | 'SyncFailed';
+
+interface App {
+  targetRevision: string;
+  outcome: Outcome;
+  health: string;
+  operationState?: { phase: string; message?: string; operation: { sync: { revision: string } } };
+}
+
+export interface ArgoRequest {
+  method: string;
+  path: string;
+  body: unknown;
+  authorized: boolean;
+}
+
+export class FakeArgoCd {
+  readonly apps = new Map<string, App>();
+  readonly requests: ArgoRequest[] = [];
+  syncMs = 300;
+  private server?: Loopback;
+  url = '';
+
+  constructor(readonly token: string) {}
+
+  app(name: string, outcome: Outcome = 'Healthy'): void {
+    this.apps.set(name, { targetRevision: 'main', outcome, health: 'Healthy' });
+  }
+
+  async start(): Promise<this> {
+    this.server = await serveLoopback((req, res, raw) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : undefined;
+      const authorized = req.headers.authorization === `Bearer ${this.token}`;
+      this.requests.push({ method: req.method ?? '', path: url.pathname, body, authorized });
+      const reply = (status: number, value: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+      if (!authorized)
+        return reply(401, {
+          error: 'invalid session',
+          code: 16,
+          message: 'invalid session: token is invalid',
+        });
+      const match = /^\/api\/v1\/applications\/([^/]+)(\/sync)?$/.exec(url.pathname);
+      const name = decodeURIComponent(match?.[1] ?? '');
+      const app = this.apps.get(name);
+      if (!match || !app) {
+        const message = `applications.argoproj.io "${name}" not found`;
+        return reply(404, { error: message, code: 5, message });
+      }
+      if (req.method === 'PATCH' && !match[2]) {
+        const patch = JSON.parse(String(body?.patch)) as { spec: { source: { targetRevision: string } } };
+        app.targetRevision = patch.spec.source.targetRevision;
+        return reply(200, this.render(name, app));
+      }
+      if (req.method === 'POST' && match[2]) {
+        const revision = String(body?.revision);
+        app.operationState = { phase: 'Running', operation: { sync: { revision } } };
+        app.health = 'Progressing';
+        setTimeout(() => this.finish(app, revision), this.syncMs);
+        return reply(200, this.render(name, app));
+      }
+      if (req.method === 'GET' && !match[2]) return reply(200, this.render(name, app));
+      return reply(405, { error: 'method not allowed', code: 12, message: 'method not allowed' });
+    });
+    this.url = this.server.origin;
+    return this;
+  }
+
+  private finish(app: App, revision: string): void {
+    if (app.operationState?.operation.sync.revision !== revision) return;
+    if (app.outcome === 'SyncFailed') {
+      app.operationState = {
+        phase: 'Failed',
+        message: 'one or more objects failed to apply: Deployment.apps "web" is invalid',
+        operation: { sync: { revision } },
+      };
+      return;
+    }
+    app.operationState = {
+      phase: 'Succeeded',
+      message: 'successfully synced',
+      operation: { sync: { revision } },
+    };
+    app.health = app.outcome;
+  }
+
+  private render(name: string, app: App) {
+    return {
+      metadata: { name, namespace: 'argocd' },
+      spec: { source: { repoURL: 'https://git.example.com/deploy.git', targetRevision: app.targetRevision } },
+      status: { health: { status: app.health }, operationState: app.operationState },
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+  }
+}
