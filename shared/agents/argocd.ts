@@ -50,14 +50,21 @@ const bearer = (token: string) => () => ({
 
 /**
  * Argo CD (API.md section 3, "further types"): sets the target's Application to the version's
- * revision (a merge patch of spec.source.targetRevision), starts a sync of that revision, and hands
- * the job to the poll loop, which watches the sync operation and the Application's health.
+ * revision (a merge patch of spec.source.targetRevision), starts a sync of that revision (unless an
+ * automated sync already did), and hands the job to the poll loop, which watches the sync and the
+ * Application's health.
  */
 export async function dispatchArgoCd(
   agent: ArgoCdAgent,
   job: JobPayload,
   deps: AgentDeps,
 ): Promise<DispatchOutcome> {
+  if (job.kind === 'drain' || job.kind === 'undrain') {
+    throw new JobDispatchError(
+      `the argocd agent cannot ${job.kind} traffic (trafficDrain needs a webhook or lambda agent)`,
+      false,
+    );
+  }
   const application = renderTemplate(agent.application, job);
   const revision = renderTemplate(agent.revision ?? '{{version.tag}}', job);
   if (!APPLICATION_NAME.test(application))
@@ -89,7 +96,19 @@ export async function dispatchArgoCd(
     patchType: 'merge',
     patch: JSON.stringify({ spec: { source: { targetRevision: revision } } }),
   });
-  await call('sync', 'POST', `${base}/sync`, { name: application, ...namespace, revision });
+  try {
+    await call('sync', 'POST', `${base}/sync`, { name: application, ...namespace, revision });
+  } catch (error) {
+    // An automated sync of the new targetRevision started first: the poll loop watches that one.
+    if (
+      !(
+        error instanceof JobDispatchError &&
+        error.status === 400 &&
+        /operation is already in progress/.test(error.message)
+      )
+    )
+      throw error;
+  }
 
   const poll: ArgoCdPoll = { type: 'argocd', tokenSecretRef: agent.tokenSecretRef, revision };
   return {
@@ -103,30 +122,38 @@ export async function dispatchArgoCd(
 interface Application {
   status?: {
     health?: { status?: string; message?: string };
+    sync?: { status?: string; comparedTo?: { source?: { targetRevision?: string } } };
     operationState?: {
       phase?: string;
       message?: string;
       operation?: { sync?: { revision?: string } };
+      syncResult?: { source?: { targetRevision?: string } };
     };
   };
 }
 
 /**
- * One look at the Application: the job succeeds once the sync of its revision Succeeded and the
- * Application is Healthy; it fails when that sync Failed or Errored, or the synced Application is
- * Degraded or Missing. Anything else (our sync not visible yet, Running, Progressing) is pending.
+ * One look at the Application. Successful: no sync running, the Application Synced to the job's
+ * revision (status.sync.comparedTo) and Healthy. Failed: a sync of that revision (ours, or an
+ * automated one, which names the resolved commit but records our targetRevision) Failed or Errored,
+ * or the Application is Synced to it but Degraded or Missing. Anything else is pending.
  */
 export function judgeApplication(app: Application, revision: string): PollAnswer {
   const operation = app.status?.operationState;
-  if (operation?.operation?.sync?.revision !== revision) return { status: 'pending' };
   const detail = (text: string | undefined) => (text ? `: ${text.slice(0, 500)}` : '');
-  if (operation.phase === 'Failed' || operation.phase === 'Error') {
+  const ours =
+    operation?.operation?.sync?.revision === revision ||
+    operation?.syncResult?.source?.targetRevision === revision;
+  if (ours && (operation?.phase === 'Failed' || operation?.phase === 'Error')) {
     return {
       status: 'failed',
       message: `Argo CD sync of ${revision} ${operation.phase}${detail(operation.message)}`,
     };
   }
-  if (operation.phase !== 'Succeeded') return { status: 'pending' };
+  if (operation?.phase === 'Running' || operation?.phase === 'Terminating') return { status: 'pending' };
+  const sync = app.status?.sync;
+  if (sync?.status !== 'Synced' || sync.comparedTo?.source?.targetRevision !== revision)
+    return { status: 'pending' };
   const health = app.status?.health?.status;
   if (health === 'Healthy') return { status: 'successful', message: `Argo CD synced ${revision}; Healthy` };
   if (health === 'Degraded' || health === 'Missing') {

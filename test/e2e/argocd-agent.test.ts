@@ -79,6 +79,18 @@ describe('the argocd job agent', () => {
     expect(argo.apps.get('shop-prod-us')?.targetRevision).toBe('3f9c2ab');
   });
 
+  it('follows the automated sync an Application starts by itself once it points at the version', async () => {
+    argo.app('shop-prod-eu', 'Healthy', true);
+    argo.app('shop-prod-us', 'Healthy', true);
+    await admin.put('/v1/deployments/shop', { jobAgent: agent() });
+
+    await admin.post('/v1/deployments/shop/versions', { tag: 'v1.5.1' });
+    const view = await waitSettled(admin, 'shop', 'v1.5.1', 2);
+
+    expect(view.releases.map((r) => r.status)).toEqual(['successful', 'successful']);
+    expect(argo.apps.get('shop-prod-eu')?.operationState?.operation.sync.revision).toBe('sha-v1.5.1');
+  });
+
   it('fails the release when the synced Application is Degraded, or the sync fails, with what Argo CD said', async () => {
     argo.app('shop-prod-eu', 'Degraded');
     argo.app('shop-prod-us', 'SyncFailed');

@@ -9,9 +9,18 @@ export type Outcome = 'Healthy' | 'Degraded' | 'SyncFailed';
 
 interface App {
   targetRevision: string;
+  /** The revision the live state matches. */
+  synced: string;
   outcome: Outcome;
+  /** Automated sync: a change of targetRevision starts a sync at once (of the resolved commit). */
+  autoSync: boolean;
   health: string;
-  operationState?: { phase: string; message?: string; operation: { sync: { revision: string } } };
+  operationState?: {
+    phase: string;
+    message?: string;
+    operation: { sync: { revision: string } };
+    syncResult: { source: { targetRevision: string } };
+  };
 }
 
 export interface ArgoRequest {
@@ -30,8 +39,8 @@ export class FakeArgoCd {
 
   constructor(readonly token: string) {}
 
-  app(name: string, outcome: Outcome = 'Healthy'): void {
-    this.apps.set(name, { targetRevision: 'main', outcome, health: 'Healthy' });
+  app(name: string, outcome: Outcome = 'Healthy', autoSync = false): void {
+    this.apps.set(name, { targetRevision: 'main', synced: 'main', outcome, autoSync, health: 'Healthy' });
   }
 
   async start(): Promise<this> {
@@ -58,13 +67,15 @@ export class FakeArgoCd {
       if (req.method === 'PATCH' && !match[2]) {
         const patch = JSON.parse(String(body?.patch)) as { spec: { source: { targetRevision: string } } };
         app.targetRevision = patch.spec.source.targetRevision;
+        if (app.autoSync) this.startSync(app, `sha-${app.targetRevision}`);
         return reply(200, this.render(name, app));
       }
       if (req.method === 'POST' && match[2]) {
-        const revision = String(body?.revision);
-        app.operationState = { phase: 'Running', operation: { sync: { revision } } };
-        app.health = 'Progressing';
-        setTimeout(() => this.finish(app, revision), this.syncMs);
+        if (app.operationState?.phase === 'Running') {
+          const message = 'another operation is already in progress';
+          return reply(400, { error: message, code: 9, message });
+        }
+        this.startSync(app, String(body?.revision));
         return reply(200, this.render(name, app));
       }
       if (req.method === 'GET' && !match[2]) return reply(200, this.render(name, app));
@@ -74,29 +85,35 @@ export class FakeArgoCd {
     return this;
   }
 
-  private finish(app: App, revision: string): void {
-    if (app.operationState?.operation.sync.revision !== revision) return;
-    if (app.outcome === 'SyncFailed') {
-      app.operationState = {
-        phase: 'Failed',
-        message: 'one or more objects failed to apply: Deployment.apps "web" is invalid',
-        operation: { sync: { revision } },
-      };
-      return;
-    }
-    app.operationState = {
-      phase: 'Succeeded',
-      message: 'successfully synced',
-      operation: { sync: { revision } },
-    };
-    app.health = app.outcome;
+  private startSync(app: App, revision: string): void {
+    const operation = { sync: { revision } };
+    const syncResult = { source: { targetRevision: app.targetRevision } };
+    app.operationState = { phase: 'Running', operation, syncResult };
+    app.health = 'Progressing';
+    setTimeout(() => {
+      if (app.outcome === 'SyncFailed') {
+        const message = 'one or more objects failed to apply: Deployment.apps "web" is invalid';
+        app.operationState = { phase: 'Failed', message, operation, syncResult };
+        return;
+      }
+      app.operationState = { phase: 'Succeeded', message: 'successfully synced', operation, syncResult };
+      app.synced = syncResult.source.targetRevision;
+      app.health = app.outcome;
+    }, this.syncMs);
   }
 
   private render(name: string, app: App) {
     return {
       metadata: { name, namespace: 'argocd' },
       spec: { source: { repoURL: 'https://git.example.com/deploy.git', targetRevision: app.targetRevision } },
-      status: { health: { status: app.health }, operationState: app.operationState },
+      status: {
+        health: { status: app.health },
+        sync: {
+          status: app.synced === app.targetRevision ? 'Synced' : 'OutOfSync',
+          comparedTo: { source: { targetRevision: app.targetRevision } },
+        },
+        operationState: app.operationState,
+      },
     };
   }
 

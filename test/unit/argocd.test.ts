@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeApplication, renderTemplate } from '../../shared/agents/argocd';
+import { dispatchArgoCd, judgeApplication, renderTemplate } from '../../shared/agents/argocd';
 import { JobDispatchError } from '../../shared/agents/http';
 
 const job = {
@@ -38,32 +38,107 @@ describe('renderTemplate', () => {
 });
 
 describe('judgeApplication', () => {
-  const app = (phase: string | undefined, health: string, revision = 'v2', message?: string) => ({
-    status: {
-      health: { status: health },
-      operationState: phase ? { phase, message, operation: { sync: { revision } } } : undefined,
-    },
-  });
+  /** An Application whose live state is synced to `synced`, after an operation of `revision`. */
+  const app = (
+    phase: string | undefined,
+    health: string,
+    options: { revision?: string; synced?: string; message?: string } = {},
+  ) => {
+    const revision = options.revision ?? 'v2';
+    const synced = options.synced ?? (phase === 'Succeeded' ? revision : 'v1');
+    const message = options.message;
+    return {
+      status: {
+        health: { status: health },
+        sync: {
+          status: synced === 'v2' ? 'Synced' : 'OutOfSync',
+          comparedTo: { source: { targetRevision: 'v2' } },
+        },
+        operationState: phase
+          ? {
+              phase,
+              message,
+              operation: { sync: { revision } },
+              syncResult: { source: { targetRevision: 'v2' } },
+            }
+          : undefined,
+      },
+    };
+  };
 
   it.each([
-    ['no operation yet', app(undefined, 'Healthy'), 'pending'],
-    ["another revision's sync", app('Succeeded', 'Healthy', 'v1'), 'pending'],
+    ['no operation yet, out of sync', app(undefined, 'Healthy'), 'pending'],
+    ['already synced to the revision and healthy', app(undefined, 'Healthy', { synced: 'v2' }), 'successful'],
     ['our sync running', app('Running', 'Progressing'), 'pending'],
+    [
+      'an automated sync (of the commit) running',
+      app('Running', 'Progressing', { revision: '3f9c2ab' }),
+      'pending',
+    ],
+    [
+      'an automated sync done and healthy',
+      app('Succeeded', 'Healthy', { revision: '3f9c2ab', synced: 'v2' }),
+      'successful',
+    ],
     ['our sync done, still progressing', app('Succeeded', 'Progressing'), 'pending'],
     ['our sync done, suspended', app('Succeeded', 'Suspended'), 'pending'],
     ['our sync done and healthy', app('Succeeded', 'Healthy'), 'successful'],
     ['our sync done, degraded', app('Succeeded', 'Degraded'), 'failed'],
     ['our sync done, missing', app('Succeeded', 'Missing'), 'failed'],
-    ['our sync failed', app('Failed', 'Healthy', 'v2', 'hook failed'), 'failed'],
-    ['our sync errored', app('Error', 'Unknown'), 'failed'],
+    ['our sync failed', app('Failed', 'Healthy', { message: 'hook failed' }), 'failed'],
+    ['an automated sync of it errored', app('Error', 'Unknown', { revision: '3f9c2ab' }), 'failed'],
   ])('%s: %s', (_what, application, expected) => {
     expect(judgeApplication(application, 'v2').status).toBe(expected);
   });
 
+  it('waits while an older sync (of another revision) has failed and the new one has not started', () => {
+    const older = {
+      status: {
+        health: { status: 'Healthy' },
+        sync: { status: 'OutOfSync', comparedTo: { source: { targetRevision: 'v2' } } },
+        operationState: {
+          phase: 'Failed',
+          operation: { sync: { revision: 'v1' } },
+          syncResult: { source: { targetRevision: 'v1' } },
+        },
+      },
+    };
+
+    expect(judgeApplication(older, 'v2').status).toBe('pending');
+  });
+
   it("says why, with Argo CD's message", () => {
-    expect(judgeApplication(app('Failed', 'Healthy', 'v2', 'hook failed'), 'v2')).toEqual({
+    expect(judgeApplication(app('Failed', 'Healthy', { message: 'hook failed' }), 'v2')).toEqual({
       status: 'failed',
       message: 'Argo CD sync of v2 Failed: hook failed',
     });
+  });
+});
+
+describe('dispatchArgoCd', () => {
+  it.each(['drain', 'undrain'] as const)('refuses a %s job without calling Argo CD', async (kind) => {
+    let calls = 0;
+    const deps = {
+      getSecret: async () => 'token',
+      fetch: (async () => {
+        calls++;
+        return new Response('{}');
+      }) as typeof fetch,
+    };
+    const agent = {
+      type: 'argocd' as const,
+      serverUrl: 'https://argocd.example.com',
+      application: 'shop-{{environment.id}}',
+      tokenSecretRef: 'argocd-token',
+    };
+
+    const outcome = dispatchArgoCd(
+      agent,
+      { ...job, jobId: 'j1', kind, variables: {}, callback: { url: '', token: '' } },
+      deps,
+    );
+
+    await expect(outcome).rejects.toThrow(`the argocd agent cannot ${kind} traffic`);
+    expect(calls).toBe(0);
   });
 });
