@@ -1,6 +1,7 @@
 import type { JobAgent } from '../schemas/config';
 import { httpFailure, JobDispatchError, resolveSecret, sendWithRetry } from './http';
 import type { AgentDeps, DispatchOutcome, JobPayload, PollAnswer } from './index';
+import { renderTemplate } from './template';
 
 type ArgoCdAgent = Extract<JobAgent, { type: 'argocd' }>;
 
@@ -15,32 +16,6 @@ const DEFAULT_POLL_INTERVAL_SECONDS = 10;
 // Kubernetes object names (DNS-1123 subdomain), which Application names are.
 const APPLICATION_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const REVISION = /^[A-Za-z0-9][A-Za-z0-9._/+-]{0,254}$/;
-
-/** Fills `{{environment.id}}` and the other template fields of shared/schemas/config.ts from the job. */
-export function renderTemplate(
-  template: string,
-  job: Pick<JobPayload, 'deployment' | 'environment' | 'resource' | 'version'>,
-): string {
-  return template.replace(/\{\{\s*([^}]*?)\s*\}\}/g, (_match, field: string) => {
-    const [root, key, ...rest] = field.split('.');
-    const metadataKey = rest.join('.');
-    const value =
-      root === 'deployment' && key === 'id'
-        ? job.deployment.id
-        : root === 'environment' && key === 'id'
-          ? job.environment.id
-          : root === 'resource' && (key === 'id' || key === 'name')
-            ? job.resource[key]
-            : root === 'version' && key === 'tag'
-              ? job.version.tag
-              : key === 'metadata' && (root === 'resource' || root === 'version')
-                ? job[root].metadata[metadataKey]
-                : undefined;
-    if (value === undefined)
-      throw new JobDispatchError(`the template field {{${field}}} has no value for this target`, false);
-    return value;
-  });
-}
 
 const bearer = (token: string) => () => ({
   Authorization: `Bearer ${token}`,

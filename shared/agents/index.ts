@@ -3,6 +3,7 @@ import type { JobAgent } from '../schemas/config';
 import { type ArgoCdPoll, dispatchArgoCd, pollArgoCd } from './argocd';
 import { dispatchGithub } from './github';
 import { dispatchLambda } from './lambda';
+import { dispatchTerraformCloud, pollTerraformCloud, type TerraformCloudPoll } from './terraform-cloud';
 import { dispatchWebhook, pollJobStatus } from './webhook';
 
 export { JobDispatchError } from './http';
@@ -21,7 +22,7 @@ export interface JobPayload {
 }
 
 /** How to read a polled job's statusUrl when it is not the webhook format of API.md section 6. */
-export type AgentPoll = ArgoCdPoll;
+export type AgentPoll = ArgoCdPoll | TerraformCloudPoll;
 
 export type DispatchOutcome =
   | { type: 'accepted' }
@@ -62,6 +63,8 @@ export function dispatchJob(agent: JobAgent, job: JobPayload, deps: AgentDeps): 
       return dispatchLambda(agent, job, deps);
     case 'argocd':
       return dispatchArgoCd(agent, job, deps);
+    case 'terraform-cloud':
+      return dispatchTerraformCloud(agent, job, deps);
   }
 }
 
@@ -72,5 +75,6 @@ export async function pollAgentJob(
   deps: AgentDeps,
 ): Promise<PollAnswer> {
   if (poll?.type === 'argocd') return pollArgoCd(statusUrl, poll, deps);
+  if (poll?.type === 'terraform-cloud') return pollTerraformCloud(statusUrl, poll, deps);
   return { status: await pollJobStatus(statusUrl, deps) };
 }

@@ -130,7 +130,7 @@ export const LambdaAgent = z.strictObject({
 /** `{{deployment.id}}`, `{{environment.id}}`, `{{resource.id|name}}`, `{{resource.metadata.KEY}}`, `{{version.tag}}`, `{{version.metadata.KEY}}`. */
 export const TEMPLATE_FIELD =
   /^(deployment\.id|environment\.id|resource\.(id|name)|version\.tag|(resource|version)\.metadata\.[A-Za-z0-9_./-]{1,128})$/;
-const Template = (max: number) =>
+export const Template = (max: number) =>
   Text(max).check(
     z.superRefine((template, ctx) => {
       for (const [, field] of template.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
@@ -151,7 +151,29 @@ export const ArgoCdAgent = z.strictObject({
   tokenSecretRef: SecretName,
   pollIntervalSeconds: z.optional(Int(1, 3600)),
 });
-export const JobAgent = z.discriminatedUnion('type', [WebhookAgent, GithubAgent, LambdaAgent, ArgoCdAgent]);
+/** Starts a run of a Terraform Cloud (or Enterprise) workspace with the version as run variables, and polls it. */
+export const TerraformCloudAgent = z.strictObject({
+  type: z.literal('terraform-cloud'),
+  organization: Text(128),
+  /** The workspace per release target, e.g. `web-{{environment.id}}`. */
+  workspace: Template(90),
+  tokenSecretRef: SecretName,
+  apiUrl: z.optional(Url),
+  /** Run variables (HCL strings) from templates; default `{"gantry_version": "{{version.tag}}"}`. */
+  variables: z.optional(
+    z
+      .record(z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_-]{0,127}$/)), Template(1024))
+      .check(z.refine((map) => Object.keys(map).length <= 50, 'at most 50 variables')),
+  ),
+  pollIntervalSeconds: z.optional(Int(1, 3600)),
+});
+export const JobAgent = z.discriminatedUnion('type', [
+  WebhookAgent,
+  GithubAgent,
+  LambdaAgent,
+  ArgoCdAgent,
+  TerraformCloudAgent,
+]);
 export type JobAgent = z.infer<typeof JobAgent>;
 
 const VariableValue = z.string().check(z.maxLength(4096));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { dispatchArgoCd, judgeApplication, renderTemplate } from '../../shared/agents/argocd';
+import { dispatchArgoCd, judgeApplication } from '../../shared/agents/argocd';
 import { JobDispatchError } from '../../shared/agents/http';
+import { renderTemplate } from '../../shared/agents/template';
 
 const job = {
   deployment: { id: 'shop', name: 'Shop' },
