@@ -6,9 +6,11 @@ import type { LocalServer } from '../../infra/local/server';
 import { signRequest } from '../../shared/auth/signature';
 import { runtime } from '../../shared/runtime';
 import { FakeAgent } from '../helpers/agent';
+import { FakeArgoCd } from '../helpers/argocd';
 import { type Client, eventually } from '../helpers/client';
 import { startTestServer, TEST_KEYS } from '../helpers/local';
 import { FakeSlack } from '../helpers/slack';
+import { FakeTerraformCloud } from '../helpers/terraform-cloud';
 import { rawRequest } from '../support/raw';
 import { allEvents, versionView, waitSettled } from '../support/rollouts';
 
@@ -28,6 +30,8 @@ vi.hoisted(() => {
 const AGENT_SECRET = 'agent-hmac-Zq9!s3cr3t-7d41c0ffee';
 const DB_PASSWORD = 'db-pa55w0rd-Xy7#unguessable-91ab';
 const SLACK_SIGNING = 'slack-signing-K3y-5ec2e7-feedbead';
+const ARGO_TOKEN = 'argocd-t0ken-Qw8$-2f6e9d-gitops';
+const TFC_TOKEN = 'tfc-t0ken-Lm3%-8a1b2c-atlas';
 const ROLLOUT_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:gantry-rollout';
 
 let server: LocalServer;
@@ -35,6 +39,8 @@ let admin: Client;
 let approver: Client;
 const agent = new FakeAgent();
 const slack = new FakeSlack();
+const argo = new FakeArgoCd(ARGO_TOKEN);
+const tfc = new FakeTerraformCloud('acme', TFC_TOKEN);
 
 // ---- capture ----------------------------------------------------------------------------------
 
@@ -103,11 +109,18 @@ beforeAll(async () => {
   captureOutput();
   await agent.start();
   await slack.start();
+  await argo.start();
+  await tfc.start();
   process.env.SLACK_WEBHOOK_URL = slack.url;
   process.env.SLACK_SIGNING_SECRET = SLACK_SIGNING;
   let as: (id: string) => Client;
   ({ server, admin, as } = await startTestServer({
-    secrets: JSON.stringify({ 'agent-hmac': AGENT_SECRET, 'db-password': DB_PASSWORD }),
+    secrets: JSON.stringify({
+      'agent-hmac': AGENT_SECRET,
+      'db-password': DB_PASSWORD,
+      'argocd-token': ARGO_TOKEN,
+      'tfc-token': TFC_TOKEN,
+    }),
   }));
   approver = as('approver');
   captureTasks(server);
@@ -120,6 +133,8 @@ afterAll(async () => {
   await server?.close();
   await agent.stop();
   await slack.stop();
+  await argo.stop();
+  await tfc.stop();
 });
 
 function taskTokenOf(payload: unknown): string | undefined {
@@ -175,6 +190,37 @@ describe('secrets never leave the agent job', () => {
     ).toBe(200);
     const v2 = await waitSettled(admin, 'vault', 'v2', 2);
     expect(v2.releases.map((r) => r.status)).toEqual(['failed', 'failed']);
+    // The same targets through Argo CD and Terraform Cloud, whose tokens must not leak either.
+    for (const id of ['vault-1', 'vault-2']) argo.app(`vault-${id}`);
+    tfc.workspaces.set('vault-prod', 'applies');
+    await admin.put('/v1/deployments/vault-gitops', {
+      jobAgent: {
+        type: 'argocd',
+        serverUrl: argo.url,
+        application: 'vault-{{resource.id}}',
+        tokenSecretRef: 'argocd-token',
+        pollIntervalSeconds: 1,
+      },
+    });
+    await admin.put('/v1/deployments/vault-infra', {
+      jobAgent: {
+        type: 'terraform-cloud',
+        organization: 'acme',
+        workspace: 'vault-{{environment.id}}',
+        tokenSecretRef: 'tfc-token',
+        apiUrl: tfc.url,
+        pollIntervalSeconds: 1,
+      },
+    });
+    await admin.post('/v1/deployments/vault-gitops/versions', { tag: 'g1' });
+    await admin.post('/v1/deployments/vault-infra/versions', { tag: 't1' });
+    for (const [deployment, tag] of [
+      ['vault-gitops', 'g1'],
+      ['vault-infra', 't1'],
+    ] as const) {
+      const settled = await waitSettled(admin, deployment, tag, 2);
+      expect(settled.releases.map((r) => r.status)).toEqual(['successful', 'successful']);
+    }
     const job = agent.jobs[0];
     if (!job) throw new Error('no job');
     const forged = await agent.report(job, 'successful', 'not-the-token');
@@ -211,7 +257,9 @@ describe('secrets never leave the agent job', () => {
     expect(events.length).toBeGreaterThan(10);
     expect(eventLines.split('\n').filter(Boolean).length).toBe(events.length);
     expect(responses.length).toBeGreaterThan(20);
-    expect(executions.length).toBe(4);
+    expect(executions.length).toBe(8);
+    expect(argo.requests.length).toBeGreaterThan(4);
+    expect(tfc.runs).toHaveLength(2);
     expect(invocations.length).toBeGreaterThan(10);
 
     // The agent got the secret variable, and a delivery it can verify with its own secret.
@@ -234,6 +282,8 @@ describe('secrets never leave the agent job', () => {
       SLACK_SIGNING,
       slack.url,
       approvalToken,
+      ARGO_TOKEN,
+      TFC_TOKEN,
       ...callbackTokens,
       ...TEST_KEYS.map((k) => k.secret),
     ];
