@@ -31,8 +31,9 @@ const headers = (token: string) => () => ({
 
 /**
  * Terraform Cloud (API.md section 3, "further types"): finds the target's workspace, starts a run
- * with `auto-apply` and the rendered run variables, and hands the job to the poll loop, which reads
- * the run's status until it is applied (or finished with nothing to apply), errored or discarded.
+ * with `auto-apply` and the rendered run variables (once per job: a run naming the job is reused),
+ * and hands the job to the poll loop, which reads the run's status until it is applied (or finished
+ * with nothing to apply), errored or discarded.
  */
 export async function dispatchTerraformCloud(
   agent: TerraformCloudAgent,
@@ -85,21 +86,34 @@ export async function dispatchTerraformCloud(
     'GET',
     `${api}/organizations/${encodeURIComponent(agent.organization)}/workspaces/${encodeURIComponent(workspace)}`,
   );
-  const run = await request<{ data: { id: string } }>(`run of ${workspace}`, 'POST', `${api}/runs`, {
-    data: {
-      type: 'runs',
-      attributes: {
-        message: `Gantry: ${job.kind} ${job.deployment.id} ${job.version.tag} to ${job.environment.id}/${job.resource.id} (job ${job.jobId})`,
-        'auto-apply': true,
-        variables,
-      },
-      relationships: { workspace: { data: { type: 'workspaces', id: found.data.id } } },
-    },
-  });
+  // A dispatch that crashed after creating the run is sent again with the same job id: find that
+  // run instead of starting a second one (its message names the job).
+  const marker = `(job ${job.jobId})`;
+  const recent = await request<{ data: { id: string; attributes?: { message?: string } }[] }>(
+    `runs of ${workspace}`,
+    'GET',
+    `${api}/workspaces/${encodeURIComponent(found.data.id)}/runs?page%5Bsize%5D=20`,
+  );
+  const existing = recent.data.find((run) => run.attributes?.message?.endsWith(marker));
+  const run =
+    existing ??
+    (
+      await request<{ data: { id: string } }>(`run of ${workspace}`, 'POST', `${api}/runs`, {
+        data: {
+          type: 'runs',
+          attributes: {
+            message: `Gantry: ${job.kind} ${job.deployment.id} ${job.version.tag} to ${job.environment.id}/${job.resource.id} ${marker}`,
+            'auto-apply': true,
+            variables,
+          },
+          relationships: { workspace: { data: { type: 'workspaces', id: found.data.id } } },
+        },
+      })
+    ).data;
   const poll: TerraformCloudPoll = { type: 'terraform-cloud', tokenSecretRef: agent.tokenSecretRef };
   return {
     type: 'polling',
-    statusUrl: `${api}/runs/${encodeURIComponent(run.data.id)}`,
+    statusUrl: `${api}/runs/${encodeURIComponent(run.id)}`,
     pollIntervalSeconds: agent.pollIntervalSeconds ?? DEFAULT_POLL_INTERVAL_SECONDS,
     poll,
   };

@@ -74,6 +74,17 @@ export class FakeTerraformCloud {
         });
         return reply(201, { data: { id: run.id, type: 'runs', attributes: { status: run.status } } });
       }
+      const listPath = /^\/api\/v2\/workspaces\/ws-([^/]+)\/runs$/.exec(path);
+      if (req.method === 'GET' && listPath) {
+        const newestFirst = this.runs
+          .filter((r) => r.workspace === decodeURIComponent(listPath[1] as string))
+          .reverse();
+        return reply(200, {
+          data: newestFirst
+            .slice(0, 20)
+            .map((r) => ({ id: r.id, type: 'runs', attributes: { status: r.status, message: r.message } })),
+        });
+      }
       const runPath = /^\/api\/v2\/runs\/([^/]+)$/.exec(path);
       const run = this.runs.find((r) => r.id === decodeURIComponent(runPath?.[1] ?? ''));
       if (req.method === 'GET' && run)

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { hclString, judgeRun } from '../../shared/agents/terraform-cloud';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dispatchTerraformCloud, hclString, judgeRun } from '../../shared/agents/terraform-cloud';
+import { FakeTerraformCloud } from '../helpers/terraform-cloud';
 
 describe('judgeRun', () => {
   const run = (status: string) => ({ data: { id: 'run-1', attributes: { status } } });
@@ -39,5 +40,46 @@ describe('hclString', () => {
     ['%{ if x }', '"%%{ if x }"'],
   ])('%j -> %s', (value, expected) => {
     expect(hclString(value)).toBe(expected);
+  });
+});
+
+describe('dispatchTerraformCloud', () => {
+  const tfc = new FakeTerraformCloud('acme', 'token-123');
+  beforeAll(async () => {
+    await tfc.start();
+    tfc.workspaces.set('infra-prod', 'applies');
+  });
+  afterAll(() => tfc.stop());
+
+  it('starts one run per job: sent again after a crash, it finds the run that names the job', async () => {
+    const agent = {
+      type: 'terraform-cloud' as const,
+      organization: 'acme',
+      workspace: 'infra-{{environment.id}}',
+      tokenSecretRef: 'tfc',
+      apiUrl: tfc.url,
+    };
+    const job = {
+      jobId: 'job42',
+      kind: 'deploy' as const,
+      deployment: { id: 'infra', name: 'Infra' },
+      environment: { id: 'prod', name: 'Production' },
+      resource: { id: 'aws-main', kind: 'account', name: 'main', metadata: {} },
+      version: { tag: 'v1', config: {}, metadata: {} },
+      variables: {},
+      callback: { url: 'http://127.0.0.1/unused', token: 'unused' },
+    };
+    const deps = { getSecret: async () => 'token-123' };
+
+    const first = await dispatchTerraformCloud(agent, job, deps);
+    const again = await dispatchTerraformCloud(agent, job, deps);
+    const other = await dispatchTerraformCloud(agent, { ...job, jobId: 'job43' }, deps);
+
+    expect(tfc.runs.map((run) => run.message)).toEqual([
+      'Gantry: deploy infra v1 to prod/aws-main (job job42)',
+      'Gantry: deploy infra v1 to prod/aws-main (job job43)',
+    ]);
+    expect(again).toEqual(first);
+    expect(other).not.toEqual(first);
   });
 });
