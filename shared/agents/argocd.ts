@@ -1,5 +1,12 @@
 import type { JobAgent } from '../schemas/config';
-import { httpFailure, JobDispatchError, resolveSecret, sendWithRetry } from './http';
+import {
+  bearerHeaders,
+  httpFailure,
+  JobDispatchError,
+  refuseTrafficJobs,
+  resolveSecret,
+  sendWithRetry,
+} from './http';
 import type { AgentDeps, DispatchOutcome, JobPayload, PollAnswer } from './index';
 import { renderTemplate } from './template';
 
@@ -17,11 +24,7 @@ const DEFAULT_POLL_INTERVAL_SECONDS = 10;
 const APPLICATION_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const REVISION = /^[A-Za-z0-9][A-Za-z0-9._/+-]{0,254}$/;
 
-const bearer = (token: string) => () => ({
-  Authorization: `Bearer ${token}`,
-  'Content-Type': 'application/json',
-  Accept: 'application/json',
-});
+const bearer = (token: string) => bearerHeaders(token, 'application/json');
 
 /**
  * Argo CD (API.md section 3, "further types"): sets the target's Application to the version's
@@ -34,12 +37,7 @@ export async function dispatchArgoCd(
   job: JobPayload,
   deps: AgentDeps,
 ): Promise<DispatchOutcome> {
-  if (job.kind === 'drain' || job.kind === 'undrain') {
-    throw new JobDispatchError(
-      `the argocd agent cannot ${job.kind} traffic (trafficDrain needs a webhook or lambda agent)`,
-      false,
-    );
-  }
+  refuseTrafficJobs('argocd', job.kind);
   const application = renderTemplate(agent.application, job);
   const revision = renderTemplate(agent.revision ?? '{{version.tag}}', job);
   if (!APPLICATION_NAME.test(application))

@@ -118,3 +118,20 @@ function describeNetworkError(error: unknown, timeoutMs: number): string {
       : undefined;
   return code ? `connection failed (${code})` : 'connection failed';
 }
+
+/** Request headers of an API that takes a bearer token: built per attempt, the token never logged. */
+export const bearerHeaders = (token: string, mediaType: string) => () => ({
+  Authorization: `Bearer ${token}`,
+  'Content-Type': mediaType,
+  Accept: mediaType,
+});
+
+/** Agents that deploy through another system have no traffic to drain: their drain jobs fail, saying so. */
+export function refuseTrafficJobs(agentType: string, kind: string): void {
+  if (kind === 'drain' || kind === 'undrain') {
+    throw new JobDispatchError(
+      `the ${agentType} agent cannot ${kind} traffic (trafficDrain needs a webhook or lambda agent)`,
+      false,
+    );
+  }
+}

@@ -1,5 +1,12 @@
 import type { JobAgent } from '../schemas/config';
-import { httpFailure, JobDispatchError, resolveSecret, sendWithRetry } from './http';
+import {
+  bearerHeaders,
+  httpFailure,
+  JobDispatchError,
+  refuseTrafficJobs,
+  resolveSecret,
+  sendWithRetry,
+} from './http';
 import type { AgentDeps, DispatchOutcome, JobPayload, PollAnswer } from './index';
 import { renderTemplate } from './template';
 
@@ -23,11 +30,7 @@ export const hclString = (value: string) =>
     .replace(/\$\{/g, () => '$${')
     .replace(/%\{/g, () => '%%{');
 
-const headers = (token: string) => () => ({
-  Authorization: `Bearer ${token}`,
-  'Content-Type': 'application/vnd.api+json',
-  Accept: 'application/vnd.api+json',
-});
+const headers = (token: string) => bearerHeaders(token, 'application/vnd.api+json');
 
 /**
  * Terraform Cloud (API.md section 3, "further types"): finds the target's workspace, starts a run
@@ -40,12 +43,7 @@ export async function dispatchTerraformCloud(
   job: JobPayload,
   deps: AgentDeps,
 ): Promise<DispatchOutcome> {
-  if (job.kind === 'drain' || job.kind === 'undrain') {
-    throw new JobDispatchError(
-      `the terraform-cloud agent cannot ${job.kind} traffic (trafficDrain needs a webhook or lambda agent)`,
-      false,
-    );
-  }
+  refuseTrafficJobs('terraform-cloud', job.kind);
   const workspace = renderTemplate(agent.workspace, job);
   if (!WORKSPACE_NAME.test(workspace))
     throw new JobDispatchError(`"${workspace}" is not a Terraform Cloud workspace name`, false);

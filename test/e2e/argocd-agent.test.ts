@@ -70,7 +70,13 @@ describe('the argocd job agent', () => {
   it('takes the revision from a template, e.g. the commit in the version metadata', async () => {
     argo.app('shop-prod-eu');
     argo.app('shop-prod-us');
-    await admin.put('/v1/deployments/shop', { jobAgent: agent({ revision: '{{version.metadata.commit}}' }) });
+    expect(
+      (
+        await admin.put('/v1/deployments/shop', {
+          jobAgent: agent({ revision: '{{version.metadata.commit}}' }),
+        })
+      ).status,
+    ).toBeLessThan(300);
 
     await admin.post('/v1/deployments/shop/versions', { tag: 'v1.5.0', metadata: { commit: '3f9c2ab' } });
     const view = await waitSettled(admin, 'shop', 'v1.5.0', 2);
@@ -82,19 +88,22 @@ describe('the argocd job agent', () => {
   it('follows the automated sync an Application starts by itself once it points at the version', async () => {
     argo.app('shop-prod-eu', 'Healthy', true);
     argo.app('shop-prod-us', 'Healthy', true);
-    await admin.put('/v1/deployments/shop', { jobAgent: agent() });
+    expect((await admin.put('/v1/deployments/shop', { jobAgent: agent() })).status).toBeLessThan(300);
 
     await admin.post('/v1/deployments/shop/versions', { tag: 'v1.5.1' });
     const view = await waitSettled(admin, 'shop', 'v1.5.1', 2);
 
-    expect(view.releases.map((r) => r.status)).toEqual(['successful', 'successful']);
+    expect(
+      view.releases.map((r) => r.status),
+      JSON.stringify(view.releases),
+    ).toEqual(['successful', 'successful']);
     expect(argo.apps.get('shop-prod-eu')?.operationState?.operation.sync.revision).toBe('sha-v1.5.1');
   });
 
   it('fails the release when the synced Application is Degraded, or the sync fails, with what Argo CD said', async () => {
     argo.app('shop-prod-eu', 'Degraded');
     argo.app('shop-prod-us', 'SyncFailed');
-    await admin.put('/v1/deployments/shop', { jobAgent: agent() });
+    expect((await admin.put('/v1/deployments/shop', { jobAgent: agent() })).status).toBeLessThan(300);
 
     await admin.post('/v1/deployments/shop/versions', { tag: 'v1.6.0' });
     const view = await waitSettled(admin, 'shop', 'v1.6.0', 2);
@@ -110,8 +119,11 @@ describe('the argocd job agent', () => {
   it('fails the job at once for an Application that does not exist, or a token Argo CD refuses', async () => {
     argo.apps.clear();
     argo.app('shop-prod-us');
-    await admin.put('/v1/deployments/shop', { jobAgent: agent() });
-    await admin.put('/v1/deployments/stale', { jobAgent: agent({ tokenSecretRef: 'stale-token' }) });
+    expect((await admin.put('/v1/deployments/shop', { jobAgent: agent() })).status).toBeLessThan(300);
+    expect(
+      (await admin.put('/v1/deployments/stale', { jobAgent: agent({ tokenSecretRef: 'stale-token' }) }))
+        .status,
+    ).toBeLessThan(300);
 
     await admin.post('/v1/deployments/shop/versions', { tag: 'v1.7.0' });
     await admin.post('/v1/deployments/stale/versions', { tag: 'v1.7.0' });

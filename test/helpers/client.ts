@@ -13,8 +13,22 @@ export interface Reply<T = Record<string, unknown>> {
   headers: Headers;
 }
 
-let lastSecond = 0;
-let sameSecond = 0;
+/** The seconds each write (method, path, body) was signed at: a signature must never repeat. */
+const signedSeconds = new Map<string, Set<number>>();
+
+/**
+ * Two identical writes in one second would share a signature, and the second would be a replay
+ * (API.md section 2). An identical write signed before gets an earlier second it never used (well
+ * within the 300 s skew), so it can never collide with one sent earlier either.
+ */
+function unusedSecond(write: string, nowMs: number): number {
+  const used = signedSeconds.get(write) ?? new Set<number>();
+  signedSeconds.set(write, used);
+  let second = Math.floor(nowMs / 1000);
+  while (used.has(second)) second--;
+  used.add(second);
+  return second * 1000 + (nowMs % 1000);
+}
 
 export class Client {
   constructor(
@@ -29,14 +43,11 @@ export class Client {
     options: { headers?: Record<string, string>; raw?: string; sign?: boolean; now?: number } = {},
   ): Promise<Reply<T>> {
     const payload = options.raw ?? (body === undefined ? '' : JSON.stringify(body));
-    // Two identical writes in one second share a signature (API.md section 2): vary the second.
-    let now = options.now ?? Date.now();
-    if (options.now === undefined && method !== 'GET') {
-      const second = Math.floor(now / 1000);
-      sameSecond = second === lastSecond ? sameSecond + 1 : 0;
-      lastSecond = second;
-      now -= sameSecond * 1000;
-    }
+    const now =
+      options.now ??
+      (method === 'GET'
+        ? Date.now()
+        : unusedSecond(`${this.key?.id} ${method} ${path}\n${payload}`, Date.now()));
     const headers: Record<string, string> = {
       ...(payload ? { 'content-type': 'application/json' } : {}),
       ...(this.key && options.sign !== false ? signedHeaders(this.key, method, path, payload, now) : {}),
