@@ -54,7 +54,13 @@ export async function dispatchTerraformCloud(
   const token = await resolveSecret(agent.tokenSecretRef, deps);
   const api = `${(agent.apiUrl ?? DEFAULT_API_URL).replace(/\/+$/, '')}/api/v2`;
   const host = new URL(api).host;
-  const request = <T>(what: string, method: 'GET' | 'POST', url: string, body?: unknown) =>
+  const request = <T>(
+    what: string,
+    method: 'GET' | 'POST',
+    url: string,
+    body?: unknown,
+    options: AgentDeps = deps,
+  ) =>
     sendWithRetry(
       `Terraform Cloud ${what} on ${host}`,
       {
@@ -64,7 +70,7 @@ export async function dispatchTerraformCloud(
         body: body === undefined ? undefined : JSON.stringify(body),
         redirect: 'manual',
       },
-      deps,
+      options,
       (res) => {
         if (res.status < 200 || res.status > 299)
           throw httpFailure(`Terraform Cloud ${what} on ${host}`, res.status, apiErrors(res.body));
@@ -87,16 +93,20 @@ export async function dispatchTerraformCloud(
   // A dispatch that crashed after creating the run is sent again with the same job id: find that
   // run instead of starting a second one (its message names the job).
   const marker = `(job ${job.jobId})`;
-  const recent = await request<{ data: { id: string; attributes?: { message?: string } }[] }>(
-    `runs of ${workspace}`,
-    'GET',
-    `${api}/workspaces/${encodeURIComponent(found.data.id)}/runs?page%5Bsize%5D=20`,
-  );
-  const existing = recent.data.find((run) => run.attributes?.message?.endsWith(marker));
-  const run =
-    existing ??
+  const runOfJob = async () =>
     (
-      await request<{ data: { id: string } }>(`run of ${workspace}`, 'POST', `${api}/runs`, {
+      await request<{ data: { id: string; attributes?: { message?: string } }[] }>(
+        `runs of ${workspace}`,
+        'GET',
+        `${api}/workspaces/${encodeURIComponent(found.data.id)}/runs?page%5Bsize%5D=20`,
+      )
+    ).data.find((run) => run.attributes?.message?.endsWith(marker));
+  const create = () =>
+    request<{ data: { id: string } }>(
+      `run of ${workspace}`,
+      'POST',
+      `${api}/runs`,
+      {
         data: {
           type: 'runs',
           attributes: {
@@ -106,8 +116,19 @@ export async function dispatchTerraformCloud(
           },
           relationships: { workspace: { data: { type: 'workspaces', id: found.data.id } } },
         },
-      })
-    ).data;
+      },
+      // Creating a run is not idempotent: one attempt, then a look whether it was created after all.
+      { ...deps, maxAttempts: 1 },
+    );
+  let run = await runOfJob();
+  if (!run) {
+    try {
+      run = (await create()).data;
+    } catch (error) {
+      run = error instanceof JobDispatchError && error.retryable ? await runOfJob() : undefined;
+      if (!run) throw error;
+    }
+  }
   const poll: TerraformCloudPoll = { type: 'terraform-cloud', tokenSecretRef: agent.tokenSecretRef };
   return {
     type: 'polling',

@@ -18,6 +18,8 @@ export class FakeTerraformCloud {
   readonly workspaces = new Map<string, 'applies' | 'errors'>();
   readonly runs: Run[] = [];
   stepMs = 100;
+  /** Create this many runs but answer 502 (a lost answer): the client cannot tell it was created. */
+  loseCreateAnswers = 0;
   contentTypes = new Set<string>();
   private server?: Loopback;
   url = '';
@@ -72,6 +74,10 @@ export class FakeTerraformCloud {
             this.stepMs * (i + 1),
           );
         });
+        if (this.loseCreateAnswers > 0) {
+          this.loseCreateAnswers--;
+          return reply(502, { errors: [{ status: '502', title: 'bad gateway' }] });
+        }
         return reply(201, { data: { id: run.id, type: 'runs', attributes: { status: run.status } } });
       }
       const listPath = /^\/api\/v2\/workspaces\/ws-([^/]+)\/runs$/.exec(path);

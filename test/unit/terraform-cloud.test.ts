@@ -51,29 +51,30 @@ describe('dispatchTerraformCloud', () => {
   });
   afterAll(() => tfc.stop());
 
-  it('starts one run per job: sent again after a crash, it finds the run that names the job', async () => {
-    const agent = {
-      type: 'terraform-cloud' as const,
-      organization: 'acme',
-      workspace: 'infra-{{environment.id}}',
-      tokenSecretRef: 'tfc',
-      apiUrl: tfc.url,
-    };
-    const job = {
-      jobId: 'job42',
-      kind: 'deploy' as const,
-      deployment: { id: 'infra', name: 'Infra' },
-      environment: { id: 'prod', name: 'Production' },
-      resource: { id: 'aws-main', kind: 'account', name: 'main', metadata: {} },
-      version: { tag: 'v1', config: {}, metadata: {} },
-      variables: {},
-      callback: { url: 'http://127.0.0.1/unused', token: 'unused' },
-    };
-    const deps = { getSecret: async () => 'token-123' };
+  // The fake's URL is known once it listens.
+  const agent = () => ({
+    type: 'terraform-cloud' as const,
+    organization: 'acme',
+    workspace: 'infra-{{environment.id}}',
+    tokenSecretRef: 'tfc',
+    apiUrl: tfc.url,
+  });
+  const job = {
+    jobId: 'job42',
+    kind: 'deploy' as const,
+    deployment: { id: 'infra', name: 'Infra' },
+    environment: { id: 'prod', name: 'Production' },
+    resource: { id: 'aws-main', kind: 'account', name: 'main', metadata: {} },
+    version: { tag: 'v1', config: {}, metadata: {} },
+    variables: {},
+    callback: { url: 'http://127.0.0.1/unused', token: 'unused' },
+  };
+  const deps = { getSecret: async () => 'token-123' };
 
-    const first = await dispatchTerraformCloud(agent, job, deps);
-    const again = await dispatchTerraformCloud(agent, job, deps);
-    const other = await dispatchTerraformCloud(agent, { ...job, jobId: 'job43' }, deps);
+  it('starts one run per job: sent again after a crash, it finds the run that names the job', async () => {
+    const first = await dispatchTerraformCloud(agent(), job, deps);
+    const again = await dispatchTerraformCloud(agent(), job, deps);
+    const other = await dispatchTerraformCloud(agent(), { ...job, jobId: 'job43' }, deps);
 
     expect(tfc.runs.map((run) => run.message)).toEqual([
       'Gantry: deploy infra v1 to prod/aws-main (job job42)',
@@ -81,5 +82,18 @@ describe('dispatchTerraformCloud', () => {
     ]);
     expect(again).toEqual(first);
     expect(other).not.toEqual(first);
+  });
+
+  it('does not start a second run when the answer to creating one was lost', async () => {
+    tfc.loseCreateAnswers = 1;
+    const before = tfc.runs.length;
+
+    const outcome = await dispatchTerraformCloud(agent(), { ...job, jobId: 'job44' }, deps);
+
+    expect(tfc.runs.length - before).toBe(1);
+    expect(outcome).toMatchObject({
+      type: 'polling',
+      statusUrl: `${tfc.url}/api/v2/runs/${tfc.runs.at(-1)?.id}`,
+    });
   });
 });
