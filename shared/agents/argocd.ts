@@ -17,6 +17,8 @@ export interface ArgoCdPoll {
   type: 'argocd';
   tokenSecretRef: string;
   revision: string;
+  application: string;
+  appNamespace?: string;
 }
 
 const DEFAULT_POLL_INTERVAL_SECONDS = 10;
@@ -47,49 +49,79 @@ export async function dispatchArgoCd(
   const base = `${agent.serverUrl.replace(/\/+$/, '')}/api/v1/applications/${encodeURIComponent(application)}`;
   const namespace = agent.appNamespace ? { appNamespace: agent.appNamespace } : {};
   const query = agent.appNamespace ? `?appNamespace=${encodeURIComponent(agent.appNamespace)}` : '';
-  const host = new URL(agent.serverUrl).host;
 
-  const call = (what: string, method: 'PATCH' | 'POST', url: string, body: unknown) =>
-    sendWithRetry(
-      `Argo CD ${what} of ${application} on ${host}`,
-      { method, url, headers: bearer(token), body: JSON.stringify(body), redirect: 'manual' },
-      deps,
-      (res) => {
-        if (res.status < 200 || res.status > 299)
-          throw httpFailure(
-            `Argo CD ${what} of ${application} on ${host}`,
-            res.status,
-            argoMessage(res.body),
-          );
-      },
-    );
-  await call('update', 'PATCH', `${base}${query}`, {
+  await argoCall(`update of ${application}`, 'PATCH', `${base}${query}`, token, deps, {
     name: application,
     ...namespace,
     patchType: 'merge',
     patch: JSON.stringify({ spec: { source: { targetRevision: revision } } }),
   });
-  try {
-    await call('sync', 'POST', `${base}/sync`, { name: application, ...namespace, revision });
-  } catch (error) {
-    // An automated sync of the new targetRevision started first: the poll loop watches that one.
-    if (
-      !(
-        error instanceof JobDispatchError &&
-        error.status === 400 &&
-        /operation is already in progress/.test(error.message)
-      )
-    )
-      throw error;
-  }
+  await syncRevision(`${base}${query}`, application, agent.appNamespace, revision, token, deps);
 
-  const poll: ArgoCdPoll = { type: 'argocd', tokenSecretRef: agent.tokenSecretRef, revision };
+  const poll: ArgoCdPoll = {
+    type: 'argocd',
+    tokenSecretRef: agent.tokenSecretRef,
+    revision,
+    application,
+    ...namespace,
+  };
   return {
     type: 'polling',
     statusUrl: `${base}${query}`,
     pollIntervalSeconds: agent.pollIntervalSeconds ?? DEFAULT_POLL_INTERVAL_SECONDS,
     poll,
   };
+}
+
+/** One call to Argo CD's API; `what` names it in a failure (with Argo CD's own message, never the token). */
+function argoCall(
+  what: string,
+  method: 'PATCH' | 'POST',
+  url: string,
+  token: string,
+  deps: AgentDeps,
+  body: unknown,
+): Promise<void> {
+  const described = `Argo CD ${what} on ${new URL(url).host}`;
+  return sendWithRetry(
+    described,
+    { method, url, headers: bearer(token), body: JSON.stringify(body), redirect: 'manual' },
+    deps,
+    (res) => {
+      if (res.status < 200 || res.status > 299)
+        throw httpFailure(described, res.status, argoMessage(res.body));
+    },
+  );
+}
+
+/**
+ * Starts a sync of `revision`. Another sync already running is not an error: an automated one is
+ * the sync of this revision, and otherwise the poll loop starts ours once it has ended.
+ */
+async function syncRevision(
+  appUrl: string,
+  application: string,
+  appNamespace: string | undefined,
+  revision: string,
+  token: string,
+  deps: AgentDeps,
+): Promise<void> {
+  const url = new URL(appUrl);
+  url.pathname += '/sync';
+  url.search = '';
+  try {
+    await argoCall(`sync of ${application}`, 'POST', url.href, token, deps, {
+      name: application,
+      ...(appNamespace ? { appNamespace } : {}),
+      revision,
+    });
+  } catch (error) {
+    const inProgress =
+      error instanceof JobDispatchError &&
+      error.status === 400 &&
+      /operation is already in progress/.test(error.message);
+    if (!inProgress) throw error;
+  }
 }
 
 interface Application {
@@ -141,7 +173,7 @@ export function judgeApplication(app: Application, revision: string): PollAnswer
 export async function pollArgoCd(statusUrl: string, poll: ArgoCdPoll, deps: AgentDeps): Promise<PollAnswer> {
   const token = await resolveSecret(poll.tokenSecretRef, deps);
   const what = `Argo CD application GET from ${URL.canParse(statusUrl) ? new URL(statusUrl).host : 'an invalid URL'}`;
-  return sendWithRetry(
+  return sendWithRetry<Application>(
     what,
     { method: 'GET', url: statusUrl, headers: bearer(token), redirect: 'manual' },
     deps,
@@ -153,9 +185,29 @@ export async function pollArgoCd(statusUrl: string, poll: ArgoCdPoll, deps: Agen
       } catch {
         throw new JobDispatchError(`${what} answered with a body that is not JSON`, true);
       }
-      return judgeApplication(app, poll.revision);
+      return app;
     },
-  );
+  ).then(async (app) => {
+    const answer = judgeApplication(app, poll.revision);
+    if (answer.status === 'pending' && awaitsSync(app, poll.revision)) {
+      await syncRevision(statusUrl, poll.application, poll.appNamespace, poll.revision, token, deps);
+    }
+    return answer;
+  });
+}
+
+/**
+ * Points at the revision, out of sync, and no sync of it ran or runs: the sync at dispatch met
+ * another one still running (and automated sync is off), so the poll loop starts it now.
+ */
+export function awaitsSync(app: Application, revision: string): boolean {
+  const operation = app.status?.operationState;
+  if (operation?.phase === 'Running' || operation?.phase === 'Terminating') return false;
+  const ours =
+    operation?.operation?.sync?.revision === revision ||
+    operation?.syncResult?.source?.targetRevision === revision;
+  const sync = app.status?.sync;
+  return !ours && sync?.status !== 'Synced' && sync?.comparedTo?.source?.targetRevision === revision;
 }
 
 /** Argo CD's error body is `{"error", "code", "message"}`; its message names the object, never a credential. */

@@ -100,6 +100,27 @@ describe('the argocd job agent', () => {
     expect(argo.apps.get('shop-prod-eu')?.operationState?.operation.sync.revision).toBe('sha-v1.5.1');
   });
 
+  it('starts the sync itself once a sync that was still running at dispatch has ended', async () => {
+    argo.app('shop-prod-eu');
+    argo.app('shop-prod-us');
+    argo.busy('shop-prod-eu', 600);
+    expect((await admin.put('/v1/deployments/shop', { jobAgent: agent() })).status).toBeLessThan(300);
+
+    await admin.post('/v1/deployments/shop/versions', { tag: 'v1.5.2' });
+    const view = await waitSettled(admin, 'shop', 'v1.5.2', 2);
+
+    expect(
+      view.releases.map((r) => r.status),
+      JSON.stringify(view.releases),
+    ).toEqual(['successful', 'successful']);
+    const syncs = argo.requests.filter((r) => r.path === '/api/v1/applications/shop-prod-eu/sync');
+    expect(syncs.map((r) => (r.body as { revision: string }).revision).slice(-2)).toEqual([
+      'v1.5.2',
+      'v1.5.2',
+    ]);
+    expect(argo.apps.get('shop-prod-eu')?.operationState?.operation.sync.revision).toBe('v1.5.2');
+  });
+
   it('fails the release when the synced Application is Degraded, or the sync fails, with what Argo CD said', async () => {
     argo.app('shop-prod-eu', 'Degraded');
     argo.app('shop-prod-us', 'SyncFailed');

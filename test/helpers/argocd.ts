@@ -43,6 +43,18 @@ export class FakeArgoCd {
     this.apps.set(name, { targetRevision: 'main', synced: 'main', outcome, autoSync, health: 'Healthy' });
   }
 
+  /** A sync of another revision that runs for `ms` more (someone else's, still going). */
+  busy(name: string, ms: number): void {
+    const app = this.apps.get(name);
+    if (!app) throw new Error(`no app ${name}`);
+    const operation = { sync: { revision: 'other' } };
+    const syncResult = { source: { targetRevision: 'other' } };
+    app.operationState = { phase: 'Running', operation, syncResult };
+    setTimeout(() => {
+      app.operationState = { phase: 'Succeeded', message: 'successfully synced', operation, syncResult };
+    }, ms);
+  }
+
   async start(): Promise<this> {
     this.server = await serveLoopback((req, res, raw) => {
       const url = new URL(req.url ?? '/', 'http://localhost');

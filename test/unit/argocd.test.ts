@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dispatchArgoCd, judgeApplication } from '../../shared/agents/argocd';
+import { awaitsSync, dispatchArgoCd, judgeApplication } from '../../shared/agents/argocd';
 import { JobDispatchError } from '../../shared/agents/http';
 import { renderTemplate } from '../../shared/agents/template';
 
@@ -106,6 +106,30 @@ describe('judgeApplication', () => {
     };
 
     expect(judgeApplication(older, 'v2').status).toBe('pending');
+  });
+
+  it.each([
+    [
+      'out of sync at the revision, after a sync of another',
+      {
+        status: {
+          health: { status: 'Healthy' },
+          sync: { status: 'OutOfSync', comparedTo: { source: { targetRevision: 'v2' } } },
+          operationState: {
+            phase: 'Succeeded',
+            operation: { sync: { revision: 'v1' } },
+            syncResult: { source: { targetRevision: 'v1' } },
+          },
+        },
+      },
+      true,
+    ],
+    ['out of sync at the revision, no sync ever', app(undefined, 'Healthy'), true],
+    ['a sync still running', app('Running', 'Progressing', { revision: 'v1' }), false],
+    ['our sync failed (no second try)', app('Failed', 'Healthy'), false],
+    ['already synced to the revision', app(undefined, 'Progressing', { synced: 'v2' }), false],
+  ])('needs the poll loop to start its sync when %s: %s', (_what, application, expected) => {
+    expect(awaitsSync(application, 'v2')).toBe(expected);
   });
 
   it("says why, with Argo CD's message", () => {
