@@ -9,6 +9,9 @@ export const handler = async (event: EventBridgeEvent<string, AuditRecord>) => {
   if (!deployment || !version || !environment) return;
   // Downstream environments re-check their progression; the next target of a make-before-break
   // rollout in this environment re-checks its turn.
-  await wake(runtime(), signals.progression(deployment, version, environment));
-  await wake(runtime(), signals.verified(deployment, version, environment));
+  const rt = runtime();
+  await Promise.all([
+    wake(rt, signals.progression(deployment, version, environment)),
+    wake(rt, signals.verified(deployment, version, environment)),
+  ]);
 };

@@ -81,16 +81,13 @@ function operation(route: RouteSpec) {
   };
 }
 
-let cached: Record<string, unknown> | undefined;
-
 export function openApiDocument(): Record<string, unknown> {
-  if (cached) return cached;
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of ROUTES) {
     paths[route.path] ??= {};
     (paths[route.path] as Record<string, unknown>)[route.method.toLowerCase()] = operation(route);
   }
-  cached = {
+  return {
     openapi: '3.1.0',
     info: {
       title: 'Gantry',
@@ -107,7 +104,6 @@ export function openApiDocument(): Record<string, unknown> {
       },
     },
   };
-  return cached;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -1,7 +1,7 @@
 import { policyContext } from '../../shared/rollouts/gates';
 import { jobIdOf } from '../../shared/rollouts/ids';
 import { dispatchReleaseJob, pollJob } from '../../shared/rollouts/jobs';
-import { startDeploying } from '../../shared/rollouts/steps';
+import { jobTimeout, startDeploying } from '../../shared/rollouts/steps';
 import { runtime } from '../../shared/runtime';
 import { TERMINAL_RELEASE } from '../../shared/status';
 import { getRelease, releaseItemKey, updateItem, updateRelease } from '../../shared/store/rollouts';
@@ -34,10 +34,9 @@ export const dispatch = async (
   if (!release || TERMINAL_RELEASE.has(release.status)) throw new ReleaseClosed();
   if (input.kind === 'drain') {
     // Draining dispatches the release: from here on it can no longer be superseded.
-    const { rules } = await policyContext(rt, release);
     const drain = release.drain ?? {
       state: 'draining' as const,
-      seconds: rules.trafficDrain?.seconds ?? 0,
+      seconds: (await policyContext(rt, release)).rules.trafficDrain?.seconds ?? 0,
       jobId: jobIdOf(release.releaseId, 'drain', release.attempt),
     };
     const deploying = await startDeploying(
@@ -78,9 +77,11 @@ export const dispatch = async (
 /** Poll: one look at a polling agent's job (the deploy job, or the rollback job while rolling back). */
 export const poll = async (input: StepInput & { job: { jobId: string } }) => {
   const rt = runtime();
-  const release = await getRelease(rt, input.release);
-  const { deployment } = await policyContext(rt, input.release);
-  const outcome = await pollJob(rt, input.job.jobId, deployment.jobTimeoutSeconds ?? 3600);
+  const [release, timeoutSeconds] = await Promise.all([
+    getRelease(rt, input.release),
+    jobTimeout(rt, input.release.deployment),
+  ]);
+  const outcome = await pollJob(rt, input.job.jobId, timeoutSeconds);
   if (!release) throw new ReleaseClosed();
   return outcome;
 };

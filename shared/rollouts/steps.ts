@@ -237,7 +237,8 @@ export async function evaluate(rt: Runtime, key: ReleaseKey, now = currentDate()
   return verdict.decision;
 }
 
-async function jobTimeout(rt: Runtime, deployment: string): Promise<number> {
+/** The deployment's job timeout: one read, for steps that need nothing else of its configuration. */
+export async function jobTimeout(rt: Runtime, deployment: string): Promise<number> {
   return (await requireConfig<DeploymentBody>(rt, 'deployment', deployment)).data.jobTimeoutSeconds ?? 3600;
 }
 

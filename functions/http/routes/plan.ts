@@ -1,6 +1,5 @@
 import { Id, Tag } from '../../../shared/schemas/common';
-import { type RouteSpec, VERSIONS_READ } from './spec';
-import { OfVersion, uiRead } from './ui';
+import { OfVersion, type RouteSpec, uiRead, VERSIONS_READ } from './spec';
 
 /**
  * Plans: what a version will do to each release target, for the API and for the status page. The
@@ -19,8 +18,11 @@ export const PLAN_ROUTES: RouteSpec[] = [
       200: '{"version", "targets": [{"gates", "position", "slot", "estimatedStart", ...}], "warnings"}',
     },
   },
-  {
-    ...uiRead('uiPlan', '/ui/api/plan', "A version's plan drawn as a timeline of estimates", OfVersion),
-    fn: 'api-plan',
-  },
+  uiRead(
+    'api-plan',
+    'uiPlan',
+    '/ui/api/plan',
+    "A version's plan drawn as a timeline of estimates",
+    OfVersion,
+  ),
 ];

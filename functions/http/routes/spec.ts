@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import type { Scope } from '../../../shared/schemas/common';
+import { Id, type Scope, Tag } from '../../../shared/schemas/common';
 
 /**
  * The shape of the route table. Each HTTP function's routes live in their own module (so a function
@@ -46,5 +46,26 @@ export const Paging = z.object({
   limit: z.optional(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000))),
   nextToken: z.optional(z.string().check(z.maxLength(2048))),
 });
+
+const VIEW = 'Needs a view token (Authorization: View <token>) from POST /v1/view-links';
+/** A read of the status page: public, its handler checks the view token. */
+export const uiRead = (
+  fn: HttpFunctionId,
+  operationId: string,
+  path: string,
+  summary: string,
+  query: z.ZodMiniObject,
+): RouteSpec => ({
+  operationId,
+  method: 'GET',
+  path,
+  fn,
+  auth: { type: 'public' },
+  summary: `${summary}. ${VIEW}`,
+  query,
+  responses: { 200: 'JSON for the status page', 401: 'Missing, forged or expired view token', 403: VIEW },
+});
+export const OfDeployment = z.object({ deployment: Id });
+export const OfVersion = z.object({ deployment: Id, tag: Tag });
 
 export const routeKey = (route: Pick<RouteSpec, 'method' | 'path'>) => `${route.method} ${route.path}`;

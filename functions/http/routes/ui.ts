@@ -1,29 +1,11 @@
 import * as z from 'zod/mini';
-import { Id, Tag } from '../../../shared/schemas/common';
-import { READ, type RouteSpec } from './spec';
+import { Id } from '../../../shared/schemas/common';
+import { OfDeployment, OfVersion, READ, type RouteSpec, uiRead } from './spec';
 
 /**
  * The status page (issue 9): a signed route mints read-only view links; the page, its assets and its
  * read API are public routes whose handler checks the view token (Authorization: View <token>).
  */
-export const VIEW = 'Needs a view token (Authorization: View <token>) from POST /v1/view-links';
-export const uiRead = (
-  operationId: string,
-  path: string,
-  summary: string,
-  query: z.ZodMiniObject,
-): RouteSpec => ({
-  operationId,
-  method: 'GET',
-  path,
-  fn: 'api-ui',
-  auth: { type: 'public' },
-  summary: `${summary}. ${VIEW}`,
-  query,
-  responses: { 200: 'JSON for the status page', 401: 'Missing, forged or expired view token', 403: VIEW },
-});
-const OfDeployment = z.object({ deployment: Id });
-export const OfVersion = z.object({ deployment: Id, tag: Tag });
 
 export const UI_ROUTES: RouteSpec[] = [
   {
@@ -61,8 +43,26 @@ export const UI_ROUTES: RouteSpec[] = [
     params: { name: z.string().check(z.regex(/^[a-z0-9.-]{1,64}$/)) },
     responses: { 200: 'The asset' },
   },
-  uiRead('uiDeployments', '/ui/api/deployments', 'Deployments the view token may read', z.object({})),
-  uiRead('uiMatrix', '/ui/api/matrix', "A deployment's release matrix", OfDeployment),
-  uiRead('uiVersions', '/ui/api/versions', "A deployment's recent versions, newest first", OfDeployment),
-  uiRead('uiTimeline', '/ui/api/timeline', "A version's timeline (Gantt rows per target)", OfVersion),
+  uiRead(
+    'api-ui',
+    'uiDeployments',
+    '/ui/api/deployments',
+    'Deployments the view token may read',
+    z.object({}),
+  ),
+  uiRead('api-ui', 'uiMatrix', '/ui/api/matrix', "A deployment's release matrix", OfDeployment),
+  uiRead(
+    'api-ui',
+    'uiVersions',
+    '/ui/api/versions',
+    "A deployment's recent versions, newest first",
+    OfDeployment,
+  ),
+  uiRead(
+    'api-ui',
+    'uiTimeline',
+    '/ui/api/timeline',
+    "A version's timeline (Gantt rows per target)",
+    OfVersion,
+  ),
 ];

@@ -20,7 +20,7 @@ export interface ApiProps {
   readonly throttle?: ThrottleSettings;
 }
 
-export const DEFAULT_THROTTLE: ThrottleSettings = { rateLimit: 50, burstLimit: 100 };
+const DEFAULT_THROTTLE: ThrottleSettings = { rateLimit: 50, burstLimit: 100 };
 
 /**
  * The HTTP API on its `$default` stage, so a path is the same here as on the local server

@@ -6,7 +6,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { aslSubstitutions, FUNCTIONS, type FunctionSpec, STATE_MACHINES } from '../../../functions/registry';
+import { FUNCTIONS, type FunctionSpec, STATE_MACHINES } from '../../../functions/registry';
 import { ROOT } from '../bundling';
 
 export type MachineId = (typeof STATE_MACHINES)[number]['id'];
@@ -50,7 +50,6 @@ export class Workflows extends Construct {
     for (const machine of STATE_MACHINES) {
       const asl = readFileSync(join(ROOT, machine.file), 'utf8');
       const invoked = referencedFunctions(asl, machine.file);
-      const substitutions = aslSubstitutions((spec) => props.functionOf(spec).functionArn);
       const logGroup = new LogGroup(this, `${pascal(machine.id)}Logs`, {
         retention: props.logRetention,
         removalPolicy: RemovalPolicy.DESTROY,
@@ -60,7 +59,7 @@ export class Workflows extends Construct {
         stateMachineType: StateMachineType.STANDARD,
         definitionBody: DefinitionBody.fromString(asl),
         definitionSubstitutions: Object.fromEntries(
-          invoked.map((spec) => [spec.aslKey as string, substitutions[spec.aslKey as string] as string]),
+          invoked.map((spec) => [spec.aslKey as string, props.functionOf(spec).functionArn]),
         ),
         // Execution data stays out of the logs: task payloads carry task tokens.
         logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
