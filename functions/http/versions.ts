@@ -1,16 +1,10 @@
-import { type Actor, DETAIL_TYPES, publish } from '../../shared/events';
+import type { Actor } from '../../shared/events';
 import { requireConfig } from '../../shared/inventory';
-import { forceRelease, rollbackTarget, setPaused } from '../../shared/rollouts/overrides';
+import { cancelVersion, forceRelease, rollbackTarget, setPaused } from '../../shared/rollouts/overrides';
 import { listReleaseTargets } from '../../shared/rollouts/targets-view';
-import {
-  cancelReleases,
-  createVersion,
-  patchVersion,
-  renderVersion,
-  viewVersion,
-} from '../../shared/rollouts/versions';
+import { createVersion, patchVersion, renderVersion, viewVersion } from '../../shared/rollouts/versions';
 import { runtime } from '../../shared/runtime';
-import type { VersionBody } from '../../shared/schemas/rollouts';
+import type { ForceBody, RollbackBody, VersionBody } from '../../shared/schemas/rollouts';
 import { listVersions } from '../../shared/store/rollouts';
 import { type ApiRequest, httpHandler, json } from './kernel';
 import { VERSION_ROUTES } from './routes/versions';
@@ -54,54 +48,19 @@ export const handler = httpHandler(VERSION_ROUTES, {
     const deployment = param(request, 'deploymentId');
     const tag = param(request, 'tag');
     await viewVersion(rt, deployment, tag);
-    const reason = (request.body as { reason?: string } | undefined)?.reason;
-    const cancelled = await cancelReleases(rt, deployment, tag, {
-      onlyUndispatched: false,
-      message: reason ? `Cancelled: ${reason}` : 'Cancelled.',
-      actor: actorOf(request),
-    });
-    // Every override is recorded with its key id and reason (API.md section 5).
-    await publish(rt, [
-      {
-        detailType: DETAIL_TYPES.overrideApplied,
-        deployment,
-        version: tag,
-        actor: actorOf(request),
-        data: { override: 'cancel', reason: reason ?? null, cancelled },
-      },
-    ]);
+    await cancelVersion(
+      rt,
+      deployment,
+      tag,
+      (request.body as { reason?: string } | undefined)?.reason,
+      actorOf(request),
+    );
     return json(200, await viewVersion(rt, deployment, tag));
   },
   forceRelease: async (request) =>
-    json(
-      200,
-      await forceRelease(
-        runtime(),
-        request.body as {
-          deployment: string;
-          environment: string;
-          resource: string;
-          tag: string;
-          reason: string;
-        },
-        actorOf(request),
-      ),
-    ),
+    json(200, await forceRelease(runtime(), request.body as ForceBody, actorOf(request))),
   rollbackTarget: async (request) =>
-    json(
-      202,
-      await rollbackTarget(
-        runtime(),
-        request.body as {
-          deployment: string;
-          environment: string;
-          resource: string;
-          toVersion?: string;
-          reason?: string;
-        },
-        actorOf(request),
-      ),
-    ),
+    json(202, await rollbackTarget(runtime(), request.body as RollbackBody, actorOf(request))),
   listReleaseTargets: async (request) =>
     json(200, {
       items: await listReleaseTargets(

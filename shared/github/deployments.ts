@@ -1,5 +1,5 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { httpFailure, sendWithRetry } from '../agents/http';
+import { httpFailure, JobDispatchError, sendWithRetry } from '../agents/http';
 import type { Runtime } from '../runtime';
 import type { DeploymentBody } from '../schemas/config';
 import { secrets } from '../secrets';
@@ -47,7 +47,12 @@ async function call(settings: Settings, path: string, body: unknown): Promise<Re
     { getSecret: (name) => secrets().get(name), maxAttempts: 3 },
     (response) => {
       if (response.status < 200 || response.status > 299) throw httpFailure('GitHub', response.status);
-      return (response.body ? JSON.parse(response.body) : {}) as Record<string, unknown>;
+      // Not retried: the write was accepted, and a second POST would create a second deployment.
+      try {
+        return (response.body ? JSON.parse(response.body) : {}) as Record<string, unknown>;
+      } catch {
+        throw new JobDispatchError('GitHub answered with a body that is not JSON', false, response.status);
+      }
     },
   );
 }

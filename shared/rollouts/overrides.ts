@@ -17,7 +17,7 @@ import {
   updateRelease,
 } from '../store/rollouts';
 import { jobIdOf } from './ids';
-import { newRelease, renderRelease } from './versions';
+import { cancelReleases, newRelease, renderRelease } from './versions';
 import { signals, startRollout, stopRollout, wake } from './workflow';
 
 /** Deployment-wide switches of API.md section 5 (pause/resume). */
@@ -37,6 +37,30 @@ export async function getDeploymentState(rt: Runtime, deployment: string): Promi
     pausedBy: out.Item?.pausedBy ?? null,
     reason: out.Item?.reason ?? null,
   };
+}
+
+/** Cancels the unfinished releases of a version, recorded as an override with its reason (API.md section 5). */
+export async function cancelVersion(
+  rt: Runtime,
+  deployment: string,
+  tag: string,
+  reason: string | undefined,
+  actor: Actor,
+): Promise<void> {
+  const cancelled = await cancelReleases(rt, deployment, tag, {
+    onlyUndispatched: false,
+    message: reason ? `Cancelled: ${reason}` : 'Cancelled.',
+    actor,
+  });
+  await publish(rt, [
+    {
+      detailType: DETAIL_TYPES.overrideApplied,
+      deployment,
+      version: tag,
+      actor,
+      data: { override: 'cancel', reason: reason ?? null, cancelled },
+    },
+  ]);
 }
 
 export async function setPaused(

@@ -66,7 +66,9 @@ export type JobStatusBody = z.infer<typeof JobStatusBody>;
 
 export const TargetRef = z.strictObject({ deployment: Id, environment: Id, resource: ResourceId });
 export const RollbackBody = z.extend(TargetRef, { toVersion: z.optional(Tag), reason: Reason });
+export type RollbackBody = z.infer<typeof RollbackBody>;
 export const ForceBody = z.extend(TargetRef, { tag: Tag, reason: Text(1024) });
+export type ForceBody = z.infer<typeof ForceBody>;
 export const ReasonBody = z.strictObject({ reason: Reason });
 export const ApprovalDecisionBody = z.strictObject({
   decision: z.enum(['approve', 'reject']),
