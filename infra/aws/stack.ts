@@ -2,7 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { ROUTES } from '../../functions/http/routes';
+import { ROUTES, UNKNOWN_ROUTE_FUNCTION } from '../../functions/http/routes';
 import { Alarms } from './constructs/alarms';
 import { Api } from './constructs/api';
 import { Data } from './constructs/data';
@@ -52,7 +52,7 @@ export class GantryStack extends Stack {
       agentFunctionPrefix: props.agentFunctionPrefix ?? `${this.stackName.toLowerCase()}-agent-`,
     });
     const functionOf = (fnId: string) => this.functions.get(fnId).function;
-    this.api.addRoutes(ROUTES, functionOf);
+    this.api.addRoutes(ROUTES, functionOf, UNKNOWN_ROUTE_FUNCTION);
     for (const fn of this.functions.all.filter((each) => each.spec.kind === 'event')) {
       this.events.rule(fn.spec.subscribes ?? [], fn.function, fn.spec.id);
     }

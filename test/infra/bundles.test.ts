@@ -62,6 +62,13 @@ describe('bundled HTTP functions', () => {
     expect(JSON.parse(openapi.body as string)).toEqual(JSON.parse(readFileSync(OPENAPI_FILE, 'utf8')));
   });
 
+  it("api-meta answers API Gateway's $default route (any unlisted method or path) with the contract 404", async () => {
+    const reply = await call('meta', { ...event('DELETE', '/nowhere'), routeKey: '$default' });
+
+    expect(reply.statusCode).toBe(404);
+    expect(JSON.parse(reply.body as string)).toMatchObject({ error: { code: 'not_found' } });
+  });
+
   it('api-approvals rejects a bad path parameter with the English message of the contract', async () => {
     const reply = await call(
       'approvals',

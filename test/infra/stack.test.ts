@@ -6,7 +6,7 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
-import { ROUTES, routeKey } from '../../functions/http/routes';
+import { ROUTES, routeKey, UNKNOWN_ROUTE_FUNCTION } from '../../functions/http/routes';
 import {
   aslSubstitutions,
   FUNCTIONS,
@@ -130,9 +130,18 @@ describe('GantryStack', () => {
       expect(permissions.map((p) => p.Properties.Principal)).not.toContain('*');
     });
 
-    it('serves no route that ROUTES does not list', () => {
+    it('serves no route that ROUTES does not list, and $default for everything else', () => {
       const keys = Object.values(routes).map((r) => r.Properties.RouteKey as string);
-      expect(keys.sort()).toEqual(ROUTES.map(routeKey).sort());
+      expect(keys.sort()).toEqual([...ROUTES.map(routeKey), '$default'].sort());
+    });
+
+    it('sends an unlisted method or path to the function that answers the contract 404', () => {
+      const [fallback] = Object.values(routes).filter((r) => r.Properties.RouteKey === '$default');
+      const target = fallback!.Properties.Target as { 'Fn::Join': [string, [string, { Ref: string }]] };
+      expect(integrations[target['Fn::Join'][1][1].Ref]?.Properties).toMatchObject({
+        IntegrationUri: getAttArn(fnLogicalId(UNKNOWN_ROUTE_FUNCTION)),
+        PayloadFormatVersion: '2.0',
+      });
     });
 
     it('serves them from the $default stage, auto-deployed, throttled, with access logs', () => {

@@ -7,7 +7,7 @@ import type { RouteSpec } from './spec';
 import { UI_ROUTES } from './ui';
 import { VERSION_ROUTES } from './versions';
 
-export { type Auth, type HttpFunctionId, type RouteSpec, routeKey } from './spec';
+export { type Auth, type HttpFunctionId, type RouteSpec, routeKey, UNKNOWN_ROUTE_FUNCTION } from './spec';
 
 /** Every HTTP route: read by the local server (routing), the CDK stack and the OpenAPI document. */
 export const ROUTES: RouteSpec[] = [

@@ -68,4 +68,10 @@ export const uiRead = (
 export const OfDeployment = z.object({ deployment: Id });
 export const OfVersion = z.object({ deployment: Id, tag: Tag });
 
+/**
+ * What answers a method and path no route lists (API Gateway's `$default` route): its handler finds no
+ * route and answers 404 `not_found` in the contract's error body (API.md section 1), as locally.
+ */
+export const UNKNOWN_ROUTE_FUNCTION: HttpFunctionId = 'api-meta';
+
 export const routeKey = (route: Pick<RouteSpec, 'method' | 'path'>) => `${route.method} ${route.path}`;

@@ -3,6 +3,8 @@ import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
   HttpMethod,
+  HttpRoute,
+  HttpRouteKey,
   HttpStage,
   LogGroupLogDestination,
   PayloadFormatVersion,
@@ -79,20 +81,39 @@ export class Api extends Construct {
     });
   }
 
-  /** One route per entry, each to the integration of the function that serves it (payload 2.0). */
-  public addRoutes(routes: readonly RouteSpec[], functionOf: (id: HttpFunctionId) => IFunction): void {
-    for (const route of routes) {
-      let integration = this.integrations.get(route.fn);
+  /**
+   * One route per entry, each to the integration of the function that serves it (payload 2.0), and
+   * `$default` to `unknownRouteFn`, so an unlisted method or path gets the contract's 404 body.
+   */
+  public addRoutes(
+    routes: readonly RouteSpec[],
+    functionOf: (id: HttpFunctionId) => IFunction,
+    unknownRouteFn: HttpFunctionId,
+  ): void {
+    const integrationOf = (fn: HttpFunctionId) => {
+      let integration = this.integrations.get(fn);
       if (!integration) {
-        integration = new HttpLambdaIntegration(route.fn, functionOf(route.fn), {
+        integration = new HttpLambdaIntegration(fn, functionOf(fn), {
           payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
           // One invoke permission per function for this API (not one per route): a function serving
           // 20-30 routes would otherwise outgrow Lambda's 20 KiB resource-policy limit.
           scopePermissionToRoute: false,
         });
-        this.integrations.set(route.fn, integration);
+        this.integrations.set(fn, integration);
       }
-      this.httpApi.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
+      return integration;
+    };
+    for (const route of routes) {
+      this.httpApi.addRoutes({
+        path: route.path,
+        methods: [HttpMethod[route.method]],
+        integration: integrationOf(route.fn),
+      });
     }
+    new HttpRoute(this.httpApi, 'UnknownRoute', {
+      httpApi: this.httpApi,
+      routeKey: HttpRouteKey.DEFAULT,
+      integration: integrationOf(unknownRouteFn),
+    });
   }
 }
