@@ -46,9 +46,9 @@ function operation(route: RouteSpec) {
     })),
   ];
   const responses: Record<string, unknown> = {};
+  const content = Object.fromEntries((route.produces ?? ['application/json']).map((type) => [type, {}]));
   for (const [status, description] of Object.entries(route.responses)) {
-    responses[status] =
-      status === '204' ? { description } : { description, content: { 'application/json': {} } };
+    responses[status] = status === '204' ? { description } : { description, content };
   }
   if (route.auth.type !== 'public') {
     responses['400'] = errorResponse('Invalid request');
@@ -72,8 +72,13 @@ function operation(route: RouteSpec) {
     ...(route.body
       ? {
           requestBody: {
-            required: true,
-            content: { 'application/json': { schema: jsonSchema(route.body) } },
+            // `cancel`, `pause`, `resume` and view links take an optional body.
+            required: route.body._zod.optin !== 'optional',
+            content: {
+              [route.bodyType === 'form' ? 'application/x-www-form-urlencoded' : 'application/json']: {
+                schema: jsonSchema(route.body),
+              },
+            },
           },
         }
       : {}),

@@ -40,6 +40,7 @@ export const APPROVAL_ROUTES: RouteSpec[] = [
     params: { approvalId: LinkApprovalId },
     query: z.object({ t: LinkToken }),
     responses: { 200: 'HTML page', 403: 'Bad or expired token (HTML)' },
+    produces: ['text/html'],
   },
   {
     operationId: 'decideByLink',
@@ -60,6 +61,7 @@ export const APPROVAL_ROUTES: RouteSpec[] = [
       403: 'Bad token (HTML)',
       409: 'Already decided or expired (HTML)',
     },
+    produces: ['text/html'],
   },
   {
     operationId: 'slackInteractions',

@@ -35,6 +35,8 @@ export interface RouteSpec {
   bodyType?: 'json' | 'form';
   /** Success status codes and what they mean, for the OpenAPI document. */
   responses: Record<number, string>;
+  /** Media types of its answers, when not JSON (HTML pages, the status page's assets). */
+  produces?: string[];
 }
 
 export const READ: readonly Scope[] = ['read'];

@@ -32,6 +32,7 @@ export const UI_ROUTES: RouteSpec[] = [
     summary: 'The status page (HTML); its link carries the view token as ?v=',
     query: z.object({ v: z.optional(z.string().check(z.maxLength(512))) }),
     responses: { 200: 'HTML page' },
+    produces: ['text/html'],
   },
   {
     operationId: 'statusPageAsset',
@@ -42,6 +43,7 @@ export const UI_ROUTES: RouteSpec[] = [
     summary: 'A static asset of the status page (CSS, JavaScript)',
     params: { name: z.string().check(z.regex(/^[a-z0-9.-]{1,64}$/)) },
     responses: { 200: 'The asset' },
+    produces: ['text/css', 'text/javascript'],
   },
   uiRead(
     'api-ui',
