@@ -35,7 +35,9 @@ export async function dispatchWebhook(
     { method: 'POST', url: url.href, headers, body, redirect: 'manual' },
     deps,
     (res) => {
-      if (res.status < 200 || res.status > 299) throw httpFailure(what, res.status);
+      // API.md section 6: any non-2xx answer is retried with backoff, then the job fails.
+      if (res.status < 200 || res.status > 299)
+        throw new JobDispatchError(`${what} answered HTTP ${res.status}`, true, res.status);
       const statusUrl = res.status === 202 ? statusUrlOf(res.body, url, what) : undefined;
       if (statusUrl === undefined) return { type: 'accepted' };
       return {

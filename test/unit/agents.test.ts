@@ -225,7 +225,7 @@ describe('webhook agent', () => {
     expect(error.message).toContain('connection failed');
   });
 
-  it('does not retry a 400, and never leaks the callback token or secret', async () => {
+  it('retries a 400 with backoff like any non-2xx (API.md section 6), and never leaks the callback token or secret', async () => {
     // A receiver that echoes what it got must not push the token into the error.
     const server = await startServer((req, _i, res) => reply(res, 400, { got: req.body, sig: SECRET }));
     const { deps, sleeps } = testDeps();
@@ -234,9 +234,8 @@ describe('webhook agent', () => {
       dispatchJob({ type: 'webhook', url: `${server.url}/hook?key=${SECRET}`, secretRef: 's' }, job, deps),
     );
 
-    expect(server.requests).toHaveLength(1);
-    expect(sleeps).toEqual([]);
-    expect(error.retryable).toBe(false);
+    expect(server.requests).toHaveLength(4);
+    expect(sleeps).toHaveLength(3);
     expect(error.status).toBe(400);
   });
 
