@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { approvalIdOf, expire, isExpired, openApproval, requireApproval } from '../approvals/store';
 import { requireConfig } from '../inventory';
 import { type MergedRules, matchingPolicies, mergeRules } from '../policy/merge';
@@ -11,7 +11,13 @@ import { TERMINAL_RELEASE, type WaitingFor } from '../status';
 import { isConditionFailed } from '../store/client';
 import { listAllConfig } from '../store/config';
 import { keys } from '../store/keys';
-import { getRelease, listReleases, type ReleaseRecord, releaseKeyString } from '../store/rollouts';
+import {
+  getRelease,
+  listReleases,
+  putIfAbsent,
+  type ReleaseRecord,
+  releaseKeyString,
+} from '../store/rollouts';
 import { type CelScope, celDeployment, celEnvironment, celResource } from '../targets';
 import { getAbort } from './safety';
 import { signals } from './workflow';
@@ -178,20 +184,8 @@ export async function closedGate(
 /** The moment the version's gradual rollout began in the environment: set once, by the first target. */
 async function rolloutAnchor(rt: Runtime, release: ReleaseRecord, now: Date): Promise<Date> {
   const key = keys.rolloutAnchor(release.deployment, release.tag, release.environment);
-  try {
-    await rt.doc.send(
-      new PutCommand({
-        TableName: rt.tableName,
-        Item: { ...key, startedAt: now.toISOString() },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
-    return now;
-  } catch (error) {
-    if (!isConditionFailed(error)) throw error;
-  }
-  const out = await rt.doc.send(new GetCommand({ TableName: rt.tableName, Key: key, ConsistentRead: true }));
-  return new Date(out.Item?.startedAt as string);
+  const { item } = await putIfAbsent(rt, key, { startedAt: now.toISOString() });
+  return new Date(item.startedAt);
 }
 
 /** Takes one of `max` slots of the deployment in the environment (a set of holders, so re-runs are free). */
@@ -247,14 +241,22 @@ export async function releaseSlot(
   rt: Runtime,
   release: Pick<ReleaseRecord, 'deployment' | 'tag' | 'environment' | 'resource'>,
 ): Promise<boolean> {
-  const out = await rt.doc.send(
-    new UpdateCommand({
-      TableName: rt.tableName,
-      Key: keys.concurrency(release.deployment, release.environment),
-      UpdateExpression: 'DELETE holders :me',
-      ExpressionAttributeValues: { ':me': new Set([releaseKeyString(release)]) },
-      ReturnValues: 'UPDATED_OLD',
-    }),
-  );
-  return Boolean((out.Attributes?.holders as Set<string> | undefined)?.has(releaseKeyString(release)));
+  const me = releaseKeyString(release);
+  try {
+    // Conditional, so that releasing a target of an environment with no concurrency policy does not
+    // create an empty slot item.
+    await rt.doc.send(
+      new UpdateCommand({
+        TableName: rt.tableName,
+        Key: keys.concurrency(release.deployment, release.environment),
+        UpdateExpression: 'DELETE holders :me',
+        ConditionExpression: 'contains(holders, :id)',
+        ExpressionAttributeValues: { ':me': new Set([me]), ':id': me },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailed(error)) return false;
+    throw error;
+  }
 }

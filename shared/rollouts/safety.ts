@@ -1,12 +1,12 @@
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { isoNow } from '../clock';
 import { SYSTEM } from '../events';
 import type { MergedRules } from '../policy/merge';
 import type { Runtime } from '../runtime';
 import type { ReleaseStatus } from '../status';
-import { ConditionFailed, isConditionFailed } from '../store/client';
+import { ConditionFailed } from '../store/client';
 import { keys } from '../store/keys';
-import { getTarget, listReleases, type ReleaseRecord, updateRelease } from '../store/rollouts';
+import { getTarget, listReleases, putIfAbsent, type ReleaseRecord, updateRelease } from '../store/rollouts';
 import { cancelReleases } from './versions';
 import { signals, startRollout, wake } from './workflow';
 
@@ -38,19 +38,7 @@ export async function getAbort(
 
 /** Records the abort once; false when one was already there (its first reason stands). */
 async function putAbort(rt: Runtime, r: ReleaseRecord, record: AbortRecord): Promise<boolean> {
-  try {
-    await rt.doc.send(
-      new PutCommand({
-        TableName: rt.tableName,
-        Item: { ...keys.abort(r.deployment, r.tag, r.environment), ...record },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailed(error)) return false;
-    throw error;
-  }
+  return (await putIfAbsent(rt, keys.abort(r.deployment, r.tag, r.environment), record)).created;
 }
 
 const COUNTS_AS_FAILED: ReadonlySet<ReleaseStatus> = new Set(['failed', 'rolled_back', 'rolling_back']);
