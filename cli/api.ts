@@ -1,27 +1,13 @@
 import type { AuditRecord } from '../shared/events';
+import type { ReleaseStatus } from '../shared/status';
+
 /** The shapes of the answers the CLI reads (API.md sections 4-8); only the fields it uses. */
 
-export type ReleaseStatus =
-  | 'pending'
-  | 'waiting'
-  | 'deploying'
-  | 'verifying'
-  | 'successful'
-  | 'failed'
-  | 'rolling_back'
-  | 'rolled_back'
-  | 'superseded'
-  | 'cancelled';
-
-export const TERMINAL: ReadonlySet<string> = new Set([
-  'successful',
-  'failed',
-  'rolled_back',
-  'superseded',
-  'cancelled',
-]);
-/** A target in one of these is being changed right now: worth waiting for even once the outcome is known. */
-export const IN_FLIGHT: ReadonlySet<string> = new Set(['deploying', 'verifying', 'rolling_back']);
+export type { ReleaseStatus } from '../shared/status';
+export {
+  IN_FLIGHT_RELEASE as IN_FLIGHT,
+  TERMINAL_RELEASE as TERMINAL,
+} from '../shared/status';
 
 export interface Release {
   environment: string;

@@ -21,6 +21,12 @@ export const TERMINAL_RELEASE: ReadonlySet<ReleaseStatus> = new Set([
   'cancelled',
 ]);
 /** Not yet dispatched: may still be superseded, rejected or cancelled without touching an agent. */
+/** A target in one of these is being changed right now. */
+export const IN_FLIGHT_RELEASE: ReadonlySet<ReleaseStatus> = new Set([
+  'deploying',
+  'verifying',
+  'rolling_back',
+]);
 export const UNDISPATCHED_RELEASE: ReadonlySet<ReleaseStatus> = new Set(['pending', 'waiting']);
 export const FAILED_RELEASE: ReadonlySet<ReleaseStatus> = new Set(['failed', 'rolled_back']);
 

@@ -1,6 +1,6 @@
 import type { AuditRecord } from '../events';
 import type { planVersion } from '../rollouts/plan';
-import { TERMINAL_RELEASE } from '../status';
+import { IN_FLIGHT_RELEASE, TERMINAL_RELEASE } from '../status';
 
 /**
  * The Gantt rows of the status page: one row per release target, bars for what it waited for (by
@@ -219,8 +219,6 @@ const orderBy = (environments: string[]) => (a: TimelineRow, b: TimelineRow) => 
   return rank(a.environment) - rank(b.environment) || byTarget(a, b);
 };
 
-const STARTED = new Set(['deploying', 'verifying', 'rolling_back']);
-
 /**
  * The future tense: each target's remaining gates as one wait up to its estimated start, then its
  * job. Plans assume that jobs and verification finish at once, so the job is drawn at its start only.
@@ -230,7 +228,8 @@ export function planTimelineOf(plan: PlanInput, environmentOrder: string[] = [])
   const rows = plan.targets.map((target): TimelineRow => {
     const segments: Segment[] = [];
     const start = target.estimatedStart;
-    const future = !TERMINAL_RELEASE.has(target.status as never) && !STARTED.has(target.status);
+    const future =
+      !TERMINAL_RELEASE.has(target.status as never) && !IN_FLIGHT_RELEASE.has(target.status as never);
     if (future && start) {
       if (start > now) {
         const gates = target.gates.map((g) => gateLabel(g.gate)).join(', ') || 'start';
