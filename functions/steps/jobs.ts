@@ -63,15 +63,14 @@ export const dispatch = async (
     await dispatchReleaseJob(rt, release, 'rollback', input.taskToken, release.rolledBackTo);
     return;
   }
-  // An on-demand rollback to this version is a release whose job is of kind `rollback`.
-  const kind = release.jobKind ?? 'deploy';
+  // An on-demand rollback to this version is a release whose deploy job is of kind `rollback`.
   const deploying = await startDeploying(
     rt,
     input.release,
-    jobIdOf(release.releaseId, kind, release.attempt),
+    jobIdOf(release.releaseId, 'deploy', release.attempt),
   );
   if (!deploying) throw new ReleaseClosed();
-  await dispatchReleaseJob(rt, deploying, kind, input.taskToken);
+  await dispatchReleaseJob(rt, deploying, release.jobKind ?? 'deploy', input.taskToken, undefined, 'deploy');
 };
 
 /** Poll: one look at a polling agent's job (the deploy job, or the rollback job while rolling back). */

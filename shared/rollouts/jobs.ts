@@ -171,9 +171,15 @@ export async function dispatchReleaseJob(
   kind: JobKind,
   taskToken: string,
   forTag = release.tag,
+  /**
+   * The job's place in the release, which names it: an on-demand rollback's own job is of kind
+   * `rollback` but is the release's `deploy` job, so an automatic rollback of that release gets a
+   * job of its own instead of finding that one.
+   */
+  role: JobKind = kind,
 ): Promise<JobRecord> {
   const now = isoNow();
-  const jobId = jobIdOf(release.releaseId, kind, release.attempt);
+  const jobId = jobIdOf(release.releaseId, role, release.attempt);
   const { item: existing } = await putJobIfAbsent(rt, {
     deployment: release.deployment,
     tag: forTag,

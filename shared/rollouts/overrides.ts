@@ -200,5 +200,6 @@ export async function rollbackTarget(
       actor,
     ),
   ]);
-  return { jobId: jobIdOf(release.releaseId, 'rollback', release.attempt), toVersion };
+  // The release's deploy job, of kind rollback (functions/steps/jobs.ts dispatches it so).
+  return { jobId: jobIdOf(release.releaseId, 'deploy', release.attempt), toVersion };
 }
