@@ -23,14 +23,26 @@ export const stateMachineArn = (id: string) =>
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 const loaded = new Map<string, Handler>();
 
+/** Invocations per function id and their summed handler time, what Lambda would bill (the scale bench prices them). */
+export const invocations = new Map<string, { count: number; ms: number }>();
+
 export async function loadHandler(spec: FunctionSpec): Promise<Handler> {
   const hit = loaded.get(spec.id);
   if (hit) return hit;
   const module = (await import(join(ROOT, spec.entry))) as Record<string, unknown>;
   const handler = module[spec.handler];
   if (typeof handler !== 'function') throw new Error(`${spec.entry} does not export ${spec.handler}.`);
-  loaded.set(spec.id, handler as Handler);
-  return handler as Handler;
+  const counted: Handler = async (event, context) => {
+    const started = performance.now();
+    try {
+      return await (handler as Handler)(event, context);
+    } finally {
+      const seen = invocations.get(spec.id) ?? { count: 0, ms: 0 };
+      invocations.set(spec.id, { count: seen.count + 1, ms: seen.ms + performance.now() - started });
+    }
+  };
+  loaded.set(spec.id, counted);
+  return counted;
 }
 
 export function lambdaContext(spec: FunctionSpec, requestId: string): Context {

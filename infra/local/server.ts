@@ -46,6 +46,8 @@ export interface LocalServerOptions {
   timeScale?: number;
   /** Keep DynamoDB in memory (tests). */
   inMemory?: boolean;
+  /** Use this DynamoDB endpoint (e.g. DynamoDB Local) instead of starting dynalite; requests are then not counted. */
+  dynamoEndpoint?: string;
 }
 
 export interface LocalServer {
@@ -56,8 +58,10 @@ export interface LocalServer {
   generatedKey?: ApiKey;
   engine: LocalStepFunctions;
   bus: LocalEventBus;
-  /** Requests DynamoDB has served so far (the benchmark counts them per rollout). */
+  /** Requests DynamoDB has served so far (the benchmark counts them per rollout); NaN with dynamoEndpoint. */
   dynamoRequests(): number;
+  /** The same, per operation (the X-Amz-Target after the dot); empty with dynamoEndpoint. */
+  dynamoOperations(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -240,15 +244,19 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   mkdirSync(dataDir, { recursive: true });
   const keys = resolveKeys(dataDir, options.apiKeys);
 
-  const db = dynalite(
-    options.inMemory ? { createTableMs: 0 } : { path: join(dataDir, 'dynamodb'), createTableMs: 0 },
-  );
-  let dynamoRequests = 0;
-  db.on('request', () => {
+  const db = options.dynamoEndpoint
+    ? undefined
+    : dynalite(
+        options.inMemory ? { createTableMs: 0 } : { path: join(dataDir, 'dynamodb'), createTableMs: 0 },
+      );
+  let dynamoRequests = db ? 0 : Number.NaN;
+  const dynamoOperations: Record<string, number> = {};
+  db?.on('request', (req: IncomingMessage) => {
     dynamoRequests++;
+    const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+    dynamoOperations[operation] = (dynamoOperations[operation] ?? 0) + 1;
   });
-  const dbPort = await listen(db, 0);
-  const dbEndpoint = `http://127.0.0.1:${dbPort}`;
+  const dbEndpoint = db ? `http://127.0.0.1:${await listen(db, 0)}` : (options.dynamoEndpoint as string);
   await ensureTable(dbEndpoint);
 
   setTimeScale(options.timeScale ?? 1, clockOrigin(dataDir, options.timeScale ?? 1));
@@ -361,6 +369,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     engine,
     bus,
     dynamoRequests: () => dynamoRequests,
+    dynamoOperations: () => ({ ...dynamoOperations }),
     async close() {
       if (closed) return;
       closed = true;
@@ -368,7 +377,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       await new Promise<void>((done) => server.close(() => done()));
       server.closeAllConnections?.();
       await bus.flush();
-      await new Promise<void>((done) => db.close(() => done()));
+      if (db) await new Promise<void>((done) => db.close(() => done()));
     },
   };
 }
