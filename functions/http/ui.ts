@@ -1,8 +1,16 @@
 import { apiKeys } from '../../shared/auth/keys';
-import { ApiError, notFound } from '../../shared/errors';
+import { ApiError, invalid, notFound } from '../../shared/errors';
 import { requireConfig } from '../../shared/inventory';
 import { runtime } from '../../shared/runtime';
-import { deploymentsView, matrixView, timelineView, versionsView } from '../../shared/ui/read';
+import { InvalidPageToken } from '../../shared/store/config';
+import {
+  deploymentsView,
+  summaryView,
+  type TargetQuery,
+  targetsView,
+  timelineView,
+  versionsView,
+} from '../../shared/ui/read';
 import { DEFAULT_VIEW_TTL_SECONDS, mintViewToken } from '../../shared/ui/view-token';
 import { ASSETS, PAGE_HTML } from '../../ui/assets';
 import { httpHandler, json } from './kernel';
@@ -28,6 +36,17 @@ const CSP = [
 
 type OfDeployment = { deployment: string };
 type OfVersion = { deployment: string; tag: string };
+type Selection = OfVersion & TargetQuery;
+
+/** A nextToken from another list (or forged) is the caller's mistake: 400, not 500. */
+async function paged<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof InvalidPageToken) throw invalid(error.message);
+    throw error;
+  }
+}
 
 export const handler = httpHandler(UI_ROUTES, {
   createViewLink: async (request) => {
@@ -66,10 +85,15 @@ export const handler = httpHandler(UI_ROUTES, {
     const grant = await grantOf(request);
     return readJson({ ...(await deploymentsView(runtime(), grant.deployment)), expiresAt: grant.expiresAt });
   },
-  uiMatrix: async (request) => {
-    const { deployment } = request.query as OfDeployment;
+  uiSummary: async (request) => {
+    const { deployment, tag } = request.query as OfDeployment & { tag?: string };
     await grantOf(request, deployment);
-    return readJson(await matrixView(runtime(), deployment));
+    return readJson(await summaryView(runtime(), deployment, tag));
+  },
+  uiTargets: async (request) => {
+    const { deployment, tag, ...query } = request.query as unknown as Selection;
+    await grantOf(request, deployment);
+    return readJson(await paged(() => targetsView(runtime(), deployment, tag, query)));
   },
   uiVersions: async (request) => {
     const { deployment } = request.query as OfDeployment;
@@ -77,8 +101,8 @@ export const handler = httpHandler(UI_ROUTES, {
     return readJson(await versionsView(runtime(), deployment));
   },
   uiTimeline: async (request) => {
-    const { deployment, tag } = request.query as OfVersion;
+    const { deployment, tag, ...query } = request.query as unknown as Selection;
     await grantOf(request, deployment);
-    return readJson(await timelineView(runtime(), deployment, tag));
+    return readJson(await paged(() => timelineView(runtime(), deployment, tag, query)));
   },
 });

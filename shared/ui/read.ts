@@ -4,12 +4,22 @@ import { type AuditRecord, listEvents } from '../events';
 import { requireConfig } from '../inventory';
 import { getDeploymentState } from '../rollouts/overrides';
 import { planVersion } from '../rollouts/plan';
-import { listReleaseTargets } from '../rollouts/targets-view';
-import { loadInventory, renderRelease, renderVersion } from '../rollouts/versions';
+import { renderRelease, renderVersion } from '../rollouts/versions';
 import type { Runtime } from '../runtime';
 import type { DeploymentBody, EnvironmentBody } from '../schemas/config';
+import type { ReleaseStatus } from '../status';
 import { listAllConfig, type Stored } from '../store/config';
-import { getRelease, getVersion, listReleases, listVersions } from '../store/rollouts';
+import { getVersion } from '../store/rollouts';
+import {
+  getTargetsOf,
+  pageReleasesIn,
+  recentVersions,
+  releaseTallies,
+  resourceNames,
+  searchReleasesIn,
+  targetTallies,
+} from '../store/ui';
+import { summarize } from './summary';
 import { planTimelineOf, timelineOf } from './timeline';
 
 /** The read model of the status page (GET /ui/api/...): what the page draws, shaped for drawing. */
@@ -35,49 +45,24 @@ function environmentsOf(deployment: Stored<DeploymentBody>, environments: Stored
   });
 }
 
-const QUIET = new Set(['successful', null]);
+/** The version the summary and the drill-down show: the one asked for, or the newest. */
+async function versionOf(rt: Runtime, deploymentId: string, tag: string | undefined) {
+  if (tag === undefined) return (await recentVersions(rt, deploymentId, 1))[0] ?? null;
+  const version = await getVersion(rt, deploymentId, tag);
+  if (!version) throw notFound(`The version "${tag}" of deployment "${deploymentId}"`);
+  return version;
+}
 
-/** Environments as columns, resources as rows, each cell the current version and the live status. */
-export async function matrixView(rt: Runtime, deploymentId: string) {
-  const deployment = await requireConfig<DeploymentBody>(rt, 'deployment', deploymentId);
-  const [{ environments, resources }, targets, state] = await Promise.all([
-    loadInventory(rt),
-    listReleaseTargets(rt, { deployment: deploymentId }),
+/** Per environment: the version's progress (releases per status) and the versions its targets run. */
+export async function summaryView(rt: Runtime, deploymentId: string, tag?: string) {
+  const [deployment, environments, state, version, targets] = await Promise.all([
+    requireConfig<DeploymentBody>(rt, 'deployment', deploymentId),
+    listAllConfig<EnvironmentBody>(rt, 'environment'),
     getDeploymentState(rt, deploymentId),
+    versionOf(rt, deploymentId, tag),
+    targetTallies(rt, deploymentId),
   ]);
-  const columns = environmentsOf(deployment, environments);
-  for (const t of targets)
-    if (!columns.some((c) => c.id === t.environment))
-      columns.push({ id: t.environment, name: t.environment });
-  const resourceById = new Map(resources.map((r) => [r.id, r]));
-  // Rows in the order of the first environment each resource is in, then by id.
-  const firstColumn = new Map<string, number>();
-  for (const t of targets) {
-    const column = columns.findIndex((c) => c.id === t.environment);
-    firstColumn.set(t.resource, Math.min(firstColumn.get(t.resource) ?? column, column));
-  }
-  const rowIds = [...firstColumn.keys()].sort(
-    (a, b) => (firstColumn.get(a) ?? 0) - (firstColumn.get(b) ?? 0) || a.localeCompare(b),
-  );
-  // The live release says why it waits or failed; quiet cells need no second read.
-  const cells = await Promise.all(
-    targets.map(async (t) => {
-      const live =
-        QUIET.has(t.status) || !t.desiredVersion
-          ? undefined
-          : await getRelease(rt, { ...t, tag: t.desiredVersion });
-      return {
-        environment: t.environment,
-        resource: t.resource,
-        currentVersion: t.currentVersion,
-        desiredVersion: t.desiredVersion,
-        status: t.status,
-        waitingFor: t.waitingFor,
-        message: live?.message ?? null,
-        lastSucceededAt: t.lastSucceededAt,
-      };
-    }),
-  );
+  const releases = version ? await releaseTallies(rt, deploymentId, version.tag) : [];
   return {
     now: isoNow(),
     deployment: {
@@ -86,12 +71,58 @@ export async function matrixView(rt: Runtime, deploymentId: string) {
       paused: state.paused,
       pausedReason: state.reason,
     },
-    environments: columns,
-    resources: rowIds.map((id) => {
-      const r = resourceById.get(id);
-      return { id, name: r ? r.data.name : id };
-    }),
-    cells,
+    version: version && { tag: version.tag, status: version.status, createdAt: version.createdAt },
+    ...summarize(environmentsOf(deployment, environments), releases, targets),
+  };
+}
+
+export interface TargetQuery {
+  environment?: string;
+  status?: ReleaseStatus;
+  q?: string;
+  limit?: number;
+  nextToken?: string;
+}
+
+const TARGETS_PAGE = 50;
+
+/** One page of a version's releases, filtered as the drill-down asks (search, status, environment). */
+function releasePage(rt: Runtime, deploymentId: string, tag: string, query: TargetQuery) {
+  const filter = {
+    statuses: query.status ? [query.status] : [],
+    limit: query.limit ?? TARGETS_PAGE,
+    nextToken: query.nextToken,
+  };
+  const q = query.q?.trim();
+  if (q && query.environment !== undefined)
+    return searchReleasesIn(rt, deploymentId, tag, query.environment, q, filter);
+  return pageReleasesIn(rt, deploymentId, tag, query.environment, filter);
+}
+
+/** The drill-down into one environment: a page of its targets with the version's release on each. */
+export async function targetsView(rt: Runtime, deploymentId: string, tag: string, query: TargetQuery) {
+  if (!(await getVersion(rt, deploymentId, tag)))
+    throw notFound(`The version "${tag}" of deployment "${deploymentId}"`);
+  const page = await releasePage(rt, deploymentId, tag, query);
+  const ids = page.items.map((r) => r.resource);
+  const [names, targets] = await Promise.all([
+    resourceNames(rt, ids),
+    query.environment === undefined ? [] : getTargetsOf(rt, deploymentId, query.environment, ids),
+  ]);
+  const current = new Map(targets.map((t) => [t.resource, t.currentVersion ?? null]));
+  return {
+    items: page.items.map((r) => ({
+      environment: r.environment,
+      resource: r.resource,
+      name: names.get(r.resource) ?? r.resource,
+      status: r.status,
+      waitingFor: r.status === 'waiting' ? r.waitingFor : null,
+      message: r.message,
+      currentVersion: current.get(r.resource) ?? null,
+      startedAt: r.startedAt,
+      finishedAt: r.finishedAt,
+    })),
+    ...(page.nextToken ? { nextToken: page.nextToken } : {}),
   };
 }
 
@@ -99,14 +130,7 @@ const RECENT_VERSIONS = 30;
 
 export async function versionsView(rt: Runtime, deploymentId: string) {
   await requireConfig(rt, 'deployment', deploymentId);
-  const versions = await listVersions(rt, deploymentId);
-  return {
-    items: versions.slice(0, RECENT_VERSIONS).map((v) => ({
-      tag: v.tag,
-      status: v.status,
-      createdAt: v.createdAt,
-    })),
-  };
+  return { items: await recentVersions(rt, deploymentId, RECENT_VERSIONS) };
 }
 
 const EVENT_PAGES = 20;
@@ -129,29 +153,37 @@ async function environmentOrder(rt: Runtime, deploymentId: string): Promise<stri
   return deployment.data.environments ?? [];
 }
 
-export async function timelineView(rt: Runtime, deploymentId: string, tag: string) {
+/** The timeline of the targets the drill-down shows (the first page of all of them without one). */
+export async function timelineView(rt: Runtime, deploymentId: string, tag: string, query: TargetQuery = {}) {
   const version = await getVersion(rt, deploymentId, tag);
   if (!version) throw notFound(`The version "${tag}" of deployment "${deploymentId}"`);
-  const [releases, events, order] = await Promise.all([
-    listReleases(rt, deploymentId, tag),
+  const [page, events, order] = await Promise.all([
+    releasePage(rt, deploymentId, tag, query),
     eventsSince(rt, deploymentId, version.createdAt),
     environmentOrder(rt, deploymentId),
   ]);
   return {
     version: renderVersion(version),
-    ...timelineOf(tag, releases.map(renderRelease), events, isoNow(), order),
+    ...timelineOf(tag, page.items.map(renderRelease), events, isoNow(), order),
+    ...(page.nextToken ? { nextToken: page.nextToken } : {}),
   };
 }
+
+const PLAN_ROWS = 100;
 
 export async function planView(rt: Runtime, deploymentId: string, tag: string) {
   const [plan, order] = await Promise.all([
     planVersion(rt, deploymentId, tag),
     environmentOrder(rt, deploymentId),
   ]);
+  const timeline = planTimelineOf(plan, order);
   return {
     version: plan.version,
     assumptions: plan.assumptions,
     warnings: plan.warnings.map((w) => w.message),
-    ...planTimelineOf(plan, order),
+    ...timeline,
+    // The page draws the first rows only: a plan over thousands of targets is read through the API.
+    rows: timeline.rows.slice(0, PLAN_ROWS),
+    rowCount: timeline.rows.length,
   };
 }

@@ -98,16 +98,45 @@ describe('the read API of the page', () => {
     expect((deployments.body.items as { id: string }[]).map((d) => d.id)).toEqual(['api', 'web']);
 
     await eventually(
-      () => view(token, '/ui/api/matrix?deployment=api'),
-      (r) => JSON.stringify(r.body).includes('"status":"successful"'),
+      () => view(token, '/ui/api/summary?deployment=api'),
+      (r) => JSON.stringify(r.body).includes('"current":[{"version":"v1"'),
     );
-    const matrix = await view(token, '/ui/api/matrix?deployment=api');
-    expect(matrix.body).toMatchObject({
+    const summary = await view(token, '/ui/api/summary?deployment=api');
+    expect(summary.body).toMatchObject({
       deployment: { id: 'api', paused: false },
-      environments: [{ id: 'staging', name: 'staging' }],
-      resources: [{ id: 'r1', name: 'r1' }],
-      cells: [{ environment: 'staging', resource: 'r1', currentVersion: 'v1', status: 'successful' }],
+      version: { tag: 'v1', status: 'ready' },
+      total: 1,
+      successful: 1,
+      environments: [
+        {
+          id: 'staging',
+          name: 'staging',
+          total: 1,
+          successful: 1,
+          counts: { successful: 1 },
+          current: [{ version: 'v1', count: 1 }],
+        },
+      ],
     });
+    const targets = await view(token, '/ui/api/targets?deployment=api&tag=v1&environment=staging');
+    expect(targets.body).toEqual({
+      items: [
+        expect.objectContaining({
+          environment: 'staging',
+          resource: 'r1',
+          name: 'r1',
+          status: 'successful',
+          currentVersion: 'v1',
+        }),
+      ],
+    });
+    const none = await view(token, '/ui/api/targets?deployment=api&tag=v1&environment=staging&status=failed');
+    expect(none.body).toEqual({ items: [] });
+    const forged = await view(
+      token,
+      '/ui/api/targets?deployment=api&tag=v1&environment=staging&nextToken=eyJ4IjoxfQ',
+    );
+    expect(forged.status).toBe(400);
     const versions = await view(token, '/ui/api/versions?deployment=api');
     expect(versions.body).toMatchObject({ items: [{ tag: 'v1', status: 'ready' }] });
     const timeline = await view(token, '/ui/api/timeline?deployment=api&tag=v1');
@@ -146,7 +175,7 @@ describe('the read API of the page', () => {
       expect(reply.status, what).toBe(401);
       expect((reply.body as unknown as ErrorBody).error.code, what).toBe('unauthenticated');
     }
-    expect((await new Client(server.url).get('/ui/api/matrix?deployment=api')).status).toBe(401);
+    expect((await new Client(server.url).get('/ui/api/summary?deployment=api')).status).toBe(401);
     // A signature is not a view token: the page API takes nothing else.
     expect((await admin.get('/ui/api/deployments')).status).toBe(401);
     // A token of a key that may not read (it could only be made by its holder) is refused.
@@ -159,9 +188,10 @@ describe('the read API of the page', () => {
     const token = tokenOf(body.url);
     const deployments = await view(token, '/ui/api/deployments');
     expect((deployments.body.items as { id: string }[]).map((d) => d.id)).toEqual(['api']);
-    expect((await view(token, '/ui/api/matrix?deployment=api')).status).toBe(200);
+    expect((await view(token, '/ui/api/summary?deployment=api')).status).toBe(200);
     for (const path of [
-      '/ui/api/matrix?deployment=web',
+      '/ui/api/summary?deployment=web',
+      '/ui/api/targets?deployment=web&tag=v1&environment=staging',
       '/ui/api/versions?deployment=web',
       '/ui/api/timeline?deployment=web&tag=v1',
       '/ui/api/plan?deployment=web&tag=v1',
@@ -204,7 +234,14 @@ describe('the page', () => {
 
   it('is in the OpenAPI document', async () => {
     const doc = await new Client(server.url).get<{ paths: Record<string, unknown> }>('/openapi.json');
-    for (const path of ['/v1/view-links', '/ui', '/ui/api/matrix', '/ui/api/timeline', '/ui/api/plan'])
+    for (const path of [
+      '/v1/view-links',
+      '/ui',
+      '/ui/api/summary',
+      '/ui/api/targets',
+      '/ui/api/timeline',
+      '/ui/api/plan',
+    ])
       expect(doc.body.paths, path).toHaveProperty([path]);
   });
 });

@@ -1,6 +1,16 @@
 import * as z from 'zod/mini';
-import { Id } from '../../../shared/schemas/common';
-import { OfDeployment, OfVersion, READ, type RouteSpec, uiRead } from './spec';
+import { Id, Tag } from '../../../shared/schemas/common';
+import { RELEASE_STATUSES } from '../../../shared/status';
+import { OfDeployment, OfVersion, Paging, READ, type RouteSpec, uiRead } from './spec';
+
+/** Which targets of a version the drill-down (and its timeline) shows: one page of them. */
+const TargetSelection = z.object({
+  ...OfVersion.shape,
+  ...Paging.shape,
+  environment: z.optional(Id),
+  status: z.optional(z.enum(RELEASE_STATUSES)),
+  q: z.optional(z.string().check(z.maxLength(100))),
+});
 
 /**
  * The status page (issue 9): a signed route mints read-only view links; the page, its assets and its
@@ -52,7 +62,20 @@ export const UI_ROUTES: RouteSpec[] = [
     'Deployments the view token may read',
     z.object({}),
   ),
-  uiRead('api-ui', 'uiMatrix', '/ui/api/matrix', "A deployment's release matrix", OfDeployment),
+  uiRead(
+    'api-ui',
+    'uiSummary',
+    '/ui/api/summary',
+    "Per environment: a version's releases counted per status (the newest version without tag) and the versions its targets run",
+    z.object({ deployment: Id, tag: z.optional(Tag) }),
+  ),
+  uiRead(
+    'api-ui',
+    'uiTargets',
+    '/ui/api/targets',
+    "One page of a version's release targets in an environment, by search (resource id or name) and status",
+    z.object({ ...TargetSelection.shape, environment: Id }),
+  ),
   uiRead(
     'api-ui',
     'uiVersions',
@@ -64,7 +87,7 @@ export const UI_ROUTES: RouteSpec[] = [
     'api-ui',
     'uiTimeline',
     '/ui/api/timeline',
-    "A version's timeline (Gantt rows per target)",
-    OfVersion,
+    "A version's timeline (Gantt rows) for one page of its targets, selected as for /ui/api/targets",
+    TargetSelection,
   ),
 ];
