@@ -1,21 +1,35 @@
 import './env';
 import { benchPlan } from './plan';
 import { benchRollouts } from './rollouts';
+import type { BenchTable } from './scale';
 
-/** `npm run bench`: every performance figure the README quotes comes from here. */
+/**
+ * `npm run bench`: every performance figure the README quotes comes from here. The scale suite
+ * takes a quarter of an hour or more and runs only when named: `npx tsx bench/run.ts scale`.
+ */
 
 const only = process.argv[2];
-const suites: Record<string, () => Promise<Record<string, string | number>>> = {
+type Figures = Record<string, string | number>;
+const suites: Record<string, () => Promise<Figures | BenchTable[]>> = {
   // The plan first: it measures milliseconds, best taken before the rollouts leave a large heap.
   plan: benchPlan,
   rollouts: benchRollouts,
   load: async () => (await import('./load')).benchLoad(),
+  scale: async () => (await import('./scale')).benchScale(),
 };
+const OPT_IN = new Set(['scale']);
+
+function print(table: BenchTable): void {
+  console.log(`\n## ${table.title}`);
+  console.log(`| ${table.columns.join(' | ')} |\n|${' --- |'.repeat(table.columns.length)}`);
+  for (const row of table.rows) console.log(`| ${row.join(' | ')} |`);
+}
 
 for (const [name, run] of Object.entries(suites)) {
-  if (only && only !== name) continue;
-  console.log(`\n## ${name}`);
-  const figures = await run();
-  console.log('| measure | value |\n| --- | --- |');
-  for (const [measure, value] of Object.entries(figures)) console.log(`| ${measure} | ${value} |`);
+  if (only ? only !== name : OPT_IN.has(name)) continue;
+  const result = await run();
+  const tables = Array.isArray(result)
+    ? result
+    : [{ title: name, columns: ['measure', 'value'], rows: Object.entries(result) as BenchTable['rows'] }];
+  for (const table of tables) print(table);
 }
