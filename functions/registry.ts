@@ -33,6 +33,8 @@ export interface FunctionSpec {
   kind: 'http' | 'step' | 'event';
   /** For event consumers: the detail types (source `gantry`) its rule delivers. */
   subscribes?: DetailType[];
+  /** For event consumers: also invoked on this EventBridge schedule (a `rate(...)` expression). */
+  schedule?: string;
   /** The `${Placeholder}` of statemachines/rollout.asl.json this function's ARN fills. */
   aslKey?: string;
   memoryMb: number;
@@ -117,8 +119,12 @@ export const FUNCTIONS: FunctionSpec[] = [
     60,
   ),
   step('step-fail', 'rollout', 'fail', 'FailFunctionArn', ['taskCallbacks']),
-  // Starts the executions of a version's releases off the request path (thousands take seconds).
-  consumer('event-fanout', 'fanout', [DETAIL_TYPES.versionReady], ['executions']),
+  // The work a write causes (reconciliation, a version's releases), one bounded chunk per
+  // invocation, off the request path; a scheduled sweep restarts chains that stalled.
+  {
+    ...consumer('event-work', 'work', [DETAIL_TYPES.workRequested], ['executions', 'taskCallbacks']),
+    schedule: 'rate(1 minute)',
+  },
   // Environment progression is woken by the upstream outcome, not by polling (a failure wakes it
   // too, so a dependant says at once that the upstream cannot reach its threshold).
   consumer(

@@ -1,8 +1,9 @@
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { monotonicFactory } from 'ulid';
 import { isoNow, nowMs } from './clock';
 import type { Runtime } from './runtime';
+import { batchWrite } from './store/batch';
 import { decodeToken, encodeToken, type Page } from './store/config';
 import { keys } from './store/keys';
 
@@ -26,6 +27,8 @@ export const DETAIL_TYPES = {
   jobUpdated: 'Job Updated',
   overrideApplied: 'Override Applied',
   configurationChanged: 'Configuration Changed',
+  /** Internal, not audited: work a write caused is queued or goes on with its next chunk. */
+  workRequested: 'Work Requested',
 } as const;
 export type DetailType = (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES];
 
@@ -76,44 +79,55 @@ export function releaseEvent(
 const PUT_EVENTS_BATCH = 10;
 /** Ids that sort in publishing order, also within one millisecond. */
 const ulid = monotonicFactory();
-const BATCH_WRITE = 25;
 
 /** Publishes on the bus and keeps the same events as the audit trail. */
 export async function publish(rt: Runtime, events: GantryEvent[], now = nowMs()): Promise<void> {
   if (events.length === 0) return;
   const time = isoNow(now);
   const records: AuditRecord[] = events.map((event) => ({ ...event, id: ulid(now), time }));
-  for (let i = 0; i < records.length; i += BATCH_WRITE) {
-    const chunk = records.slice(i, i + BATCH_WRITE);
-    let unprocessed = chunk.map((record) => ({
-      PutRequest: {
-        Item: {
-          pk: keys.events,
-          sk: `${record.time}#${record.id}`,
-          ...(record.deployment
-            ? { gsi1pk: keys.eventsOfDeployment(record.deployment), gsi1sk: `${record.time}#${record.id}` }
-            : {}),
-          ...record,
-        },
+  await batchWrite(
+    rt,
+    records.map((record) => ({
+      put: {
+        pk: keys.events,
+        sk: `${record.time}#${record.id}`,
+        ...(record.deployment
+          ? { gsi1pk: keys.eventsOfDeployment(record.deployment), gsi1sk: `${record.time}#${record.id}` }
+          : {}),
+        ...record,
       },
-    }));
-    for (let attempt = 0; unprocessed.length > 0 && attempt < 5; attempt++) {
-      const out = await rt.doc.send(new BatchWriteCommand({ RequestItems: { [rt.tableName]: unprocessed } }));
-      unprocessed = (out.UnprocessedItems?.[rt.tableName] ?? []) as typeof unprocessed;
-    }
-  }
+    })),
+  );
+  await putOnBus(rt, records);
+}
+
+/**
+ * PutEvents, 10 entries a request. EventBridge can fail single entries of an accepted request
+ * (FailedEntryCount): those are sent again with backoff, and an entry that keeps failing throws.
+ */
+export async function putOnBus(
+  rt: Runtime,
+  records: { detailType: DetailType; time: string; data?: Record<string, unknown> }[],
+): Promise<void> {
   for (let i = 0; i < records.length; i += PUT_EVENTS_BATCH) {
-    await rt.events.send(
-      new PutEventsCommand({
-        Entries: records.slice(i, i + PUT_EVENTS_BATCH).map((record) => ({
-          EventBusName: rt.busName,
-          Source: EVENT_SOURCE,
-          DetailType: record.detailType,
-          Time: new Date(record.time),
-          Detail: JSON.stringify(record),
-        })),
-      }),
-    );
+    let pending = records.slice(i, i + PUT_EVENTS_BATCH).map((record) => ({
+      EventBusName: rt.busName,
+      Source: EVENT_SOURCE,
+      DetailType: record.detailType,
+      Time: new Date(record.time),
+      Detail: JSON.stringify(record),
+    }));
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const out = await rt.events.send(new PutEventsCommand({ Entries: pending }));
+      if (!out.FailedEntryCount) break;
+      const failed = pending.filter((_, n) => out.Entries?.[n]?.ErrorCode);
+      if (attempt === 5) {
+        const codes = [...new Set(out.Entries?.map((e) => e.ErrorCode).filter(Boolean))].join(', ');
+        throw new Error(`EventBridge failed ${failed.length} entries: ${codes}`);
+      }
+      pending = failed;
+      await new Promise((r) => setTimeout(r, Math.random() * 100 * 2 ** attempt));
+    }
   }
 }
 

@@ -1,9 +1,10 @@
 import { invalid, notFound } from '../../shared/errors';
 import { type Actor, DETAIL_TYPES, type GantryEvent, publish } from '../../shared/events';
 import { render, requireConfig, syncProvider } from '../../shared/inventory';
-import { assertNotInUse, reconcileAll, reconcileDeployment } from '../../shared/rollouts/reconcile';
-import { runtime } from '../../shared/runtime';
-import type { ResourceBody } from '../../shared/schemas/config';
+import { assertNotInUse, RESOURCE_IDS_PER_TASK, type ReconcileScope } from '../../shared/rollouts/reconcile';
+import { queueWork } from '../../shared/rollouts/work-queue';
+import { type Runtime, runtime } from '../../shared/runtime';
+import type { SyncBody } from '../../shared/schemas/config';
 import { deleteConfig, InvalidPageToken, listConfig, putConfig } from '../../shared/store/config';
 import type { ConfigKind } from '../../shared/store/keys';
 import { type ApiRequest, httpHandler, type Implementation, json } from './kernel';
@@ -33,6 +34,21 @@ const changed = (
   data: { change, kind, id },
 });
 
+/** Queues the reconciliation a write causes; a resource task names at most RESOURCE_IDS_PER_TASK ids. */
+async function reconcile(rt: Runtime, kind: ConfigKind, ids: string[]): Promise<void> {
+  const scopes: ReconcileScope[] = [];
+  if (kind === 'deployment' || kind === 'environment')
+    scopes.push(...ids.map((id) => ({ [kind]: id }) as ReconcileScope));
+  if (kind === 'resource') {
+    for (let i = 0; i < ids.length; i += RESOURCE_IDS_PER_TASK)
+      scopes.push({ resources: ids.slice(i, i + RESOURCE_IDS_PER_TASK) });
+  }
+  await queueWork(
+    rt,
+    scopes.map((scope) => ({ type: 'reconcile', scope })),
+  );
+}
+
 function crud(kind: ConfigKind, name: string): Record<string, Implementation> {
   const id = (request: ApiRequest) => request.params[idParam[kind]] as string;
   return {
@@ -40,9 +56,9 @@ function crud(kind: ConfigKind, name: string): Record<string, Implementation> {
       const rt = runtime();
       const { stored, created } = await putConfig(rt, kind, id(request), request.body as object);
       await publish(rt, [changed(request, kind, stored.id, created ? 'created' : 'replaced')]);
-      // Targets that appear get the newest ready version at once; targets that vanish are cancelled.
-      if (kind === 'deployment') await reconcileDeployment(rt, stored.id);
-      else if (kind !== 'policy') await reconcileAll(rt);
+      // Targets that appear get the newest ready version; targets that vanish are cancelled: off the
+      // request, in bounded chunks (API.md section 3).
+      await reconcile(rt, kind, [stored.id]);
       return json(created ? 201 : 200, render(stored));
     },
     [`get${name}`]: async (request) =>
@@ -68,7 +84,8 @@ function crud(kind: ConfigKind, name: string): Record<string, Implementation> {
       await assertNotInUse(rt, kind, id(request));
       if (!(await deleteConfig(rt, kind, id(request)))) throw notFound(`The ${kind} "${id(request)}"`);
       await publish(rt, [changed(request, kind, id(request), 'deleted')]);
-      if (kind === 'resource' || kind === 'environment') await reconcileAll(rt);
+      // Nothing a rollout holds goes (409 above); a resource's pending releases are cancelled.
+      if (kind === 'resource') await reconcile(rt, kind, [id(request)]);
       return json(204);
     },
   };
@@ -81,9 +98,14 @@ export const handler = httpHandler(CONFIG_ROUTES, {
   ...crud('policy', 'Policy'),
   syncResources: async (request) => {
     const rt = runtime();
-    const body = request.body as { resources: (ResourceBody & { id: string })[] };
-    const { counts } = await syncProvider(rt, request.params.provider as string, body.resources);
-    if (counts.created + counts.updated + counts.deleted > 0) await reconcileAll(rt);
+    const body = request.body as SyncBody;
+    const { counts, changed, deleted } = await syncProvider(
+      rt,
+      request.params.provider as string,
+      body.resources,
+      body.page,
+    );
+    await reconcile(rt, 'resource', [...changed, ...deleted]);
     return json(200, counts);
   },
 });

@@ -1,11 +1,11 @@
 import type { Actor } from '../../shared/events';
 import { requireConfig } from '../../shared/inventory';
 import { cancelVersion, forceRelease, rollbackTarget, setPaused } from '../../shared/rollouts/overrides';
-import { listReleaseTargets } from '../../shared/rollouts/targets-view';
-import { createVersion, patchVersion, renderVersion, viewVersion } from '../../shared/rollouts/versions';
+import { listReleaseTargetsPage } from '../../shared/rollouts/targets-view';
+import { createVersion, patchVersion, renderVersionItem, viewVersion } from '../../shared/rollouts/versions';
 import { runtime } from '../../shared/runtime';
 import type { ForceBody, RollbackBody, VersionBody } from '../../shared/schemas/rollouts';
-import { listVersions } from '../../shared/store/rollouts';
+import { listVersionsPage, type PageRequest } from '../../shared/store/pages';
 import { type ApiRequest, httpHandler, json } from './kernel';
 import { VERSION_ROUTES } from './routes/versions';
 
@@ -22,16 +22,31 @@ export const handler = httpHandler(VERSION_ROUTES, {
       request.body as VersionBody,
       actorOf(request),
     );
-    return json(out.created ? 201 : 200, { version: out.version, releaseTargets: out.releaseTargets });
+    return json(out.created ? 201 : 200, {
+      version: out.version,
+      releaseTargets: out.releaseTargets,
+      releaseTargetCount: out.releaseTargetCount,
+    });
   },
   listVersions: async (request) => {
     const rt = runtime();
     await requireConfig(rt, 'deployment', param(request, 'deploymentId'));
-    const versions = await listVersions(rt, param(request, 'deploymentId'));
-    return json(200, { items: versions.map(renderVersion) });
+    const page = await listVersionsPage(rt, param(request, 'deploymentId'), request.query as PageRequest);
+    return json(200, {
+      items: page.items.map(renderVersionItem),
+      ...(page.nextToken ? { nextToken: page.nextToken } : {}),
+    });
   },
   getVersion: async (request) =>
-    json(200, await viewVersion(runtime(), param(request, 'deploymentId'), param(request, 'tag'))),
+    json(
+      200,
+      await viewVersion(
+        runtime(),
+        param(request, 'deploymentId'),
+        param(request, 'tag'),
+        request.query as PageRequest,
+      ),
+    ),
   patchVersion: async (request) =>
     json(
       200,
@@ -61,13 +76,13 @@ export const handler = httpHandler(VERSION_ROUTES, {
     json(200, await forceRelease(runtime(), request.body as ForceBody, actorOf(request))),
   rollbackTarget: async (request) =>
     json(202, await rollbackTarget(runtime(), request.body as RollbackBody, actorOf(request))),
-  listReleaseTargets: async (request) =>
-    json(200, {
-      items: await listReleaseTargets(
-        runtime(),
-        request.query as { deployment?: string; environment?: string },
-      ),
-    }),
+  listReleaseTargets: async (request) => {
+    const page = await listReleaseTargetsPage(
+      runtime(),
+      request.query as { deployment?: string; environment?: string } & PageRequest,
+    );
+    return json(200, { items: page.items, ...(page.nextToken ? { nextToken: page.nextToken } : {}) });
+  },
   pauseDeployment: async (request) =>
     json(
       200,

@@ -55,6 +55,7 @@ export class GantryStack extends Stack {
     this.api.addRoutes(ROUTES, functionOf, UNKNOWN_ROUTE_FUNCTION);
     for (const fn of this.functions.all.filter((each) => each.spec.kind === 'event')) {
       this.events.rule(fn.spec.subscribes ?? [], fn.function, fn.spec.id);
+      if (fn.spec.schedule) this.events.schedule(fn.spec.schedule, fn.function, `${fn.spec.id}-schedule`);
     }
     this.workflows = new Workflows(this, 'Workflows', {
       functionOf: (spec) => functionOf(spec.id),

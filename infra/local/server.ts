@@ -6,13 +6,15 @@ import { join, resolve } from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import dynalite from 'dynalite';
+import { STALLED_MS } from '../../functions/events/work';
 import { MAX_BODY_BYTES } from '../../functions/http/kernel';
 import { ROUTES, type RouteSpec, routeKey } from '../../functions/http/routes';
 import { FUNCTIONS } from '../../functions/registry';
 import { parseApiKeys, resetKeySource } from '../../shared/auth/keys';
 import { nowMs, setTimeScale } from '../../shared/clock';
 import { errorBody } from '../../shared/errors';
-import { reconcileAll } from '../../shared/rollouts/reconcile';
+import { resumeStalledWork } from '../../shared/rollouts/work';
+import { queueWork } from '../../shared/rollouts/work-queue';
 import { startRollout } from '../../shared/rollouts/workflow';
 import { ENV, resetRuntime, runtime } from '../../shared/runtime';
 import type { ApiKey } from '../../shared/schemas/common';
@@ -356,9 +358,15 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   // Executions live in memory: re-run every unfinished release; each step resumes where it was.
   const unfinished = await scanUnfinishedReleases(runtime());
   for (const release of unfinished) await startRollout(runtime(), release);
-  // A crash between writing a version and writing its releases left targets without a release of
-  // the newest ready version: reconciling gives them one (as for a target that just appeared).
-  await reconcileAll(runtime());
+  // Work a write caused that a kill cut short goes on from its last chunk. A crash between writing a
+  // version and queueing its release is healed by reconciling everything (chunked, off the start).
+  await resumeStalledWork(runtime(), 0);
+  await queueWork(runtime(), [{ type: 'reconcile', scope: { all: true } }]);
+  // The schedule of the AWS stack's sweep: a chain of work whose event was lost is asked for again.
+  const sweep = setInterval(() => {
+    resumeStalledWork(runtime(), STALLED_MS).catch(() => undefined);
+  }, 60_000);
+  sweep.unref();
 
   let closed = false;
   return {
@@ -373,6 +381,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(sweep);
       engine.close();
       await new Promise<void>((done) => server.close(() => done()));
       server.closeAllConnections?.();

@@ -10,12 +10,11 @@ import type { VersionBody } from '../schemas/rollouts';
 import { type ReleaseStatus, TERMINAL_RELEASE, UNDISPATCHED_RELEASE } from '../status';
 import { ConditionFailed } from '../store/client';
 import { listAllConfig, type Stored } from '../store/config';
+import { listReleasesPage, releaseStatusCounts } from '../store/pages';
 import {
   getRelease,
   getVersion,
   listReleases,
-  putReleaseIfAbsent,
-  putReleasesInBatches,
   putVersionIfAbsent,
   type ReleaseKey,
   type ReleaseRecord,
@@ -28,7 +27,8 @@ import { computeReleaseTargets, type ReleaseTarget } from '../targets';
 import { releaseIdOf } from './ids';
 import { releaseTargetLock } from './lock';
 import { renderVerification, type VerificationState } from './verify';
-import { startRollout, stopRollout } from './workflow';
+import { queueVersionRelease } from './work-queue';
+import { stopRollout } from './workflow';
 
 const PARALLEL = 32;
 
@@ -79,31 +79,6 @@ export function newRelease(version: VersionRecord, target: ReleaseTarget, now: s
   };
 }
 
-/** Creates each target's release once (a retry finds them); their executions start from `Version Ready`. */
-export async function createReleases(
-  rt: Runtime,
-  version: VersionRecord,
-  targets: ReleaseTarget[],
-  options: { fresh?: boolean } = {},
-): Promise<void> {
-  const now = isoNow();
-  const releases = targets.map((target) => newRelease(version, target, now));
-  // A version this very request created has no releases yet: write them in batches of 25. A retry
-  // or a PATCH may find some, so they are created one by one, each only if absent.
-  if (options.fresh) await putReleasesInBatches(rt, releases);
-  else await inParallel(releases, async (release) => void (await putReleaseIfAbsent(rt, release)));
-}
-
-/**
- * The fan-out, run by the `Version Ready` consumer off the request path (so a version over
- * thousands of targets answers at once): starts every unfinished release's execution, idempotently.
- */
-export async function startReleases(rt: Runtime, deployment: string, tag: string): Promise<number> {
-  const releases = (await listReleases(rt, deployment, tag)).filter((r) => !TERMINAL_RELEASE.has(r.status));
-  await inParallel(releases, (release) => startRollout(rt, release));
-  return releases.length;
-}
-
 const readyEvent = (version: VersionRecord, actor: Actor): GantryEvent => ({
   detailType: DETAIL_TYPES.versionReady,
   deployment: version.deployment,
@@ -113,19 +88,28 @@ const readyEvent = (version: VersionRecord, actor: Actor): GantryEvent => ({
 
 export interface VersionView {
   version: Record<string, unknown>;
+  /** Releases counted per status, all of them. */
+  summary: Record<string, number>;
+  /** One page of the releases (at most RELEASES_PAGE_LIMIT); `nextToken` reads on. */
   releases: Record<string, unknown>[];
+  nextToken?: string;
 }
 
-export function renderVersion(v: VersionRecord) {
+/** A version as lists show it: without its config (API.md section 4). */
+export function renderVersionItem(v: Omit<VersionRecord, 'config'>) {
   return {
     deployment: v.deployment,
     tag: v.tag,
     status: v.status,
     metadata: v.metadata,
-    config: v.config,
     createdAt: v.createdAt,
     updatedAt: v.updatedAt,
   };
+}
+
+/** A version on its own (one version's config is at most one item, 400 KB). */
+export function renderVersion(v: VersionRecord) {
+  return { ...renderVersionItem(v), config: v.config };
 }
 
 export function renderRelease(r: ReleaseRecord) {
@@ -143,12 +127,38 @@ export function renderRelease(r: ReleaseRecord) {
   };
 }
 
-export async function viewVersion(rt: Runtime, deployment: string, tag: string): Promise<VersionView> {
+/** The releases of a version one answer carries, by default and at most. */
+export const RELEASES_PAGE_LIMIT = 1000;
+
+/**
+ * A version, its releases counted per status, and one page of its releases: one Query page (at most
+ * 1 MB read) beside one item, so the answer stays far below Lambda's 6 MB whatever the version's size.
+ */
+export async function viewVersion(
+  rt: Runtime,
+  deployment: string,
+  tag: string,
+  page: { limit?: number; nextToken?: string } = {},
+): Promise<VersionView> {
   const version = await getVersion(rt, deployment, tag);
   if (!version) throw notFound(`The version "${tag}" of deployment "${deployment}"`);
-  const releases = await listReleases(rt, deployment, tag);
-  return { version: renderVersion(version), releases: releases.map(renderRelease) };
+  const [summary, releases] = await Promise.all([
+    releaseStatusCounts(rt, deployment, tag),
+    listReleasesPage(rt, deployment, tag, {
+      limit: Math.min(page.limit ?? RELEASES_PAGE_LIMIT, RELEASES_PAGE_LIMIT),
+      nextToken: page.nextToken,
+    }),
+  ]);
+  return {
+    version: renderVersion(version),
+    summary,
+    releases: releases.items.map(renderRelease),
+    ...(releases.nextToken ? { nextToken: releases.nextToken } : {}),
+  };
 }
+
+/** The create answer lists at most this many release targets; `releaseTargetCount` counts them all. */
+export const LISTED_TARGETS = 1000;
 
 export async function createVersion(
   rt: Runtime,
@@ -159,6 +169,7 @@ export async function createVersion(
   created: boolean;
   version: Record<string, unknown>;
   releaseTargets: { environment: string; resource: string }[];
+  releaseTargetCount: number;
 }> {
   const deployment = await requireConfig<DeploymentBody>(rt, 'deployment', deploymentId);
   const now = isoNow();
@@ -178,8 +189,8 @@ export async function createVersion(
     throw conflict(`The version "${body.tag}" already exists with a different body.`);
   }
   const { targets } = await targetsOf(rt, deployment);
-  if (item.status === 'ready') await createReleases(rt, item, targets, { fresh: created });
-  // A retried create publishes `Version Ready` again, which heals a fan-out that was cut short.
+  // The releases are written and started off the request, in bounded chunks (shared/rollouts/work.ts).
+  if (item.status === 'ready') await queueVersionRelease(rt, deploymentId, body.tag);
   await publish(rt, [
     ...(created
       ? [
@@ -188,7 +199,7 @@ export async function createVersion(
             deployment: deploymentId,
             version: body.tag,
             actor,
-            data: { status: body.status },
+            data: { status: body.status, releaseTargetCount: targets.length },
           },
         ]
       : []),
@@ -197,7 +208,10 @@ export async function createVersion(
   return {
     created,
     version: renderVersion(item),
-    releaseTargets: targets.map((t) => ({ environment: t.environment, resource: t.resource })),
+    releaseTargets: targets
+      .slice(0, LISTED_TARGETS)
+      .map((t) => ({ environment: t.environment, resource: t.resource })),
+    releaseTargetCount: targets.length,
   };
 }
 
@@ -208,7 +222,7 @@ export async function patchVersion(
   status: 'ready' | 'rejected',
   actor: Actor,
 ): Promise<VersionView> {
-  const deployment = await requireConfig<DeploymentBody>(rt, 'deployment', deploymentId);
+  await requireConfig<DeploymentBody>(rt, 'deployment', deploymentId);
   const current = await getVersion(rt, deploymentId, tag);
   if (!current) throw notFound(`The version "${tag}" of deployment "${deploymentId}"`);
   if (current.status !== status) {
@@ -230,8 +244,7 @@ export async function patchVersion(
   }
   const updated = (await getVersion(rt, deploymentId, tag)) as VersionRecord;
   if (status === 'ready') {
-    const { targets } = await targetsOf(rt, deployment);
-    await createReleases(rt, updated, targets);
+    await queueVersionRelease(rt, deploymentId, tag);
     await publish(rt, [readyEvent(updated, actor)]);
   } else {
     await cancelReleases(rt, deploymentId, tag, {
@@ -263,6 +276,18 @@ export async function cancelReleases(
     (r) =>
       (options.resource === undefined || r.resource === options.resource) && !TERMINAL_RELEASE.has(r.status),
   );
+  return cancelReleaseRecords(rt, releases, options);
+}
+
+/**
+ * Cancels these releases. Each is a conditional write on its status, so a release that dispatched
+ * (when only undispatched ones are cancelled) or finished meanwhile is left alone.
+ */
+export async function cancelReleaseRecords(
+  rt: Runtime,
+  releases: ReleaseRecord[],
+  options: { onlyUndispatched: boolean; message: string; actor: Actor },
+): Promise<number> {
   const from: ReleaseStatus[] = options.onlyUndispatched
     ? [...UNDISPATCHED_RELEASE]
     : ['pending', 'waiting', 'deploying', 'verifying', 'rolling_back'];

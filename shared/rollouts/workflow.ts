@@ -16,6 +16,40 @@ export interface ExecutionInput {
 
 const IGNORABLE_TASK_ERRORS = new Set(['TaskDoesNotExist', 'TaskTimedOut', 'InvalidToken']);
 
+/**
+ * StartExecution is a token bucket per account and region: 1,300 burst and 300 per second refill in
+ * the largest regions (800 and 150 elsewhere). Executions are started at most this many at a time,
+ * and a throttled start waits with exponential backoff and full jitter before it is tried again.
+ */
+const STARTS_IN_FLIGHT = 16;
+const START_ATTEMPTS = 8;
+
+const isThrottled = (error: unknown) =>
+  ['ThrottlingException', 'TooManyRequestsException', 'Throttling'].includes((error as Error)?.name);
+
+/** Starts many executions with bounded parallelism, backing off while Step Functions throttles. */
+export async function startRollouts(
+  rt: Runtime,
+  releases: (ReleaseKey & { generation?: number })[],
+): Promise<void> {
+  const queue = [...releases];
+  await Promise.all(
+    Array.from({ length: Math.min(STARTS_IN_FLIGHT, queue.length) }, async () => {
+      for (let release = queue.shift(); release; release = queue.shift()) {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await startRollout(rt, release);
+            break;
+          } catch (error) {
+            if (!isThrottled(error) || attempt === START_ATTEMPTS) throw error;
+            await new Promise((r) => setTimeout(r, Math.random() * Math.min(10_000, 100 * 2 ** attempt)));
+          }
+        }
+      }
+    }),
+  );
+}
+
 /** Starts the release's execution; starting it again with the same input is a no-op. */
 export async function startRollout(
   rt: Runtime,

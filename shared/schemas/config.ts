@@ -85,7 +85,10 @@ export type ResourceBody = z.infer<typeof ResourceBody>;
 
 export const SyncBody = z.strictObject({
   resources: z.array(z.extend(ResourceBody, { id: ResourceId })).check(z.maxLength(10_000)),
+  /** A set over one body syncs in pages of one client-chosen session (API.md section 3). */
+  page: z.optional(z.strictObject({ session: ResourceId, final: z.boolean() })),
 });
+export type SyncBody = z.infer<typeof SyncBody>;
 
 export const EnvironmentBody = z.strictObject({
   name: z.optional(Text(255)),

@@ -5,6 +5,8 @@ export const keys = {
   config: (kind: ConfigKind, id: string) => ({ pk: kind.toUpperCase(), sk: id }),
   configPartition: (kind: ConfigKind) => kind.toUpperCase(),
   provider: (provider: string) => `PROVIDER#${provider}`,
+  /** Counters every config write bumps: what the inventory cache revalidates against. */
+  inventoryRevision: { pk: 'INVENTORY', sk: 'REVISION' },
   version: (deployment: string, tag: string) => ({ pk: `VERSION#${deployment}`, sk: tag }),
   versionsByCreation: (deployment: string) => `VERSIONS#${deployment}`,
   releasesOfVersion: (deployment: string, tag: string) => `RELEASES#${deployment}#${tag}`,
@@ -46,4 +48,8 @@ export const keys = {
     sk: environment,
   }),
   deploymentState: (deployment: string) => ({ pk: 'DEPLOYMENT_STATE', sk: deployment }),
+  /** Work a write caused (reconciliation, a version's fan-out), advanced chunk by chunk. */
+  work: (id: string) => ({ pk: 'WORK', sk: id }),
+  /** A paged provider sync: its head (counts) and the ids each page named. */
+  syncSession: (provider: string, session: string) => `SYNC#${provider}#${session}`,
 } as const;

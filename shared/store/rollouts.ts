@@ -278,6 +278,33 @@ export const putVersionIfAbsent = (ctx: StoreContext, version: VersionRecord) =>
 export const listVersions = (ctx: StoreContext, deployment: string) =>
   queryAll<VersionRecord>(ctx, { pk: keys.versionsByCreation(deployment), index: 'gsi1', forward: false });
 
+/** The newest ready version of a deployment: read newest first, a page at a time, until one is ready. */
+export async function newestReadyVersion(
+  ctx: StoreContext,
+  deployment: string,
+): Promise<VersionRecord | undefined> {
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ctx.doc.send(
+      new QueryCommand({
+        TableName: ctx.tableName,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk',
+        FilterExpression: '#status = :ready',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':pk': keys.versionsByCreation(deployment), ':ready': 'ready' },
+        ScanIndexForward: false,
+        Limit: 25,
+        ExclusiveStartKey: start,
+      }),
+    );
+    const found = out.Items?.[0];
+    if (found) return strip<VersionRecord>(found);
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return undefined;
+}
+
 // ---- releases ---------------------------------------------------------------------------------
 
 export const releaseItemKey = (r: ReleaseKey) => keys.release(r.deployment, r.tag, r.environment, r.resource);
@@ -286,25 +313,6 @@ export const getRelease = (ctx: StoreContext, r: ReleaseKey) => get<ReleaseRecor
 
 export const putReleaseIfAbsent = (ctx: StoreContext, release: ReleaseRecord) =>
   putIfAbsent(ctx, releaseItemKey(release), release);
-
-/** Unconditional batch writes, for the releases of a version created by the same request. */
-export async function putReleasesInBatches(ctx: StoreContext, releases: ReleaseRecord[]): Promise<void> {
-  const chunks: ReleaseRecord[][] = [];
-  for (let i = 0; i < releases.length; i += 25) chunks.push(releases.slice(i, i + 25));
-  await Promise.all(
-    chunks.map(async (chunk) => {
-      let pending = chunk.map((release) => ({
-        PutRequest: { Item: { ...releaseItemKey(release), ...release } },
-      }));
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt === 8) throw new Error('DynamoDB kept releases unprocessed.');
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
-        const out = await ctx.doc.send(new BatchWriteCommand({ RequestItems: { [ctx.tableName]: pending } }));
-        pending = (out.UnprocessedItems?.[ctx.tableName] ?? []) as typeof pending;
-      }
-    }),
-  );
-}
 
 export const listReleases = (ctx: StoreContext, deployment: string, tag: string, environment?: string) =>
   queryAll<ReleaseRecord>(ctx, {

@@ -16,6 +16,8 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * 10. executions waiting on a signal (approval, progression, target lock, pause)  pk=WAIT#key     sk=release key
  * 11. replay nonces, with TTL                                                     pk=NONCE#sig    sk=NONCE
  * 12. audit trail, newest last; per deployment                                   pk=EVENTS sk=time#id, gsi1 EVENTS#dep
+ * 13. work a write caused, advanced chunk by chunk (reconcile, fan-out)           pk=WORK         sk=work id
+ * 14. a paged provider sync session: head and the ids each page named            pk=SYNC#p#s     sk=HEAD | page#n
  *
  * Every state change is a single-item conditional write (no transactions: DESIGN.md section 3).
  */

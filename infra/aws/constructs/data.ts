@@ -12,6 +12,7 @@ export const TABLE_ACTIONS = [
   'dynamodb:DeleteItem',
   'dynamodb:Query',
   'dynamodb:Scan',
+  'dynamodb:BatchGetItem',
   'dynamodb:BatchWriteItem',
 ] as const;
 

@@ -1,5 +1,5 @@
 import { Duration, Validations } from 'aws-cdk-lib';
-import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
+import { EventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -41,13 +41,20 @@ export class Events extends Construct {
     return new Rule(this, id, {
       eventBus: this.bus,
       eventPattern: { source: [EVENT_SOURCE], detailType: [...detailTypes] },
-      targets: [
-        new LambdaFunction(target, {
-          deadLetterQueue: this.deadLetterQueue,
-          maxEventAge: Duration.hours(2),
-          retryAttempts: 8,
-        }),
-      ],
+      targets: [this.target(target)],
+    });
+  }
+
+  /** Invokes a consumer on a schedule (on the default bus, where EventBridge schedules run). */
+  public schedule(expression: string, target: IFunction, id: string): Rule {
+    return new Rule(this, id, { schedule: Schedule.expression(expression), targets: [this.target(target)] });
+  }
+
+  private target(fn: IFunction): LambdaFunction {
+    return new LambdaFunction(fn, {
+      deadLetterQueue: this.deadLetterQueue,
+      maxEventAge: Duration.hours(2),
+      retryAttempts: 8,
     });
   }
 }
