@@ -76,6 +76,12 @@ const DEPLOYMENTS: { id: string; resourceSelector?: string }[] = [
   { id: 'reports', resourceSelector: bands(15, 20) },
 ];
 const BIGGEST = 'platform';
+/**
+ * One more deployment, of one target that no selector change moves: its rollout runs alone first,
+ * so the handler time per invocation (what Lambda bills) is measured without 5,000 others sharing
+ * the two cores.
+ */
+const SOLO = 'solo';
 /** The selector change: ring 1 of e0 leaves e0 and ring 1 of e1 joins it. */
 const CHANGED_ENV = 'e0';
 const CHANGED_SELECTOR =
@@ -140,14 +146,27 @@ function eventCount(dataDir: string): number {
   }
 }
 
-function invocationSnapshot(): Map<string, { count: number; ms: number }> {
+type Invocations = Map<string, { count: number; ms: number }>;
+
+function invocationSnapshot(): Invocations {
   return new Map([...invocations].map(([id, v]) => [id, { ...v }]));
 }
 
+function spentSince(before: Invocations): Invocations {
+  const spent: Invocations = new Map();
+  for (const [id, v] of invocations) {
+    const b = before.get(id) ?? { count: 0, ms: 0 };
+    if (v.count > b.count) spent.set(id, { count: v.count - b.count, ms: v.ms - b.ms });
+  }
+  return spent;
+}
+
 interface Cost {
+  /** Handler milliseconds per invocation of one rollout run alone (no contention), per function. */
+  aloneMs: Map<string, number>;
   transitions: number;
   dynamo: DynamoCounts;
-  invocations: Map<string, { count: number; ms: number }>;
+  invocations: Invocations;
   events: number;
 }
 
@@ -175,7 +194,13 @@ async function benchStore(store: Store, resources: FleetResource[]): Promise<{ r
       );
       rows.push([`PUT /v1/deployments/${d.id} (ms)`, answered(t)]);
     }
-    rows.push(['release targets of the fleet', targetCount(resources)]);
+    rows.push(['release targets of the fleet (and 1 of the solo deployment)', targetCount(resources)]);
+    const last = resources.at(-1) as FleetResource;
+    await client.put(`/v1/deployments/${SOLO}`, {
+      resourceSelector: `resource.id == '${last.id}'`,
+      environments: [last.metadata.env],
+      jobAgent: { type: 'webhook', url: agent.url },
+    });
 
     // Versions: nine waiting for their build, then the one that rolls out.
     for (const d of DEPLOYMENTS.filter((x) => x.id !== ROLLING)) {
@@ -192,6 +217,18 @@ async function benchStore(store: Store, resources: FleetResource[]): Promise<{ r
     }
     await server.bus.flush();
     await server.engine.idle();
+
+    const soloBefore = invocationSnapshot();
+    await client.post(`/v1/deployments/${SOLO}/versions`, { tag: 'v1' });
+    await until(
+      () => versionSummary(client, SOLO, 'v1'),
+      (s) => (s.successful ?? 0) === 1,
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
+    await server.bus.flush();
+    await server.engine.idle();
+    const aloneMs = new Map<string, number>();
+    for (const [id, v] of spentSince(soloBefore)) aloneMs.set(id, v.ms / v.count);
 
     const windowStart = new Date();
     const before = {
@@ -236,16 +273,11 @@ async function benchStore(store: Store, resources: FleetResource[]): Promise<{ r
     const executions = STATE_MACHINES.flatMap((sm) =>
       server.engine.listExecutions({ stateMachineArn: stateMachineArn(sm.id) }),
     ).filter((e) => e.startDate >= windowStart);
-    const after = invocationSnapshot();
-    const spent = new Map<string, { count: number; ms: number }>();
-    for (const [id, v] of after) {
-      const b = before.invocations.get(id) ?? { count: 0, ms: 0 };
-      if (v.count > b.count) spent.set(id, { count: v.count - b.count, ms: v.ms - b.ms });
-    }
     const cost: Cost = {
+      aloneMs,
       transitions: executions.reduce((sum, e) => sum + e.stateTransitions, 0),
       dynamo: difference(scale.dynamo(), before.dynamo),
-      invocations: spent,
+      invocations: spentSince(before.invocations),
       events: eventCount(server.dataDir) - before.events,
     };
     rows.push(['executions started by the rollout', executions.length]);
@@ -274,6 +306,7 @@ async function benchStore(store: Store, resources: FleetResource[]): Promise<{ r
     const now = inChanged(CHANGED_SELECTOR);
     const appearing = [...now].filter((id) => !was.has(id));
     const disappearing = [...was].filter((id) => !now.has(id));
+    const settleTimeoutMs = Math.min(TIMEOUT_MS, 300_000);
     const changeStarted = performance.now();
     const change = await timed(() =>
       client.put(`/v1/environments/${CHANGED_ENV}`, { resourceSelector: CHANGED_SELECTOR }),
@@ -283,7 +316,7 @@ async function benchStore(store: Store, resources: FleetResource[]): Promise<{ r
     let appearedAt = Number.NaN;
     let goneAt = Number.NaN;
     let deployedAt = Number.NaN;
-    const settled = await until(
+    await until(
       listed,
       (items) => {
         const byResource = new Map(items.map((t) => [t.resource, t]));
@@ -295,10 +328,10 @@ async function benchStore(store: Store, resources: FleetResource[]): Promise<{ r
           deployedAt = elapsed;
         return !Number.isNaN(appearedAt) && !Number.isNaN(goneAt) && !Number.isNaN(deployedAt);
       },
-      { timeoutMs: Math.min(TIMEOUT_MS, 300_000), intervalMs: 1000 },
+      { timeoutMs: settleTimeoutMs, intervalMs: 1000 },
     );
     const seconds = (value: number) =>
-      Number.isNaN(value) ? `not within ${settled.ok ? '' : '300 '}s` : value.toFixed(1);
+      Number.isNaN(value) ? `not within ${Math.round(settleTimeoutMs / 1000)} s` : value.toFixed(1);
     rows.push(
       [`PUT /v1/environments/${CHANGED_ENV}, selector change (ms)`, answered(change)],
       [`targets of ${ROLLING} that appear / disappear`, `${appearing.length} / ${disappearing.length}`],
@@ -324,10 +357,14 @@ function costTable(store: Store, cost: Cost): BenchTable {
   // Lambda: the local runtime's api-meta serves only the bench's /healthz probe, not the rollout.
   const lambda = [...cost.invocations].filter(([id]) => id !== 'api-meta');
   const count = lambda.reduce((s, [, v]) => s + v.count, 0);
-  const gbSeconds = lambda.reduce((s, [id, v]) => {
-    const memoryMb = FUNCTIONS.find((f) => f.id === id)?.memoryMb ?? 512;
-    return s + (memoryMb / 1024) * (v.ms / 1000);
-  }, 0);
+  const gb = (id: string) => (FUNCTIONS.find((f) => f.id === id)?.memoryMb ?? 512) / 1024;
+  // Billed duration: each invocation at the handler time of the rollout run alone; a function that
+  // rollout did not call is taken at its time under load (an upper bound: the cores were shared).
+  const gbSeconds = lambda.reduce(
+    (s, [id, v]) => s + gb(id) * ((v.count * (cost.aloneMs.get(id) ?? v.ms / v.count)) / 1000),
+    0,
+  );
+  const gbSecondsLoaded = lambda.reduce((s, [id, v]) => s + gb(id) * (v.ms / 1000), 0);
   const rows: Row[] = [
     [
       'Step Functions state transitions',
@@ -346,9 +383,14 @@ function costTable(store: Store, cost: Cost): BenchTable {
     ],
     ['Lambda invocations', per(count).toFixed(1), perHundredK(count, PRICE.perInvocation)],
     [
-      'Lambda GB-seconds (local handler time x memory)',
+      'Lambda GB-seconds (memory x handler time of a rollout run alone)',
       per(gbSeconds).toFixed(3),
       perHundredK(gbSeconds, PRICE.perGbSecond),
+    ],
+    [
+      'Lambda GB-seconds at the handler times under load (upper bound, not in the total)',
+      per(gbSecondsLoaded).toFixed(3),
+      perHundredK(gbSecondsLoaded, PRICE.perGbSecond),
     ],
     ['EventBridge PutEvents entries', per(cost.events).toFixed(1), perHundredK(cost.events, PRICE.perEvent)],
   ];
@@ -369,7 +411,12 @@ function costTable(store: Store, cost: Cost): BenchTable {
   ]);
   rows.push([
     'Lambda invocations by function, per rollout',
-    lambda.map(([id, v]) => `${id} ${per(v.count).toFixed(2)}`).join(', '),
+    lambda
+      .map(
+        ([id, v]) =>
+          `${id} ${per(v.count).toFixed(2)} x ${Math.round(cost.aloneMs.get(id) ?? v.ms / v.count)} ms`,
+      )
+      .join(', '),
     '',
   ]);
   return {
