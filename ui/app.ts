@@ -8,7 +8,12 @@ export const APP_JS = String.raw`
 const POLL_MS = 2000;
 const token = new URLSearchParams(location.search).get('v');
 const byId = (id) => document.getElementById(id);
-const state = { deployment: null, tag: null, follow: true, seq: 0, timer: 0, stopped: false, statuses: null, versionsKey: '', settled: '' };
+const state = {
+  deployment: null, tag: null, follow: true, seq: 0, timer: 0, stopped: false, statuses: null, versionsKey: '', settled: '',
+  // The drill-down: one environment, filtered, one page at a time (pages: the nextTokens that led here).
+  environment: null, status: '', q: '', pages: [], next: null,
+};
+const PAGE_SIZE = 50;
 
 const STATUS_TEXT = {
   pending: 'pending', waiting: 'waiting', deploying: 'deploying', verifying: 'verifying',
@@ -84,51 +89,135 @@ function announce(text) {
   if (text) byId('live').textContent = text;
 }
 
-// ---- the release matrix ------------------------------------------------------------------------
+// ---- the summary: one row per environment ---------------------------------------------------------
 
-function cellOf(cell) {
-  if (!cell) return h('td', { class: 'cell empty' }, h('span', { 'aria-hidden': 'true' }, '\u00B7'), srOnly('no release target'));
-  const version = cell.desiredVersion || cell.currentVersion;
-  const moving = cell.currentVersion && cell.desiredVersion && cell.currentVersion !== cell.desiredVersion;
-  const why = cell.status === 'waiting' && cell.waitingFor ? 'for ' + gate(cell.waitingFor) : null;
-  return h(
-    'td',
-    { class: 'cell tone-' + toneOf(cell.status), 'data-status': cell.status || 'none', title: cell.message || null },
-    badge(cell.status),
-    version ? h('span', { class: 'version' }, version) : null,
-    moving ? h('span', { class: 'from' }, 'from ' + cell.currentVersion) : null,
-    why ? h('span', { class: 'why' }, why) : null,
-    cell.message && cell.status !== 'waiting' ? h('span', { class: 'why' }, cell.message) : null,
-  );
+const ORDER = ['failed', 'rolling_back', 'rolled_back', 'deploying', 'verifying', 'waiting', 'pending', 'successful', 'superseded', 'cancelled'];
+const percent = (part, whole) => (whole ? Math.floor((part / whole) * 100) : 0);
+const count = (n) => n.toLocaleString('en');
+
+function progress(env) {
+  const bar = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': env.total, 'aria-valuenow': env.successful, 'aria-label': env.name + ': successful releases' });
+  let left = 0;
+  // Stacked in the order of ORDER: problems first, then work in flight, then done.
+  for (const status of ORDER.slice().reverse()) {
+    const n = env.counts[status] || 0;
+    if (!n) continue;
+    const part = h('span', { class: 'part tone-' + toneOf(status) });
+    part.style.left = (left / env.total) * 100 + '%';
+    part.style.width = (n / env.total) * 100 + '%';
+    left += n;
+    bar.append(part);
+  }
+  return h('div', { class: 'progress-cell' }, bar,
+    h('span', { class: 'progress-text' }, count(env.successful) + ' / ' + count(env.total) + ' successful (' + percent(env.successful, env.total) + '%)'));
 }
 
-function renderMatrix(matrix) {
-  const byKey = new Map(matrix.cells.map((c) => [c.environment + '\n' + c.resource, c]));
-  const head = h('tr', {}, h('th', { scope: 'col' }, 'Resource'),
-    matrix.environments.map((e) => h('th', { scope: 'col' }, e.name, e.name !== e.id ? h('span', { class: 'id' }, e.id) : null)));
-  const rows = matrix.resources.map((r) =>
-    h('tr', {},
-      h('th', { scope: 'row' }, r.name, r.name !== r.id ? h('span', { class: 'id' }, r.id) : null),
-      matrix.environments.map((e) => cellOf(byKey.get(e.id + '\n' + r.id)))));
-  const table = h('table', { class: 'matrix' },
-    h('caption', { class: 'sr-only' }, 'Release matrix of ' + matrix.deployment.name + ': environments as columns, resources as rows'),
-    h('thead', {}, head),
-    h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: matrix.environments.length + 1 }, 'No release targets yet.'))));
-  byId('matrix').replaceChildren(table);
-  const paused = byId('paused');
-  paused.hidden = !matrix.deployment.paused;
-  paused.textContent = matrix.deployment.paused
-    ? 'Paused: no job is dispatched for this deployment' + (matrix.deployment.pausedReason ? ' (' + matrix.deployment.pausedReason + ')' : '') + '.'
+function countsOf(env) {
+  const out = ORDER.filter((status) => env.counts[status]).map((status) => {
+    const why = status === 'waiting' ? Object.entries(env.waitingFor).map(([g, n]) => gate(g) + ' ' + count(n)).join(', ') : '';
+    return h('button', { type: 'button', class: 'count badge tone-' + toneOf(status), 'data-environment': env.id, 'data-status': status, title: why || null },
+      h('span', { 'aria-hidden': 'true' }, GLYPH[toneOf(status)] + ' '), count(env.counts[status]) + ' ' + statusText(status),
+      why ? srOnly(' (' + why + ')') : null);
+  });
+  return out.length ? out : h('span', { class: 'muted' }, 'no releases');
+}
+
+function runningOf(env) {
+  const items = env.current.map((c) => h('li', {}, h('span', { class: 'version' }, c.version || 'never deployed'), ' ' + count(c.count)));
+  if (env.others) items.push(h('li', { class: 'muted' }, 'other versions ' + count(env.others)));
+  return items.length ? h('ul', { class: 'running' }, items) : h('span', { class: 'muted' }, 'nothing yet');
+}
+
+function renderSummary(summary) {
+  const rows = summary.environments.map((env) =>
+    h('tr', { 'data-environment': env.id, class: env.id === state.environment ? 'selected' : null },
+      h('th', { scope: 'row' }, env.name, env.name !== env.id ? h('span', { class: 'id' }, env.id) : null),
+      h('td', {}, progress(env)),
+      h('td', { class: 'counts' }, countsOf(env)),
+      h('td', {}, runningOf(env)),
+      h('td', {}, h('button', { type: 'button', class: 'open', 'data-environment': env.id, 'aria-pressed': String(env.id === state.environment) },
+        'Targets', srOnly(' in ' + env.name)))));
+  const version = summary.version;
+  const caption = version ? 'Version ' + version.tag + ' (' + version.status + ') per environment' : 'No versions yet';
+  const table = h('table', { class: 'summary' },
+    h('caption', { class: 'sr-only' }, caption),
+    h('thead', {}, h('tr', {}, ['Environment', 'Progress of ' + (version ? version.tag : 'the version'), 'Releases by status', 'Running now', ''].map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 5 }, 'No environments yet.'))));
+  byId('summary').replaceChildren(table);
+  byId('summary-total').textContent = version
+    ? count(summary.successful) + ' of ' + count(summary.total) + ' releases of ' + version.tag + ' successful'
     : '';
-  // Tell screen readers what changed since the last poll (not the first time).
-  const statuses = new Map(matrix.cells.map((c) => [c.resource + ' in ' + c.environment, c.status]));
+  const paused = byId('paused');
+  paused.hidden = !summary.deployment.paused;
+  paused.textContent = summary.deployment.paused
+    ? 'Paused: no job is dispatched for this deployment' + (summary.deployment.pausedReason ? ' (' + summary.deployment.pausedReason + ')' : '') + '.'
+    : '';
+  if (state.environment && !summary.environments.some((e) => e.id === state.environment)) closeDrill();
+}
+
+// ---- the drill-down: one environment's targets, searched, filtered and paged by the server ------------
+
+function selection(extra) {
+  const params = { deployment: state.deployment, tag: state.tag, environment: state.environment, limit: PAGE_SIZE };
+  if (state.status) params.status = state.status;
+  if (state.q) params.q = state.q;
+  const token = state.pages[state.pages.length - 1];
+  if (token) params.nextToken = token;
+  return Object.assign(params, extra || {});
+}
+
+function renderTargets(page, envName) {
+  byId('drill-title').textContent = 'Targets in ' + envName;
+  const rows = page.items.map((t) => {
+    const why = t.status === 'waiting' && t.waitingFor ? 'for ' + gate(t.waitingFor) : null;
+    const moving = t.currentVersion && t.currentVersion !== state.tag;
+    return h('tr', { 'data-resource': t.resource, 'data-status': t.status, class: 'tone-' + toneOf(t.status) },
+      h('th', { scope: 'row' }, t.name, t.name !== t.resource ? h('span', { class: 'id' }, t.resource) : null),
+      h('td', { class: 'state' }, badge(t.status), why ? h('span', { class: 'why' }, why) : null,
+        t.message ? h('span', { class: 'why' }, t.message) : null),
+      h('td', {}, h('span', { class: 'version' }, state.tag), moving ? h('span', { class: 'from' }, 'from ' + t.currentVersion) : null),
+      h('td', {}, t.startedAt ? clock(t.startedAt) : '\u2013'));
+  });
+  const empty = state.q || state.status ? 'No targets match.' : 'No release targets of this version here.';
+  const table = h('table', { class: 'targets' },
+    h('caption', { class: 'sr-only' }, 'Targets in ' + envName + ', page ' + (state.pages.length + 1)),
+    h('thead', {}, h('tr', {}, ['Resource', 'Status', 'Version', 'Started'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 4 }, empty))));
+  byId('targets').replaceChildren(table);
+  state.next = page.nextToken || null;
+  byId('prev').disabled = state.pages.length === 0;
+  byId('next').disabled = !state.next;
+  byId('page-no').textContent = 'Page ' + (state.pages.length + 1) + (page.items.length < PAGE_SIZE && state.next ? ' (searched part of the fleet: next searches on)' : '');
+  // Tell screen readers what changed since the last poll of the same page (not the first time).
+  const statuses = new Map(page.items.map((t) => [t.resource + ' in ' + t.environment, t.status]));
   if (state.statuses) {
     const changes = [];
     for (const [target, status] of statuses)
-      if (state.statuses.get(target) !== status) changes.push(target + ': ' + statusText(status));
+      if (state.statuses.has(target) && state.statuses.get(target) !== status) changes.push(target + ': ' + statusText(status));
     announce(changes.length > 4 ? changes.length + ' targets changed status.' : changes.join('. '));
   }
   state.statuses = statuses;
+}
+
+function openDrill(environment, status) {
+  state.environment = environment;
+  if (status !== undefined) {
+    state.status = status;
+    byId('status-filter').value = status;
+  }
+  state.pages = [];
+  state.statuses = null;
+  byId('drill').hidden = false;
+  remember();
+  refresh();
+}
+
+function closeDrill() {
+  state.environment = null;
+  state.pages = [];
+  state.statuses = null;
+  byId('drill').hidden = true;
+  remember();
 }
 
 // ---- versions ----------------------------------------------------------------------------------
@@ -218,20 +307,38 @@ async function refresh() {
   const seq = ++state.seq;
   const deployment = state.deployment;
   try {
-    const [matrix, versions] = await Promise.all([api('matrix', { deployment }), api('versions', { deployment })]);
+    const [summary, versions] = await Promise.all([
+      api('summary', state.follow || !state.tag ? { deployment } : { deployment, tag: state.tag }),
+      api('versions', { deployment }),
+    ]);
     if (seq !== state.seq) return;
-    renderMatrix(matrix);
     renderVersions(versions);
+    if (state.follow && summary.version) state.tag = summary.version.tag;
+    renderSummary(summary);
     const tag = state.tag;
+    const env = summary.environments.find((e) => e.id === state.environment);
+    if (env && tag) {
+      renderTargets(await api('targets', selection()), env.name);
+      if (seq !== state.seq) return;
+    } else if (env) {
+      byId('targets').replaceChildren(h('p', { class: 'muted' }, 'No versions yet.'));
+    }
+    byId('updated').textContent = 'Live \u00B7 updated ' + clock(summary.now);
+    notice('');
     const version = versions.items.find((v) => v.tag === tag);
-    const key = deployment + '\n' + tag;
+    // The timeline of the targets the drill-down shows (the first page of all of them without one).
+    const shown = env ? selection() : { deployment, tag, limit: PAGE_SIZE };
+    const key = JSON.stringify(shown);
     // An older version whose releases all finished does not change: draw it once, then stop asking.
-    if (tag && state.settled !== key) {
-      const timeline = await api('timeline', { deployment, tag });
+    if (tag && version && state.settled !== key) {
+      const timeline = await api('timeline', shown);
       if (seq !== state.seq) return;
       const older = versions.items[0] && versions.items[0].tag !== tag;
       if (older && timeline.rows.length && timeline.rows.every((r) => FINISHED.has(r.status))) state.settled = key;
       renderTimeline(byId('timeline'), timeline, { caption: 'Timeline of version ' + tag + ': one row per release target', empty: 'No releases yet: the version is ' + version.status + '.' });
+      byId('timeline-note').textContent = timeline.nextToken
+        ? (env ? 'The targets of this page of ' + env.name + '.' : 'The first ' + timeline.rows.length + ' targets: open an environment to page through its targets.')
+        : '';
       byId('timeline').hidden = version.status === 'building' && timeline.rows.length === 0;
       const ahead = version.status === 'building' || timeline.rows.some((r) => r.status === 'pending' || r.status === 'waiting');
       byId('plan-section').hidden = !ahead;
@@ -239,14 +346,13 @@ async function refresh() {
         const plan = await api('plan', { deployment, tag });
         if (seq !== state.seq) return;
         renderTimeline(byId('plan'), plan, { planned: true, caption: 'Plan of version ' + tag + ': estimated starts per release target', empty: 'No release targets.' });
-        byId('plan-notes').textContent = 'Estimates assume ' + plan.assumptions.join(' and ') + '.' + (plan.warnings.length ? ' Warnings: ' + plan.warnings.join('; ') + '.' : '');
+        byId('plan-notes').textContent = 'Estimates assume ' + plan.assumptions.join(' and ') + '.' + (plan.warnings.length ? ' Warnings: ' + plan.warnings.join('; ') + '.' : '') +
+          (plan.rowCount > plan.rows.length ? ' The first ' + plan.rows.length + ' of ' + count(plan.rowCount) + ' targets.' : '');
       }
     } else if (!tag) {
       byId('timeline').replaceChildren();
       byId('plan-section').hidden = true;
     }
-    byId('updated').textContent = 'Live \u00B7 updated ' + clock(matrix.now);
-    notice('');
   } catch (error) {
     if (error instanceof LinkError) {
       state.stopped = true;
@@ -263,6 +369,9 @@ function remember() {
   const params = new URLSearchParams();
   if (state.deployment) params.set('d', state.deployment);
   if (state.tag && !state.follow) params.set('t', state.tag);
+  if (state.environment) params.set('e', state.environment);
+  if (state.status) params.set('s', state.status);
+  if (state.q) params.set('q', state.q);
   history.replaceState(null, '', '#' + params.toString());
 }
 
@@ -293,19 +402,69 @@ async function start() {
     state.tag = saved.get('t');
     state.follow = false;
   }
+  state.status = saved.get('s') || '';
+  state.q = saved.get('q') || '';
+  byId('status-filter').value = state.status;
+  byId('search').value = state.q;
+  if (saved.get('e')) {
+    state.environment = saved.get('e');
+    byId('drill').hidden = false;
+  }
   select.addEventListener('change', () => {
     state.deployment = select.value;
     state.tag = null;
     state.follow = true;
     state.statuses = null;
     state.versionsKey = '';
-    remember();
+    closeDrill();
     refresh();
   });
   byId('version').addEventListener('change', (event) => {
     state.tag = event.target.value;
     state.follow = event.target.selectedIndex === 0;
+    state.pages = [];
+    state.statuses = null;
     remember();
+    refresh();
+  });
+  // A row's Targets button opens its environment; a count opens it filtered by that status. Closing is
+  // the drill-down's own button, so a second click (or a click on a stale row) never hides it.
+  byId('summary').addEventListener('click', (event) => {
+    const button = event.target.closest('button[data-environment]');
+    if (!button) return;
+    const env = button.getAttribute('data-environment');
+    if (button.classList.contains('count')) openDrill(env, button.getAttribute('data-status'));
+    else if (state.environment !== env) openDrill(env);
+  });
+  byId('drill-close').addEventListener('click', () => {
+    closeDrill();
+    refresh();
+  });
+  byId('status-filter').addEventListener('change', (event) => {
+    state.status = event.target.value;
+    state.pages = [];
+    remember();
+    refresh();
+  });
+  let typing = 0;
+  byId('search').addEventListener('input', (event) => {
+    clearTimeout(typing);
+    typing = setTimeout(() => {
+      state.q = event.target.value.trim();
+      state.pages = [];
+      remember();
+      refresh();
+    }, 250);
+  });
+  byId('next').addEventListener('click', () => {
+    if (!state.next) return;
+    state.pages.push(state.next);
+    state.statuses = null;
+    refresh();
+  });
+  byId('prev').addEventListener('click', () => {
+    state.pages.pop();
+    state.statuses = null;
     refresh();
   });
   document.addEventListener('visibilitychange', () => {

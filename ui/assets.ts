@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { RELEASE_STATUSES } from '../shared/status';
 import { APP_JS } from './app';
 import { STYLES_CSS } from './styles';
 
@@ -43,6 +44,10 @@ const GANTT_LEGEND = [
   .map(([phase, text]) => `<li><span class="swatch ${phase}"></span>${text}</li>`)
   .join('');
 
+const STATUS_OPTIONS = RELEASE_STATUSES.map(
+  (status) => `<option value="${status}">${status.replace('_', ' ')}</option>`,
+).join('');
+
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -63,18 +68,36 @@ export const PAGE_HTML = `<!doctype html>
 </header>
 <main id="main">
   <p id="notice" class="notice" role="alert" hidden></p>
-  <section aria-labelledby="matrix-title">
-    <h2 id="matrix-title">Release matrix</h2>
-    <p id="paused" class="notice warn" hidden></p>
-    <div id="matrix" class="scroll"></div>
-    <ul class="legend" aria-label="Status colours">${LEGEND}</ul>
-  </section>
-  <section aria-labelledby="timeline-title">
-    <h2 id="timeline-title">Version timeline</h2>
+  <section aria-labelledby="summary-title">
+    <h2 id="summary-title">Environments</h2>
     <div class="controls">
       <label for="version">Version</label>
       <select id="version" disabled></select>
+      <span id="summary-total" class="muted"></span>
     </div>
+    <p id="paused" class="notice warn" hidden></p>
+    <div id="summary" class="scroll"></div>
+    <ul class="legend" aria-label="Status colours">${LEGEND}</ul>
+  </section>
+  <section id="drill" aria-labelledby="drill-title" hidden>
+    <h2 id="drill-title">Targets</h2>
+    <div class="controls">
+      <label for="search">Search</label>
+      <input id="search" type="search" placeholder="resource id or name" autocomplete="off" maxlength="100">
+      <label for="status-filter">Status</label>
+      <select id="status-filter"><option value="">all statuses</option>${STATUS_OPTIONS}</select>
+      <button type="button" id="drill-close">Back to all environments</button>
+    </div>
+    <div id="targets" class="scroll"></div>
+    <nav class="pager" aria-label="Pages of targets">
+      <button type="button" id="prev" disabled>Previous</button>
+      <span id="page-no"></span>
+      <button type="button" id="next" disabled>Next</button>
+    </nav>
+  </section>
+  <section aria-labelledby="timeline-title">
+    <h2 id="timeline-title">Version timeline</h2>
+    <p id="timeline-note" class="muted"></p>
     <p id="timeline-empty" class="muted" hidden>No versions yet.</p>
     <div id="timeline" class="scroll"></div>
     <div id="plan-section" hidden>

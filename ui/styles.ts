@@ -28,13 +28,7 @@ select{font:inherit;padding:.3rem .5rem;border:1px solid #57606a;border-radius:6
 .scroll{overflow-x:auto}
 .id{display:block;font:.78rem ui-monospace,SFMono-Regular,Menlo,monospace;color:#57606a;font-weight:400}
 table{border-collapse:separate;border-spacing:0}
-.matrix th,.matrix td{padding:.45rem .6rem;text-align:left;vertical-align:top;border-bottom:1px solid #d8dee4}
-.matrix thead th{position:sticky;top:0;background:#fff;border-bottom:2px solid #8c959f;min-width:10rem}
-.matrix tbody th{font-weight:600;white-space:nowrap}
-.cell{border-left:4px solid transparent;min-width:10rem}
-.cell .version{display:block;font:600 .9rem ui-monospace,SFMono-Regular,Menlo,monospace;margin-top:.2rem}
-.cell .from,.why{display:block;font-size:.82rem;color:#424a53}
-.cell.empty{color:#57606a;text-align:center}
+.why{display:block;font-size:.82rem;color:#424a53}
 .badge{display:inline-block;font-size:.8rem;font-weight:700;padding:.05rem .5rem;border-radius:999px;white-space:nowrap}
 .tone-ok{--fg:#0f5323;--bg:#dafbe1;--edge:#1a7f37}
 .tone-busy{--fg:#0a3069;--bg:#ddf4ff;--edge:#0969da}
@@ -42,10 +36,29 @@ table{border-collapse:separate;border-spacing:0}
 .tone-bad{--fg:#82071e;--bg:#ffebe9;--edge:#cf222e}
 .tone-idle{--fg:#424a53;--bg:#eaeef2;--edge:#8c959f}
 .badge[class*=tone-]{color:var(--fg);background:var(--bg);box-shadow:inset 0 0 0 1px var(--edge)}
-td.cell[class*=tone-]{border-left-color:var(--edge)}
-td.tone-busy .badge{animation:pulse 1.6s ease-in-out infinite}
+tr.tone-busy .badge{animation:pulse 1.6s ease-in-out infinite}
 @keyframes pulse{50%{opacity:.65}}
-@media (prefers-reduced-motion:reduce){td.tone-busy .badge{animation:none}}
+@media (prefers-reduced-motion:reduce){tr.tone-busy .badge{animation:none}}
+.summary,.targets{width:100%}
+.summary th,.summary td,.targets th,.targets td{padding:.5rem .6rem;text-align:left;vertical-align:top;border-bottom:1px solid #d8dee4}
+.summary thead th,.targets thead th{border-bottom:2px solid #8c959f;font-size:.85rem}
+.summary tbody th,.targets tbody th{font-weight:600;overflow-wrap:anywhere}
+.summary tr.selected{background:#f6f8fa;box-shadow:inset 4px 0 0 #0969da}
+.progress-cell{min-width:12rem}
+.progress{position:relative;height:.8rem;border-radius:999px;background:#eaeef2;overflow:hidden;box-shadow:inset 0 0 0 1px #d0d7de}
+.progress .part{position:absolute;top:0;bottom:0;background:var(--edge)}
+.progress-text{display:block;font-size:.82rem;color:#424a53;margin-top:.2rem}
+.counts{display:flex;flex-wrap:wrap;gap:.3rem}
+button{font:inherit;padding:.3rem .7rem;border:1px solid #57606a;border-radius:6px;background:#f6f8fa;color:#1b1f24;cursor:pointer}
+button:disabled{cursor:default;color:#57606a;border-color:#d0d7de}
+button[aria-pressed=true]{background:#0969da;border-color:#0969da;color:#fff}
+button.count{border:0;padding:.05rem .5rem;font-size:.8rem}
+input[type=search]{font:inherit;padding:.3rem .5rem;border:1px solid #57606a;border-radius:6px;min-width:14rem}
+.running{list-style:none;margin:0;padding:0;font-size:.85rem}
+.running .version,.targets .version{font:600 .85rem ui-monospace,SFMono-Regular,Menlo,monospace}
+.targets .from{display:block;font-size:.82rem;color:#424a53}
+.targets tbody tr{box-shadow:inset 4px 0 0 var(--edge)}
+.pager{display:flex;align-items:center;gap:.75rem;margin-top:.75rem}
 .legend{display:flex;flex-wrap:wrap;gap:.4rem 1rem;list-style:none;padding:0;margin:.75rem 0 0;font-size:.85rem;color:#424a53}
 .legend .swatch{display:inline-block;width:1.4rem;height:.8rem;border-radius:3px;vertical-align:middle;margin-right:.3rem}
 .legend .swatch.planned{background:#fff8c5;border:2px dashed #9a6700}
