@@ -62,11 +62,16 @@ function pageModel(approval: ApprovalRecord, token: string) {
 
 export const handler = httpHandler(APPROVAL_ROUTES, {
   listApprovals: async (request) => {
-    const items = await listApprovals(
-      runtime(),
-      (request.query as { status?: ApprovalRecord['status'] }).status,
-    );
-    return json(200, { items: items.map(renderApproval) });
+    const { status, ...page } = request.query as {
+      status?: ApprovalRecord['status'];
+      limit?: number;
+      nextToken?: string;
+    };
+    const out = await listApprovals(runtime(), status, page);
+    return json(200, {
+      items: out.items.map(renderApproval),
+      ...(out.nextToken ? { nextToken: out.nextToken } : {}),
+    });
   },
   decideApproval: async (request) => {
     const body = request.body as { decision: 'approve' | 'reject'; approver: string; reason?: string };

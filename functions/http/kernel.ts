@@ -6,10 +6,15 @@ import { authenticate, authorize, type Caller } from '../../shared/auth/verify';
 import { ApiError, errorBody, invalid, unauthenticated } from '../../shared/errors';
 import { log } from '../../shared/log';
 import { runtime } from '../../shared/runtime';
+import { InvalidPageToken } from '../../shared/store/config';
 import { recordNonce } from '../../shared/store/nonces';
 import { type RouteSpec, routeKey } from './routes/spec';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** Lambda's limit on a synchronous invocation's response: AWS fails the invoke beyond it. */
+export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
+/** Below this a body cannot reach the limit, however much escaping the envelope adds. */
+const SAFE_BODY_BYTES = 2 * 1024 * 1024;
 
 export interface ApiRequest {
   route: RouteSpec;
@@ -178,7 +183,24 @@ function toResult(response: ApiResponse): Result {
   return { statusCode: response.status, headers: { 'content-type': contentType, ...response.headers }, body };
 }
 
+const internalError = (requestId: string) =>
+  toResult(json(500, errorBody('internal', `Something went wrong on our side (request id ${requestId}).`)));
+
+/**
+ * The answer as it leaves the handler, or the contract's 500 when it is over Lambda's response limit
+ * (measured as Lambda does, on the serialised result): a list that could get there is a bug, logged.
+ */
+function boundedResult(result: Result, requestId: string, routeKeyOf: string): Result {
+  if (!result.body || result.body.length < SAFE_BODY_BYTES / 3) return result;
+  if (Buffer.byteLength(result.body) < SAFE_BODY_BYTES) return result;
+  const bytes = Buffer.byteLength(JSON.stringify(result));
+  if (bytes <= MAX_RESPONSE_BYTES) return result;
+  log.error('response over the Lambda response limit', { requestId, route: routeKeyOf, bytes });
+  return internalError(requestId);
+}
+
 function errorResult(error: unknown, requestId: string): Result {
+  if (error instanceof InvalidPageToken) return errorResult(invalid(error.message), requestId);
   if (error instanceof ApiError) {
     return toResult(json(error.statusCode, errorBody(error.code, error.message, error.details)));
   }
@@ -189,9 +211,7 @@ function errorResult(error: unknown, requestId: string): Result {
         ? { name: error.name, message: error.message, stack: error.stack }
         : String(error),
   });
-  return toResult(
-    json(500, errorBody('internal', `Something went wrong on our side (request id ${requestId}).`)),
-  );
+  return internalError(requestId);
 }
 
 /**
@@ -210,7 +230,7 @@ export function httpHandler(routes: RouteSpec[], implementations: Record<string,
     const match = byKey.get(event.routeKey);
     if (!match) throw new ApiError('not_found', 'No such route.');
     const request = await toRequest(match.route, event);
-    return toResult(await match.implementation(request));
+    return boundedResult(toResult(await match.implementation(request)), request.requestId, event.routeKey);
   };
   return middy<Event, Result>(base).use({
     onError: async (request) => {

@@ -1,4 +1,4 @@
-import { planVersion } from '../../shared/rollouts/plan';
+import { planVersionPage } from '../../shared/rollouts/plan';
 import { runtime } from '../../shared/runtime';
 import { planView } from '../../shared/ui/read';
 import { httpHandler, json } from './kernel';
@@ -13,7 +13,12 @@ export const handler = httpHandler(PLAN_ROUTES, {
   getPlan: async (request) =>
     json(
       200,
-      await planVersion(runtime(), request.params.deploymentId as string, request.params.tag as string),
+      await planVersionPage(
+        runtime(),
+        request.params.deploymentId as string,
+        request.params.tag as string,
+        request.query as { limit?: number; nextToken?: string },
+      ),
     ),
   uiPlan: async (request) => {
     const { deployment, tag } = request.query as OfVersion;

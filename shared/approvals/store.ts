@@ -10,6 +10,7 @@ import { cancelReleases } from '../rollouts/versions';
 import { signals, wake } from '../rollouts/workflow';
 import { ENV, type Runtime } from '../runtime';
 import { ConditionFailed } from '../store/client';
+import { decodeToken, encodeToken, type Page } from '../store/config';
 import { keys } from '../store/keys';
 import { putIfAbsent, type ReleaseKey, updateItem } from '../store/rollouts';
 import { approvalMessage, postToSlack } from './slack';
@@ -319,8 +320,12 @@ export async function expire(rt: Runtime, approval: ApprovalRecord): Promise<voi
   });
 }
 
-export async function listApprovals(rt: Runtime, status?: ApprovalStatus): Promise<ApprovalRecord[]> {
-  // Approvals are few: a query over their GSI partition, filtered by status.
+/** A page of approvals, newest first: one Query page, filtered by status (so possibly short). */
+export async function listApprovals(
+  rt: Runtime,
+  status?: ApprovalStatus,
+  page: { limit?: number; nextToken?: string } = {},
+): Promise<Page<ApprovalRecord>> {
   const out = await rt.doc.send(
     new QueryCommand({
       TableName: rt.tableName,
@@ -329,9 +334,14 @@ export async function listApprovals(rt: Runtime, status?: ApprovalStatus): Promi
       ExpressionAttributeValues: { ':pk': keys.approvals, ...(status ? { ':s': status } : {}) },
       ...(status ? { FilterExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'status' } } : {}),
       ScanIndexForward: false,
+      Limit: page.limit ?? 100,
+      ExclusiveStartKey: decodeToken(page.nextToken, { name: 'gsi1pk', value: keys.approvals }),
     }),
   );
-  return (out.Items ?? []).map(
-    ({ pk: _pk, sk: _sk, gsi1pk: _a, gsi1sk: _b, tokenHash: _t, ...rest }) => rest as ApprovalRecord,
-  );
+  return {
+    items: (out.Items ?? []).map(
+      ({ pk: _pk, sk: _sk, gsi1pk: _a, gsi1sk: _b, tokenHash: _t, ...rest }) => rest as ApprovalRecord,
+    ),
+    nextToken: encodeToken(out.LastEvaluatedKey),
+  };
 }

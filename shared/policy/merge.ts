@@ -34,7 +34,7 @@ export interface MergedRules {
 }
 
 export function matchingPolicies(
-  policies: Stored<PolicyBody>[],
+  policies: readonly Stored<PolicyBody>[],
   scope: CelScope,
 ): { matched: Stored<PolicyBody>[]; warnings: Warning[] } {
   const matched: Stored<PolicyBody>[] = [];

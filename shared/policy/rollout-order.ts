@@ -7,8 +7,12 @@ import { createHash } from 'node:crypto';
  */
 const rank = (key: string, tag: string) => createHash('sha256').update(`${key}\n${tag}`).digest('hex');
 
-export function rolloutOrder(targetKeys: string[], tag: string): string[] {
-  return [...targetKeys].sort((a, b) => rank(a, tag).localeCompare(rank(b, tag)) || a.localeCompare(b));
+export function rolloutOrder(targetKeys: readonly string[], tag: string): string[] {
+  // Each rank hashed once (a comparator hashing both sides costs 2 n log n hashes). Ranks are
+  // lower-case hex of one length: code-unit order is their collation order.
+  const ranked = targetKeys.map((key) => ({ key, rank: rank(key, tag) }));
+  ranked.sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.key.localeCompare(b.key)));
+  return ranked.map((r) => r.key);
 }
 
 export const slotTime = (anchor: Date, position: number, intervalSeconds: number) =>

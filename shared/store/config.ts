@@ -29,7 +29,7 @@ export const encodeToken = (key: Record<string, unknown> | undefined) =>
  */
 export function decodeToken(
   token: string | undefined,
-  partition: { name: 'pk' | 'gsi1pk'; value: string },
+  partition: { name: 'pk' | 'gsi1pk'; value: string | ((value: string) => boolean) },
 ): Record<string, unknown> | undefined {
   if (!token) return undefined;
   const expected = partition.name === 'pk' ? ['pk', 'sk'] : ['gsi1pk', 'gsi1sk', 'pk', 'sk'];
@@ -42,7 +42,7 @@ export function decodeToken(
         entries.every(
           ([k, v]) => expected.includes(k) && typeof v === 'string' && v.length > 0 && v.length < 2048,
         ) &&
-        (value as Record<string, unknown>)[partition.name] === partition.value;
+        isPartition((value as Record<string, string>)[partition.name] as string, partition.value);
       if (wellFormed) return value as Record<string, unknown>;
     }
   } catch {
@@ -50,6 +50,9 @@ export function decodeToken(
   }
   throw new InvalidPageToken();
 }
+
+const isPartition = (value: string, expected: string | ((value: string) => boolean)) =>
+  typeof expected === 'string' ? value === expected : expected(value);
 
 export class InvalidPageToken extends Error {
   constructor() {
@@ -77,13 +80,52 @@ export async function getConfig<T>(
   return out.Item ? fromItem<T>(out.Item) : undefined;
 }
 
+const CONFIG_KINDS: readonly ConfigKind[] = ['resource', 'environment', 'deployment', 'policy'];
+
+export interface WriteOptions {
+  /** A bulk writer (a sync page) bumps the inventory revision once itself: bumpInventoryRevision. */
+  skipRevision?: boolean;
+}
+
+/**
+ * Bumps the inventory revision of the kinds written (all when none is named), after the write, so a
+ * cache that reads the revision before its listing never keeps data older than an answered write
+ * (shared/store/inventory.ts).
+ */
+export async function bumpInventoryRevision(
+  ctx: StoreContext,
+  kinds: readonly ConfigKind[] = CONFIG_KINDS,
+): Promise<void> {
+  await ctx.doc.send(
+    new UpdateCommand({
+      TableName: ctx.tableName,
+      Key: keys.inventoryRevision,
+      UpdateExpression: `ADD ${kinds.map((_, i) => `#k${i} :one`).join(', ')}`,
+      ExpressionAttributeNames: Object.fromEntries(kinds.map((kind, i) => [`#k${i}`, kind])),
+      ExpressionAttributeValues: { ':one': 1 },
+    }),
+  );
+}
+
+export type InventoryRevision = Record<ConfigKind, number>;
+
+/** The revision counters, read consistently. */
+export async function getInventoryRevision(ctx: StoreContext): Promise<InventoryRevision> {
+  const out = await ctx.doc.send(
+    new GetCommand({ TableName: ctx.tableName, Key: keys.inventoryRevision, ConsistentRead: true }),
+  );
+  return Object.fromEntries(
+    CONFIG_KINDS.map((kind) => [kind, Number(out.Item?.[kind] ?? 0)]),
+  ) as InventoryRevision;
+}
+
 /** Upsert keeping `createdAt`, in one write; reports whether it created. `provider` tags synced resources. */
 export async function putConfig<T>(
   ctx: StoreContext,
   kind: ConfigKind,
   id: string,
   data: T,
-  options: { now?: number; provider?: string } = {},
+  options: { now?: number; provider?: string } & WriteOptions = {},
 ): Promise<{ stored: Stored<T>; created: boolean }> {
   const now = isoNow(options.now);
   const providerAttributes = options.provider
@@ -109,6 +151,7 @@ export async function putConfig<T>(
       ReturnValues: 'ALL_OLD',
     }),
   );
+  if (!options.skipRevision) await bumpInventoryRevision(ctx, [kind]);
   // No old attributes: this write created the item (of two racing first writes, exactly one).
   const old = out.Attributes;
   const item: Item = {
@@ -119,10 +162,16 @@ export async function putConfig<T>(
   return { stored: fromItem<T>(item), created: !old };
 }
 
-export async function deleteConfig(ctx: StoreContext, kind: ConfigKind, id: string): Promise<boolean> {
+export async function deleteConfig(
+  ctx: StoreContext,
+  kind: ConfigKind,
+  id: string,
+  options: WriteOptions = {},
+): Promise<boolean> {
   const out = await ctx.doc.send(
     new DeleteCommand({ TableName: ctx.tableName, Key: keys.config(kind, id), ReturnValues: 'ALL_OLD' }),
   );
+  if (out.Attributes && !options.skipRevision) await bumpInventoryRevision(ctx, [kind]);
   return Boolean(out.Attributes);
 }
 

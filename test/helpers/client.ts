@@ -79,6 +79,24 @@ export class Client {
   delete<T = Record<string, unknown>>(path: string) {
     return this.request<T>('DELETE', path);
   }
+
+  /**
+   * Every item of a paged list (`field` of each page: `items`, or `releases` of a version), following
+   * `nextToken`; the reply is the first page's with the field holding all of them.
+   */
+  async getAll<T = Record<string, unknown>>(path: string, field = 'items'): Promise<Reply<T>> {
+    const first = await this.get<T>(path);
+    const all = [...(((first.body as Record<string, unknown>)[field] as unknown[]) ?? [])];
+    let reply = first;
+    while (reply.status === 200 && (reply.body as { nextToken?: string }).nextToken) {
+      const token = encodeURIComponent((reply.body as { nextToken: string }).nextToken);
+      reply = await this.get<T>(`${path}${path.includes('?') ? '&' : '?'}nextToken=${token}`);
+      if (reply.status !== 200) return reply;
+      all.push(...(((reply.body as Record<string, unknown>)[field] as unknown[]) ?? []));
+    }
+    const { nextToken: _next, ...rest } = first.body as Record<string, unknown>;
+    return { ...first, body: { ...rest, [field]: all } as T };
+  }
 }
 
 export async function eventually<T>(

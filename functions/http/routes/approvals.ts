@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { ApprovalDecisionBody } from '../../../shared/schemas/rollouts';
-import type { RouteSpec } from './spec';
+import { Paging, type RouteSpec } from './spec';
 
 /** Approvals: the API, the review page of a Slack link and Slack's interactivity callback. */
 
@@ -16,8 +16,12 @@ export const APPROVAL_ROUTES: RouteSpec[] = [
     fn: 'api-approvals',
     auth: { type: 'signed', scopes: ['read', 'approvals:write'] },
     summary: 'Approvals, newest first',
-    query: z.object({ status: z.optional(z.enum(['pending', 'approved', 'rejected', 'expired'])) }),
-    responses: { 200: '{"items": [...]}' },
+    query: z.extend(Paging, {
+      status: z.optional(z.enum(['pending', 'approved', 'rejected', 'expired'])),
+    }),
+    responses: {
+      200: '{"items": [...], "nextToken"?} (a page filtered by status may hold fewer than limit)',
+    },
   },
   {
     operationId: 'decideApproval',

@@ -1,5 +1,5 @@
 import { Id, Tag } from '../../../shared/schemas/common';
-import { OfVersion, type RouteSpec, uiRead, VERSIONS_READ } from './spec';
+import { OfVersion, Paging, type RouteSpec, uiRead, VERSIONS_READ } from './spec';
 
 /**
  * Plans: what a version will do to each release target, for the API and for the status page. The
@@ -12,10 +12,12 @@ export const PLAN_ROUTES: RouteSpec[] = [
     path: '/v1/deployments/{deploymentId}/versions/{tag}/plan',
     fn: 'api-plan',
     auth: { type: 'signed', scopes: VERSIONS_READ },
-    summary: 'What will happen to each release target, computed ahead of time with no side effects',
+    summary:
+      'What will happen to each release target, computed ahead of time with no side effects (a page of at most 1,000 targets)',
     params: { deploymentId: Id, tag: Tag },
+    query: Paging,
     responses: {
-      200: '{"version", "targets": [{"gates", "position", "slot", "estimatedStart", ...}], "warnings"}',
+      200: '{"version", "targetCount", "targets": [{"gates", "position", "estimatedStart", ...}], "warnings", "warningCount", "nextToken"?}',
     },
   },
   uiRead(

@@ -32,7 +32,7 @@ export const VERSION_ROUTES: RouteSpec[] = [
     path: '/v1/deployments/{deploymentId}/versions',
     fn: 'api-versions',
     auth: { type: 'signed', scopes: VERSIONS_READ },
-    summary: 'List the versions of a deployment, newest first',
+    summary: 'List the versions of a deployment, newest first, without their config',
     params: { deploymentId: Id },
     query: Paging,
     responses: { 200: '{"items": [...], "nextToken"?}' },
@@ -43,9 +43,11 @@ export const VERSION_ROUTES: RouteSpec[] = [
     path: '/v1/deployments/{deploymentId}/versions/{tag}',
     fn: 'api-versions',
     auth: { type: 'signed', scopes: VERSIONS_READ },
-    summary: 'A version with its releases',
+    summary:
+      'A version, its releases counted per status (summary) and a page of its releases (limit: default and maximum 1,000)',
     params: version,
-    responses: { 200: '{"version", "releases"}' },
+    query: Paging,
+    responses: { 200: '{"version", "summary": {"<status>": n}, "releases": [...], "nextToken"?}' },
   },
   {
     operationId: 'patchVersion',
@@ -56,7 +58,7 @@ export const VERSION_ROUTES: RouteSpec[] = [
     summary: 'Mark a building version ready (starts its rollouts) or rejected',
     params: version,
     body: VersionPatch,
-    responses: { 200: '{"version", "releases"}' },
+    responses: { 200: '{"version", "summary", "releases", "nextToken"?}' },
   },
   {
     operationId: 'cancelVersion',
@@ -67,7 +69,7 @@ export const VERSION_ROUTES: RouteSpec[] = [
     summary: 'Cancel the releases of a version that have not finished',
     params: version,
     body: OptionalReason,
-    responses: { 200: '{"version", "releases"}' },
+    responses: { 200: '{"version", "summary", "releases", "nextToken"?}' },
   },
   ...(['pause', 'resume'] as const).map(
     (action): RouteSpec => ({
@@ -92,8 +94,8 @@ export const VERSION_ROUTES: RouteSpec[] = [
     fn: 'api-versions',
     auth: { type: 'signed', scopes: VERSIONS_READ },
     summary: 'Per release target: current (last successful) version, desired version, live status',
-    query: z.object({ deployment: z.optional(Id), environment: z.optional(Id) }),
-    responses: { 200: '{"items": [...]}' },
+    query: z.extend(Paging, { deployment: z.optional(Id), environment: z.optional(Id) }),
+    responses: { 200: '{"items": [...], "nextToken"?}' },
   },
   {
     operationId: 'forceRelease',
