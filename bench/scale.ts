@@ -253,6 +253,7 @@ async function benchStore(store: Store, resources: FleetResource[]): Promise<{ r
     const rolloutSeconds = (performance.now() - started) / 1000;
     const { peakRssMiB, worstHealthzMs } = await probes.stop();
     const successful = rollout.value.successful ?? 0;
+    const edgeJobs = agent.jobs.filter((j) => j.deployment === ROLLING && j.kind === 'deploy');
     rows.push(
       ['rollouts (targets of the ready version)', ROLLOUTS],
       [
@@ -262,7 +263,10 @@ async function benchStore(store: Store, resources: FleetResource[]): Promise<{ r
           : `not within ${rolloutSeconds.toFixed(0)} s: ${JSON.stringify(rollout.value)}`,
       ],
       ['rollouts/s', (successful / rolloutSeconds).toFixed(1)],
-      ['deploy jobs sent / called back', `${agent.jobs.length} / ${agent.callbacks}`],
+      [
+        'deploy jobs sent (distinct targets)',
+        `${edgeJobs.length} (${new Set(edgeJobs.map((j) => `${j.environment}/${j.resource}`)).size})`,
+      ],
       ['peak RSS during the rollout (MiB)', Math.round(peakRssMiB)],
       ['worst /healthz during the rollout (ms)', ms(worstHealthzMs)],
     );

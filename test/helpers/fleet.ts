@@ -203,3 +203,27 @@ export class RecordingAgent {
     await this.server?.close();
   }
 }
+
+export interface ReleaseView {
+  environment: string;
+  resource: string;
+  status: string;
+  waitingFor?: string | null;
+  jobId?: string | null;
+}
+
+/** Every release of a version, following the view's top-level `nextToken` (API.md section 4). */
+export async function allReleases(client: Client, deployment: string, tag: string): Promise<ReleaseView[]> {
+  const path = `/v1/deployments/${deployment}/versions/${tag}`;
+  const releases: ReleaseView[] = [];
+  let nextToken: string | undefined;
+  do {
+    const query = `?limit=1000${nextToken ? `&nextToken=${encodeURIComponent(nextToken)}` : ''}`;
+    const reply = await client.get<{ releases: ReleaseView[]; nextToken?: string }>(`${path}${query}`);
+    if (reply.status !== 200)
+      throw new Error(`GET ${path} answered ${reply.status}: ${reply.text.slice(0, 300)}`);
+    releases.push(...reply.body.releases);
+    nextToken = reply.body.nextToken;
+  } while (nextToken);
+  return releases;
+}
