@@ -50,6 +50,11 @@ export interface LocalServerOptions {
   inMemory?: boolean;
   /** Use this DynamoDB endpoint (e.g. DynamoDB Local) instead of starting dynalite; requests are then not counted. */
   dynamoEndpoint?: string;
+  /**
+   * StartExecution's token bucket, as in AWS (default: 1,300 burst, 300 per second refill, the
+   * quota of the largest regions); an empty bucket answers ThrottlingException.
+   */
+  startExecutionRate?: { burst: number; perSecond: number };
 }
 
 export interface LocalServer {
@@ -60,6 +65,8 @@ export interface LocalServer {
   generatedKey?: ApiKey;
   engine: LocalStepFunctions;
   bus: LocalEventBus;
+  /** StartExecution calls refused with ThrottlingException so far. */
+  throttledStarts(): number;
   /** Requests DynamoDB has served so far (the benchmark counts them per rollout); NaN with dynamoEndpoint. */
   dynamoRequests(): number;
   /** The same, per operation (the X-Amz-Target after the dot); empty with dynamoEndpoint. */
@@ -181,6 +188,22 @@ function matchRoute(method: string, path: string): { match: CompiledRoute; value
     if (found) return { match: candidate, values: found.slice(1) };
   }
   return undefined;
+}
+
+/** A token bucket in real time (AWS's API quotas are not scaled by GANTRY_TIME_SCALE). */
+function tokenBucket(rate: { burst: number; perSecond: number }) {
+  let tokens = rate.burst;
+  let at = Date.now();
+  return {
+    take(): boolean {
+      const now = Date.now();
+      tokens = Math.min(rate.burst, tokens + ((now - at) / 1000) * rate.perSecond);
+      at = now;
+      if (tokens < 1) return false;
+      tokens -= 1;
+      return true;
+    },
+  };
 }
 
 async function ensureTable(endpoint: string): Promise<void> {
@@ -308,6 +331,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   resetSecretSources();
   resetKeySource();
 
+  const startBucket = tokenBucket(options.startExecutionRate ?? { burst: 1300, perSecond: 300 });
+  let throttled = 0;
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const method = req.method ?? 'GET';
@@ -316,6 +342,12 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       const raw = await readBody(req, 10 * MAX_BODY_BYTES);
       const body = raw === 'too_large' ? {} : (JSON.parse(raw.toString('utf8') || '{}') as unknown);
       const target = String(req.headers['x-amz-target'] ?? '');
+      if (target === 'AWSStepFunctions.StartExecution' && !startBucket.take()) {
+        throttled++;
+        const refusal = { __type: 'ThrottlingException', message: 'Rate exceeded' };
+        send(res, 400, JSON.stringify(refusal), 'application/x-amz-json-1.0');
+        return;
+      }
       const out =
         awsPath === SFN_PATH ? engine.handleJsonProtocol(target, body) : bus.handleJsonProtocol(target, body);
       send(res, out.status, JSON.stringify(out.body), 'application/x-amz-json-1.0');
@@ -376,6 +408,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     generatedKey: options.apiKeys ? undefined : keys.generated,
     engine,
     bus,
+    throttledStarts: () => throttled,
     dynamoRequests: () => dynamoRequests,
     dynamoOperations: () => ({ ...dynamoOperations }),
     async close() {

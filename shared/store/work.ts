@@ -59,8 +59,9 @@ export async function advanceWork(
       new UpdateCommand({
         TableName: ctx.tableName,
         Key: keys.work(id),
-        UpdateExpression: 'SET cursor = :cursor, step = :next, updatedAt = :now',
-        ConditionExpression: 'step = :step',
+        UpdateExpression: 'SET #cursor = :cursor, #step = :next, updatedAt = :now',
+        ConditionExpression: '#step = :step',
+        ExpressionAttributeNames: { '#cursor': 'cursor', '#step': 'step' },
         ExpressionAttributeValues: { ':cursor': cursor, ':next': step + 1, ':step': step, ':now': isoNow() },
       }),
     );
@@ -78,7 +79,8 @@ export async function finishWork(ctx: StoreContext, id: string, step: number): P
       new DeleteCommand({
         TableName: ctx.tableName,
         Key: keys.work(id),
-        ConditionExpression: 'step = :step',
+        ConditionExpression: '#step = :step',
+        ExpressionAttributeNames: { '#step': 'step' },
         ExpressionAttributeValues: { ':step': step },
       }),
     );
@@ -97,7 +99,8 @@ export async function listWork(
       TableName: ctx.tableName,
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': keys.work('').pk },
-      ProjectionExpression: 'id, step, updatedAt',
+      ProjectionExpression: 'id, #step, updatedAt',
+      ExpressionAttributeNames: { '#step': 'step' },
       Limit: 500,
       ExclusiveStartKey: start,
     }),
