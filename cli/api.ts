@@ -24,12 +24,18 @@ export interface Release {
 
 export interface VersionView {
   version: { deployment: string; tag: string; status: string };
+  /** Releases counted per status, all of them. */
+  summary: Partial<Record<ReleaseStatus, number>>;
+  /** One page (at most 1,000); `nextToken` reads on. */
   releases: Release[];
+  nextToken?: string;
 }
 
 export interface CreatedVersion {
   version: { deployment: string; tag: string; status: string };
+  /** The first 1,000 release targets; `releaseTargetCount` counts them all. */
   releaseTargets: { environment: string; resource: string }[];
+  releaseTargetCount?: number;
 }
 
 export interface ReleaseTargetItem {
@@ -45,6 +51,8 @@ export interface ReleaseTargetItem {
 
 export interface Plan {
   version: { deployment: string; tag: string; status: string };
+  targetCount: number;
+  nextToken?: string;
   targets: {
     environment: string;
     resource: string;
@@ -55,6 +63,7 @@ export interface Plan {
     estimatedStart: string | null;
   }[];
   warnings: { expression: string; resource: string; environment?: string; message: string }[];
+  warningCount: number;
 }
 
 export interface Approval {

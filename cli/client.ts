@@ -88,6 +88,25 @@ export class GantryClient {
     return this.credentials.key?.id;
   }
 
+  /**
+   * Every page of a list (API.md: every list pages with `limit` and `nextToken`): the first answer
+   * with `field` holding the items of all pages.
+   */
+  async getAll<T extends object>(path: string, field: string): Promise<T> {
+    const first = await this.get<T & { nextToken?: string }>(path);
+    const items = [...(((first as Record<string, unknown>)[field] as unknown[]) ?? [])];
+    let nextToken = first.nextToken;
+    while (nextToken) {
+      const page = await this.get<Record<string, unknown> & { nextToken?: string }>(
+        `${path}${path.includes('?') ? '&' : '?'}nextToken=${encodeURIComponent(nextToken)}`,
+      );
+      items.push(...((page[field] as unknown[]) ?? []));
+      nextToken = page.nextToken;
+    }
+    const { nextToken: _last, ...rest } = first;
+    return { ...rest, [field]: items } as T;
+  }
+
   get<T>(path: string): Promise<T> {
     return this.request<T>('GET', path);
   }

@@ -9,7 +9,7 @@ const versionPath = (deployment: string, tag: string) =>
   `/v1/deployments/${seg(deployment)}/versions/${seg(tag)}`;
 
 export async function plan(ctx: Context, o: { deployment: string; tag: string }): Promise<number> {
-  const p = await ctx.client.get<Plan>(`${versionPath(o.deployment, o.tag)}/plan`);
+  const p = await ctx.client.getAll<Plan>(`${versionPath(o.deployment, o.tag)}/plan`, 'targets');
   print(ctx, p, () => {
     const rows = p.targets.map((t) => [
       t.environment,
@@ -23,6 +23,8 @@ export async function plan(ctx: Context, o: { deployment: string; tag: string })
       (w) =>
         `warning: ${w.environment ? `${w.environment}/` : ''}${w.resource}: ${w.expression}: ${w.message}\n`,
     );
+    if (p.warningCount > p.warnings.length)
+      warnings.push(`... and ${p.warningCount - p.warnings.length} more warning(s)\n`);
     return (
       `plan of ${p.version.deployment} ${p.version.tag} (${p.version.status})\n` +
       table(['ENVIRONMENT', 'RESOURCE', 'STATUS', 'GATES [POLICIES]', 'POSITION', 'ESTIMATED START'], rows) +
@@ -36,8 +38,9 @@ export async function status(
   ctx: Context,
   o: { deployment?: string; environment?: string },
 ): Promise<number> {
-  const page = await ctx.client.get<Page<ReleaseTargetItem>>(
-    withQuery('/v1/release-targets', { deployment: o.deployment, environment: o.environment }),
+  const page = await ctx.client.getAll<Page<ReleaseTargetItem>>(
+    withQuery('/v1/release-targets', { deployment: o.deployment, environment: o.environment, limit: 1000 }),
+    'items',
   );
   print(ctx, page, () =>
     table(
@@ -58,7 +61,10 @@ export async function status(
 }
 
 export async function approvals(ctx: Context, o: { status?: string }): Promise<number> {
-  const page = await ctx.client.get<Page<Approval>>(withQuery('/v1/approvals', { status: o.status }));
+  const page = await ctx.client.getAll<Page<Approval>>(
+    withQuery('/v1/approvals', { status: o.status, limit: 1000 }),
+    'items',
+  );
   print(ctx, page, () =>
     table(
       ['APPROVAL', 'DEPLOYMENT', 'VERSION', 'ENVIRONMENT', 'STATUS', 'DECISIONS', 'EXPIRES'],
@@ -161,13 +167,13 @@ export async function cancel(
   o: { deployment: string; tag: string; reason?: string },
 ): Promise<number> {
   const body = o.reason ? { reason: o.reason } : undefined;
-  const view = await ctx.client.request<{ releases: { status: string }[] }>(
+  const view = await ctx.client.request<{ summary: Record<string, number> }>(
     'POST',
     `${versionPath(o.deployment, o.tag)}/cancel`,
     body,
     { idempotent: true },
   );
-  const cancelled = view.releases.filter((r) => r.status === 'cancelled').length;
+  const cancelled = view.summary.cancelled ?? 0;
   print(ctx, view, () => `cancelled ${o.deployment} ${o.tag}: ${cancelled} release(s) cancelled\n`);
   return EXIT.ok;
 }

@@ -1,4 +1,11 @@
-import { type CreatedVersion, IN_FLIGHT, type Plan, type Release, TERMINAL, type VersionView } from '../api';
+import {
+  type CreatedVersion,
+  IN_FLIGHT,
+  type Plan,
+  type ReleaseStatus,
+  TERMINAL,
+  type VersionView,
+} from '../api';
 import { EXIT, seg, TransientError } from '../client';
 import { type Context, print, sleep } from '../context';
 import { readJsonObject } from '../options';
@@ -41,11 +48,18 @@ export async function createVersion(ctx: Context, o: CreateOptions): Promise<num
       ctx,
       created,
       () =>
-        `version ${deployment} ${tag} is ${status}, with ${created.releaseTargets.length} release target(s)\n`,
+        `version ${deployment} ${tag} is ${status}, with ${created.releaseTargetCount ?? created.releaseTargets.length} release target(s)\n`,
     );
     return EXIT.ok;
   }
-  return follow(ctx, deployment, tag, created.releaseTargets, o.timeout);
+  return follow(
+    ctx,
+    deployment,
+    tag,
+    created.releaseTargets,
+    created.releaseTargetCount ?? created.releaseTargets.length,
+    o.timeout,
+  );
 }
 
 export async function setVersionStatus(
@@ -63,9 +77,9 @@ export async function setVersionStatus(
     print(ctx, view, () => `version ${o.deployment} ${o.tag} is ${view.version.status}\n`);
     return EXIT.ok;
   }
-  // Releases are written as the rollouts start; the plan names every target up front.
+  // Releases are written as the rollouts start; the plan counts every target up front.
   const plan = await ctx.client.get<Plan>(`${versionPath(o.deployment, o.tag)}/plan`);
-  return follow(ctx, o.deployment, o.tag, plan.targets, o.timeout);
+  return follow(ctx, o.deployment, o.tag, plan.targets, plan.targetCount, o.timeout);
 }
 
 export async function getVersion(ctx: Context, o: { deployment: string; tag: string }): Promise<number> {
@@ -73,7 +87,12 @@ export async function getVersion(ctx: Context, o: { deployment: string; tag: str
   print(ctx, view, () => {
     const rows = view.releases.map((r) => targetCells(targetRow(r, r)).map(dash));
     const title = `version ${view.version.deployment} ${view.version.tag} is ${view.version.status}`;
-    return `${title}\n${table(TARGET_HEADERS, rows)}`;
+    const total = releasesIn(view.summary);
+    const more =
+      total > view.releases.length
+        ? `showing ${view.releases.length} of ${total} releases: ${summaryText(view.summary)}\n`
+        : '';
+    return `${title}\n${table(TARGET_HEADERS, rows)}${more}`;
   });
   return EXIT.ok;
 }
@@ -84,14 +103,24 @@ interface Outcome {
   summary: string;
 }
 
-function outcomeOf(view: VersionView, targets: Target[], releases: Map<string, Release>): Outcome {
-  const counts = new Map<string, number>();
-  for (const t of targets) {
-    const status = releases.get(keyOf(t))?.status ?? 'pending';
-    counts.set(status, (counts.get(status) ?? 0) + 1);
-  }
+const releasesIn = (summary: VersionView['summary']) =>
+  Object.values(summary).reduce((sum, n) => sum + (n ?? 0), 0);
+const summaryText = (summary: VersionView['summary']) =>
+  Object.entries(summary)
+    .filter(([, n]) => n)
+    .map(([status, n]) => `${n} ${status}`)
+    .join(', ');
+
+/**
+ * Where a rollout stands, from the version's summary (releases counted per status) and the number of
+ * release targets: targets without a release yet count as pending.
+ */
+function outcomeOf(view: VersionView, targetCount: number): Outcome {
+  const counts = new Map(Object.entries(view.summary).filter(([, n]) => n) as [ReleaseStatus, number][]);
+  const unwritten = targetCount - releasesIn(view.summary);
+  if (unwritten > 0) counts.set('pending', (counts.get('pending') ?? 0) + unwritten);
   const summary = [...counts].map(([status, n]) => `${n} ${status}`).join(', ');
-  const statuses = targets.map((t) => releases.get(keyOf(t))?.status ?? 'pending');
+  const statuses = [...counts.keys()];
   if (view.version.status === 'rejected' && !statuses.some((s) => IN_FLIGHT.has(s))) {
     return { done: true, code: EXIT.failed, summary: `rejected; ${summary}` };
   }
@@ -107,6 +136,7 @@ export async function follow(
   deployment: string,
   tag: string,
   initialTargets: Target[],
+  targetCount: number,
   timeoutMs: number,
 ): Promise<number> {
   const started = Date.now();
@@ -114,10 +144,11 @@ export async function follow(
   // With --output json the live view goes to stderr and the final state, as JSON, to stdout.
   const screen = ctx.json ? ctx.err : ctx.out;
   const view = new LiveView(screen);
+  // The rows drawn: the targets the first answer names (at most 1,000); the outcome counts them all.
   const targets = [...initialTargets];
   if (!screen.isTTY) {
     screen.write(
-      `following ${deployment} ${tag} on ${targets.length} release target(s) (timeout ${elapsed(timeoutMs)})\n`,
+      `following ${deployment} ${tag} on ${targetCount} release target(s) (timeout ${elapsed(timeoutMs)})\n`,
     );
   }
   let last: VersionView | undefined;
@@ -135,8 +166,10 @@ export async function follow(
     }
     if (last) {
       const releases = new Map(last.releases.map((r) => [keyOf(r), r]));
-      for (const r of last.releases) if (!targets.some((t) => keyOf(t) === keyOf(r))) targets.push(r);
-      outcome = outcomeOf(last, targets, releases);
+      const known = new Set(targets.map(keyOf));
+      for (const r of last.releases) if (!known.has(keyOf(r))) targets.push(r);
+      // A target that joined later adds a release beyond the count first given.
+      outcome = outcomeOf(last, Math.max(targetCount, releasesIn(last.summary)));
       const rows = targets.map((t) => targetRow(t, releases.get(keyOf(t))));
       view.update(rows, `${deployment} ${tag}: ${outcome.summary || 'no release targets'}`);
       if (outcome.done) break;
@@ -154,7 +187,8 @@ export async function follow(
     );
     return EXIT.timeout;
   }
-  if (targets.length === 0) ctx.err.write(`${deployment} ${tag} has no release targets\n`);
+  if (targetCount === 0 && targets.length === 0)
+    ctx.err.write(`${deployment} ${tag} has no release targets\n`);
   if (outcome.code === EXIT.ok)
     screen.write(`${deployment} ${tag} rolled out in ${took}: ${outcome.summary}\n`);
   else ctx.err.write(`${deployment} ${tag} did not roll out (${took}): ${outcome.summary}\n`);

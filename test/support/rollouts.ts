@@ -14,6 +14,8 @@ export interface ReleaseView {
 
 export interface VersionView {
   version: { deployment: string; tag: string; status: string; createdAt: string };
+  /** Releases counted per status, all of them. */
+  summary: Record<string, number>;
   releases: ReleaseView[];
 }
 
@@ -28,29 +30,42 @@ export const TERMINAL_STATUSES: ReadonlySet<string> = new Set([
   'cancelled',
 ]);
 
-export const isSettled = (view: VersionView, count: number) =>
-  view.releases.length === count && view.releases.every((r) => TERMINAL_STATUSES.has(r.status));
+/** Read from the summary, so a version of any size settles without reading its releases. */
+export const isSettled = (view: Pick<VersionView, 'summary'>, count: number) => {
+  const counts = Object.entries(view.summary);
+  return (
+    counts.reduce((sum, [, n]) => sum + n, 0) === count &&
+    counts.every(([status, n]) => n === 0 || TERMINAL_STATUSES.has(status))
+  );
+};
 
+/** A version with every release (following nextToken past the 1,000 of one answer). */
 export async function versionView(client: Client, deployment: string, tag: string): Promise<VersionView> {
-  const reply = await client.get<VersionView>(`/v1/deployments/${deployment}/versions/${tag}`);
+  const reply = await client.getAll<VersionView>(`/v1/deployments/${deployment}/versions/${tag}`, 'releases');
   if (reply.status !== 200)
     throw new Error(`GET version ${deployment}/${tag}: ${reply.status} ${reply.text}`);
   return reply.body;
 }
 
-/** Waits until every one of `count` releases of the version is terminal. */
-export function waitSettled(
+/** Waits until every one of `count` releases of the version is terminal (polling its summary). */
+export async function waitSettled(
   client: Client,
   deployment: string,
   tag: string,
   count: number,
   timeoutMs = 20_000,
 ): Promise<VersionView> {
-  return eventually(
-    () => versionView(client, deployment, tag),
+  await eventually(
+    async () => {
+      const reply = await client.get<VersionView>(`/v1/deployments/${deployment}/versions/${tag}?limit=1`);
+      if (reply.status !== 200)
+        throw new Error(`GET version ${deployment}/${tag}: ${reply.status} ${reply.text}`);
+      return reply.body;
+    },
     (v) => isSettled(v, count),
     { timeoutMs, intervalMs: 50 },
   );
+  return versionView(client, deployment, tag);
 }
 
 /** Every audit event (of one deployment), oldest first, following nextToken to the end (bounded). */
