@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalServer, startLocalServer } from '../infra/local/server';
+import type { Runtime } from '../shared/runtime';
 import { Client } from '../test/helpers/client';
 
 /** What every benchmark needs: the local server in-process with one admin key, and an instant agent. */
@@ -52,4 +54,96 @@ export function instantAgent(): Promise<{ url: string; server: Server; callbacks
       }),
     ),
   );
+}
+
+/**
+ * Samples `GET /healthz` every `everyMs` from a separate process, so the figure is what a client
+ * sees even when the server's event loop (this process) is busy: the worst latency in ms.
+ */
+export function healthProbe(
+  url: string,
+  everyMs = 250,
+): { stop: () => Promise<{ worstMs: number; samples: number }> } {
+  const script = `
+    let worst = 0, samples = 0, stopping = false;
+    const tick = async () => {
+      const started = performance.now();
+      try { const r = await fetch(${JSON.stringify(`${url}/healthz`)}); await r.arrayBuffer(); } catch {}
+      worst = Math.max(worst, performance.now() - started); samples++;
+      if (!stopping) setTimeout(tick, Math.max(0, ${everyMs} - (performance.now() - started)));
+    };
+    tick();
+    process.stdin.on('data', () => { stopping = true; process.stdout.write(JSON.stringify({ worst, samples })); process.exit(0); });
+  `;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString('utf8');
+  });
+  return {
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => {
+          const parsed = JSON.parse(out || '{"worst":NaN,"samples":0}') as { worst: number; samples: number };
+          resolve({ worstMs: Math.round(parsed.worst), samples: parsed.samples });
+        });
+        child.stdin.write('stop\n');
+      }),
+  };
+}
+
+/** The peak resident set size of this process (the bench runs the server in-process), sampled. */
+export function rssSampler(everyMs = 250): { stop: () => { peakMiB: number } } {
+  let peak = process.memoryUsage.rss();
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, everyMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      peak = Math.max(peak, process.memoryUsage.rss());
+      return { peakMiB: Math.round(peak / 2 ** 20) };
+    },
+  };
+}
+
+/**
+ * Counts the AWS calls the in-process handlers make (DynamoDB, Step Functions, EventBridge) by the
+ * handler that made them: the deepest functions/{steps,http,events} frame of the call's stack.
+ * Costly (a stack per call): for one rollout at a time only.
+ */
+export function traceCalls(rt: Runtime): { stop: () => Record<string, number> } {
+  const counts: Record<string, number> = {};
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 60;
+  const restore: (() => void)[] = [() => (Error.stackTraceLimit = limit)];
+  for (const name of ['doc', 'sfn', 'events'] as const) {
+    const client = rt[name] as unknown as { send: (command: object) => Promise<unknown> };
+    const send = client.send;
+    client.send = function (this: unknown, command: object) {
+      const frames = (new Error().stack ?? '').split('\n');
+      // The outermost frame of a handler module, else of the shared function the handler called
+      // (a handler that returns its promise without awaiting it leaves no frame of its own).
+      const outermost = (pattern: RegExp) =>
+        frames
+          .map((line) => pattern.exec(line))
+          .filter((m) => m !== null)
+          .pop();
+      const handler = outermost(/functions\/((?:steps|http|events)\/[\w-]+)\.ts/);
+      const shared = outermost(/at (?:async )?([\w.]+) \(.*shared\/(rollouts\/[\w-]+)\.ts/);
+      const caller = handler ? handler[1] : shared ? `${shared[2]} ${shared[1]}` : 'other';
+      const key = `${caller} ${command.constructor.name.replace(/Command$/, '')}`;
+      counts[key] = (counts[key] ?? 0) + 1;
+      return send.call(this, command);
+    };
+    restore.push(() => {
+      client.send = send;
+    });
+  }
+  return {
+    stop: () => {
+      for (const undo of restore) undo();
+      return counts;
+    },
+  };
 }

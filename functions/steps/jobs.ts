@@ -4,6 +4,7 @@ import { dispatchReleaseJob, pollJob } from '../../shared/rollouts/jobs';
 import { jobTimeout, startDeploying } from '../../shared/rollouts/steps';
 import { runtime } from '../../shared/runtime';
 import { TERMINAL_RELEASE } from '../../shared/status';
+import { readForRelease } from '../../shared/store/release-reads';
 import { getRelease, releaseItemKey, updateItem, updateRelease } from '../../shared/store/rollouts';
 import type { StepInput } from './rollout';
 
@@ -21,14 +22,22 @@ export const dispatch = async (
   input: StepInput & { kind: 'deploy' | 'rollback' | 'drain' | 'undrain'; taskToken: string },
 ) => {
   const rt = runtime();
-  const release = await getRelease(rt, input.release);
+  // The release and everything the job's payload is built from, in one read.
+  const reads = await readForRelease(rt, input.release, [
+    'release',
+    'deployment',
+    'environment',
+    'resource',
+    'version',
+  ]);
+  const { release } = reads;
   if (input.kind === 'undrain') {
     // After the rollout (whatever its outcome): give the target its traffic back.
     if (!release?.drain) throw new ReleaseClosed();
     const undrainJobId = jobIdOf(release.releaseId, 'undrain', release.attempt);
     const drain = { ...release.drain, state: 'undraining' as const, undrainJobId };
     await updateItem(rt, releaseItemKey(release), { set: { drain } });
-    await dispatchReleaseJob(rt, { ...release, drain }, 'undrain', input.taskToken);
+    await dispatchReleaseJob(rt, { ...release, drain }, 'undrain', input.taskToken, reads);
     return;
   }
   if (!release || TERMINAL_RELEASE.has(release.status)) throw new ReleaseClosed();
@@ -36,7 +45,7 @@ export const dispatch = async (
     // Draining dispatches the release: from here on it can no longer be superseded.
     const drain = release.drain ?? {
       state: 'draining' as const,
-      seconds: (await policyContext(rt, release)).rules.trafficDrain?.seconds ?? 0,
+      seconds: (await policyContext(rt, release, reads)).rules.trafficDrain?.seconds ?? 0,
       jobId: jobIdOf(release.releaseId, 'drain', release.attempt),
     };
     const deploying = await startDeploying(
@@ -51,7 +60,7 @@ export const dispatch = async (
       { drain, message: 'Draining traffic before the deploy.' },
       ['deploying'],
     );
-    await dispatchReleaseJob(rt, draining, 'drain', input.taskToken);
+    await dispatchReleaseJob(rt, draining, 'drain', input.taskToken, reads);
     return;
   }
   if (input.kind === 'rollback') {
@@ -60,7 +69,7 @@ export const dispatch = async (
     const jobId = jobIdOf(release.releaseId, 'rollback', release.attempt);
     if (release.rollbackJobId !== jobId)
       await updateRelease(rt, release, { rollbackJobId: jobId }, ['rolling_back']);
-    await dispatchReleaseJob(rt, release, 'rollback', input.taskToken, release.rolledBackTo);
+    await dispatchReleaseJob(rt, release, 'rollback', input.taskToken, reads, release.rolledBackTo);
     return;
   }
   // An on-demand rollback to this version is a release whose deploy job is of kind `rollback`.
@@ -70,7 +79,15 @@ export const dispatch = async (
     jobIdOf(release.releaseId, 'deploy', release.attempt),
   );
   if (!deploying) throw new ReleaseClosed();
-  await dispatchReleaseJob(rt, deploying, release.jobKind ?? 'deploy', input.taskToken, undefined, 'deploy');
+  await dispatchReleaseJob(
+    rt,
+    deploying,
+    release.jobKind ?? 'deploy',
+    input.taskToken,
+    reads,
+    undefined,
+    'deploy',
+  );
 };
 
 /** Poll: one look at a polling agent's job (the deploy job, or the rollback job while rolling back). */

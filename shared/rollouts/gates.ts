@@ -6,11 +6,12 @@ import { progressionState } from '../policy/progression';
 import { rolloutOrder, slotTime } from '../policy/rollout-order';
 import { nextDispatchableAt } from '../policy/window';
 import type { Runtime } from '../runtime';
-import type { DeploymentBody, EnvironmentBody, PolicyBody, ResourceBody } from '../schemas/config';
+import type { DeploymentBody, EnvironmentBody, ResourceBody } from '../schemas/config';
 import { TERMINAL_RELEASE, type WaitingFor } from '../status';
 import { isConditionFailed } from '../store/client';
-import { listAllConfig } from '../store/config';
+import { listAllConfigCached } from '../store/inventory';
 import { keys } from '../store/keys';
+import type { ReleaseReads } from '../store/release-reads';
 import {
   getRelease,
   listReleases,
@@ -33,23 +34,33 @@ export interface PolicyContext {
   deployment: DeploymentBody;
 }
 
-/** Loads the release's deployment, environment and resource and the policies that target it. */
+/**
+ * Loads the release's deployment, environment and resource and the policies that target it. A step
+ * that already read them (readForRelease) passes them: only the policies are read then (and what was
+ * missing, which requireConfig reports as not found).
+ */
 export async function policyContext(
   rt: Runtime,
   release: Pick<ReleaseRecord, 'deployment' | 'environment' | 'resource'>,
+  loaded?: Pick<ReleaseReads, 'deployment' | 'environment' | 'resource'>,
 ): Promise<PolicyContext> {
   const [deployment, environment, resource, policies] = await Promise.all([
-    requireConfig<DeploymentBody>(rt, 'deployment', release.deployment),
-    requireConfig<EnvironmentBody>(rt, 'environment', release.environment),
-    requireConfig<ResourceBody>(rt, 'resource', release.resource),
-    listAllConfig<PolicyBody>(rt, 'policy'),
+    loaded?.deployment ?? requireConfig<DeploymentBody>(rt, 'deployment', release.deployment),
+    loaded?.environment ?? requireConfig<EnvironmentBody>(rt, 'environment', release.environment),
+    loaded?.resource ?? requireConfig<ResourceBody>(rt, 'resource', release.resource),
+    // Every policy: from the container's cache, revalidated by one GetItem (shared/store/inventory.ts).
+    listAllConfigCached(rt, 'policy'),
   ]);
   const scope: CelScope = {
     deployment: celDeployment(deployment),
     environment: celEnvironment(environment),
     resource: celResource(resource),
   };
-  return { scope, rules: mergeRules(matchingPolicies(policies, scope).matched), deployment: deployment.data };
+  return {
+    scope,
+    rules: mergeRules(matchingPolicies(policies, scope).matched),
+    deployment: deployment.data,
+  };
 }
 
 const policyList = (ids: string[]) => (ids.length === 1 ? `policy ${ids[0]}` : `policies ${ids.join(', ')}`);

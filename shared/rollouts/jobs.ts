@@ -11,6 +11,7 @@ import type { JobStatusBody } from '../schemas/rollouts';
 import { secrets } from '../secrets';
 import { type JobKind, TERMINAL_JOB } from '../status';
 import { ConditionFailed } from '../store/client';
+import type { ReleaseReads } from '../store/release-reads';
 import {
   getJob,
   getVersion,
@@ -66,16 +67,21 @@ export function renderJob(job: JobRecord) {
   };
 }
 
+/** What the dispatch step read with the release; whatever is missing (or of another tag) is read here. */
+export type PayloadReads = Pick<ReleaseReads, 'deployment' | 'environment' | 'resource' | 'version'>;
+
 async function buildPayload(
   rt: Runtime,
   job: JobRecord,
   token: string,
+  reads: PayloadReads,
 ): Promise<{ payload: JobPayload; deployment: DeploymentBody }> {
   const [deployment, environment, resource, version] = await Promise.all([
-    requireConfig<DeploymentBody>(rt, 'deployment', job.deployment),
-    requireConfig<EnvironmentBody>(rt, 'environment', job.environment),
-    requireConfig<ResourceBody>(rt, 'resource', job.resource),
-    getVersion(rt, job.deployment, job.tag),
+    reads.deployment ?? requireConfig<DeploymentBody>(rt, 'deployment', job.deployment),
+    reads.environment ?? requireConfig<EnvironmentBody>(rt, 'environment', job.environment),
+    reads.resource ?? requireConfig<ResourceBody>(rt, 'resource', job.resource),
+    // A rollback job deploys another version than the release's.
+    reads.version?.tag === job.tag ? reads.version : getVersion(rt, job.deployment, job.tag),
   ]);
   if (!version) throw notFound(`The version "${job.tag}"`);
   const scope = {
@@ -170,6 +176,7 @@ export async function dispatchReleaseJob(
   release: ReleaseRecord,
   kind: JobKind,
   taskToken: string,
+  reads: PayloadReads,
   forTag = release.tag,
   /**
    * The job's place in the release, which names it: an on-demand rollback's own job is of kind
@@ -180,7 +187,9 @@ export async function dispatchReleaseJob(
 ): Promise<JobRecord> {
   const now = isoNow();
   const jobId = jobIdOf(release.releaseId, role, release.attempt);
-  const { item: existing } = await putJobIfAbsent(rt, {
+  // A new job is created with its task token and the hash of the agent's token in the same write.
+  const token = randomBytes(32).toString('base64url');
+  const { created, item: existing } = await putJobIfAbsent(rt, {
     deployment: release.deployment,
     tag: forTag,
     environment: release.environment,
@@ -194,25 +203,30 @@ export async function dispatchReleaseJob(
     sentAt: null,
     createdAt: now,
     updatedAt: now,
+    taskToken,
+    tokenHash: hashToken(token),
   });
-  if (TERMINAL_JOB.has(existing.status)) {
-    await resumeTask(rt, taskToken, outcomeOf(existing));
-    return existing;
+  let job = existing;
+  if (!created) {
+    if (TERMINAL_JOB.has(existing.status)) {
+      await resumeTask(rt, taskToken, outcomeOf(existing));
+      return existing;
+    }
+    job = await updateJob(rt, jobId, { set: { taskToken, updatedAt: now } });
+    // A callback may have finished the job between our read and the token write.
+    if (TERMINAL_JOB.has(job.status)) {
+      await resumeTask(rt, taskToken, outcomeOf(job));
+      return job;
+    }
+    if (job.sentAt) {
+      if (job.statusUrl) await resumeTask(rt, taskToken, pollingOutcome(job));
+      return job;
+    }
+    // Never sent (a crash before it was): sent now, with a token of its own.
+    job = await updateJob(rt, jobId, { set: { tokenHash: hashToken(token) } });
   }
-  let job = await updateJob(rt, jobId, { set: { taskToken, updatedAt: now } });
-  // A callback may have finished the job between our read and the token write.
-  if (TERMINAL_JOB.has(job.status)) {
-    await resumeTask(rt, taskToken, outcomeOf(job));
-    return job;
-  }
-  if (job.sentAt) {
-    if (job.statusUrl) await resumeTask(rt, taskToken, pollingOutcome(job));
-    return job;
-  }
-  const token = randomBytes(32).toString('base64url');
-  job = await updateJob(rt, jobId, { set: { tokenHash: hashToken(token) } });
   try {
-    const { payload, deployment } = await buildPayload(rt, job, token);
+    const { payload, deployment } = await buildPayload(rt, job, token, reads);
     const accepted = await dispatchJob(deployment.jobAgent, payload, {
       getSecret: (name) => secrets().get(name),
       lambdaFunctionPrefix: process.env[ENV.agentFunctionPrefix],
@@ -272,8 +286,11 @@ export async function recordJobStatus(
   jobId: string,
   report: JobStatusBody,
   actor: Actor,
+  /** A callback's bearer token: checked in the same conditional write (no read before it). */
+  bearerToken?: string,
 ): Promise<{ job: JobRecord; changed: boolean }> {
   const now = isoNow();
+  const tokenHash = bearerToken === undefined ? undefined : hashToken(bearerToken);
   let job: JobRecord;
   try {
     job = await updateJob(
@@ -288,14 +305,21 @@ export async function recordJobStatus(
         },
       },
       {
-        expression: 'attribute_exists(pk) AND NOT (#s IN (:ok, :failed))',
+        expression: `${tokenHash === undefined ? 'attribute_exists(pk)' : 'tokenHash = :hash'} AND NOT (#s IN (:ok, :failed))`,
         names: { '#s': 'status' },
-        values: { ':ok': 'successful', ':failed': 'failed' },
+        values: {
+          ':ok': 'successful',
+          ':failed': 'failed',
+          ...(tokenHash === undefined ? {} : { ':hash': tokenHash }),
+        },
       },
     );
   } catch (error) {
     if (!(error instanceof ConditionFailed)) throw error;
     const current = error.current as unknown as JobRecord | undefined;
+    if (tokenHash !== undefined && !(current?.tokenHash && constantTimeEqual(tokenHash, current.tokenHash))) {
+      throw unauthenticated('The job token is not valid for this job.');
+    }
     if (!current) throw notFound(`The job "${jobId}"`);
     if (current.status === report.status) return { job: current, changed: false };
     throw conflict(`The job "${jobId}" already finished as ${current.status}.`);
@@ -319,16 +343,8 @@ export async function reportJobStatus(
   report: JobStatusBody,
   auth: { bearerToken?: string; keyId?: string },
 ): Promise<JobRecord> {
-  const job = await getJob(rt, jobId);
-  if (auth.bearerToken !== undefined) {
-    if (!job?.tokenHash || !constantTimeEqual(hashToken(auth.bearerToken), job.tokenHash)) {
-      throw unauthenticated('The job token is not valid for this job.');
-    }
-  }
-  if (!job) throw notFound(`The job "${jobId}"`);
+  // No read first: the token, the job's existence and its status are the update's condition, and
+  // a lost condition tells which (recordJobStatus). `in_progress` after the end is a conflict there too.
   const actor: Actor = auth.keyId ? { keyId: auth.keyId } : { system: 'job-agent' };
-  if (report.status === 'in_progress') {
-    if (TERMINAL_JOB.has(job.status)) throw conflict(`The job "${jobId}" already finished as ${job.status}.`);
-  }
-  return (await recordJobStatus(rt, jobId, report, actor)).job;
+  return (await recordJobStatus(rt, jobId, report, actor, auth.bearerToken)).job;
 }

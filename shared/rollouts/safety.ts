@@ -4,7 +4,7 @@ import { SYSTEM } from '../events';
 import type { MergedRules } from '../policy/merge';
 import type { Runtime } from '../runtime';
 import type { ReleaseStatus } from '../status';
-import { ConditionFailed } from '../store/client';
+import { ConditionFailed, type Item } from '../store/client';
 import { keys } from '../store/keys';
 import { getTarget, listReleases, putIfAbsent, type ReleaseRecord, updateRelease } from '../store/rollouts';
 import { cancelReleases } from './versions';
@@ -35,6 +35,10 @@ export async function getAbort(
   );
   return out.Item ? (out.Item as unknown as AbortRecord) : undefined;
 }
+
+/** The abort record of a step that read it with its release (readForRelease). */
+export const abortOf = (item: Item | undefined): AbortRecord | undefined =>
+  item ? (item as unknown as AbortRecord) : undefined;
 
 /** Records the abort once; false when one was already there (its first reason stands). */
 async function putAbort(rt: Runtime, r: ReleaseRecord, record: AbortRecord): Promise<boolean> {

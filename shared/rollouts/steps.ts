@@ -5,6 +5,7 @@ import type { Runtime } from '../runtime';
 import type { DeploymentBody } from '../schemas/config';
 import { type ReleaseStatus, TERMINAL_RELEASE, type WaitingFor } from '../status';
 import { ConditionFailed } from '../store/client';
+import { type ReleaseRead, type ReleaseReads, readForRelease } from '../store/release-reads';
 import {
   type DrainState,
   getJob,
@@ -21,8 +22,7 @@ import {
 import { closedGate, policyContext } from './gates';
 import { type JobOutcome, recordJobStatus } from './jobs';
 import { claimTarget, releaseTargetLock } from './lock';
-import { getDeploymentState } from './overrides';
-import { getAbort, haltIfNeeded, rollBackEnvironment } from './safety';
+import { abortOf, getAbort, haltIfNeeded, rollBackEnvironment } from './safety';
 import {
   initialVerification,
   MAX_MEASURES_PER_EXECUTION,
@@ -59,27 +59,43 @@ async function load(rt: Runtime, key: ReleaseKey): Promise<ReleaseRecord> {
   return release;
 }
 
-/** Begin: mark the release started (once). */
-export async function begin(rt: Runtime, key: ReleaseKey): Promise<{ next: 'evaluate' | 'done' }> {
-  const release = await load(rt, key);
-  const undrainPending = release.drain?.state === 'drained' || release.drain?.state === 'undraining';
-  if (TERMINAL_RELEASE.has(release.status)) return { next: undrainPending ? 'evaluate' : 'done' };
-  if (!release.startedAt) {
+/** What a step read with its release, the release required. */
+type Loaded<K extends ReleaseRead> = Pick<ReleaseReads, K> & { release: ReleaseRecord };
+
+/** The release and what the step needs with it, in one read (shared/store/release-reads.ts). */
+async function loadWith<K extends ReleaseRead>(rt: Runtime, key: ReleaseKey, wanted: readonly K[]) {
+  const reads = await readForRelease(rt, key, ['release', ...wanted]);
+  if (!reads.release) throw new Error('The release of this execution does not exist.');
+  return reads as Loaded<K>;
+}
+
+/** What deciding reads: the pause switch, the abort record, the configuration policies match on. */
+const DECIDE_READS = ['deploymentState', 'abort', 'deployment', 'environment', 'resource'] as const;
+type DecideReads = Loaded<(typeof DECIDE_READS)[number]>;
+
+const jobTimeoutOf = async (rt: Runtime, reads: Pick<ReleaseReads, 'deployment'>, deployment: string) =>
+  (reads.deployment ?? (await requireConfig<DeploymentBody>(rt, 'deployment', deployment))).data
+    .jobTimeoutSeconds ?? 3600;
+
+/**
+ * Begin: mark the release started (once), then decide as Evaluate does, in the same task: a rollout
+ * that can go at once costs no second task (and no second read of the release).
+ */
+export async function begin(rt: Runtime, key: ReleaseKey, now = currentDate()): Promise<Decision> {
+  const reads = await loadWith(rt, key, DECIDE_READS);
+  if (!TERMINAL_RELEASE.has(reads.release.status) && !reads.release.startedAt) {
     try {
-      await updateRelease(rt, key, { startedAt: isoNow() }, ACTIVE, {
+      reads.release = await updateRelease(rt, key, { startedAt: isoNow() }, ACTIVE, {
         expression: 'attribute_not_exists(startedAt) OR startedAt = :null',
         values: { ':null': null },
       });
       await publish(rt, [releaseEvent(key, DETAIL_TYPES.releaseStarted)]);
     } catch (error) {
       if (!(error instanceof ConditionFailed)) throw error;
+      reads.release = await load(rt, key);
     }
   }
-  return { next: 'evaluate' };
-}
-
-async function isPaused(rt: Runtime, deployment: string): Promise<boolean> {
-  return (await getDeploymentState(rt, deployment)).paused;
+  return decideAndShow(rt, reads, now);
 }
 
 /** Moves the release to `waiting` (or `pending` with a message) and says so once per change. */
@@ -134,16 +150,17 @@ const signalWait = (
  * The release's next step. Cheap checks first: is it still active, does it hold the target, is the
  * deployment paused; then the policy gates (skipped for a forced release).
  */
-async function decide(rt: Runtime, release: ReleaseRecord, now: Date): Promise<Verdict> {
+async function decide(rt: Runtime, reads: DecideReads, now: Date): Promise<Verdict> {
+  const { release } = reads;
   const key: ReleaseKey = release;
+  const jobTimeout = () => jobTimeoutOf(rt, reads, key.deployment);
   const drain = release.drain;
   if (drain?.state === 'undraining') {
-    return { decision: { next: 'undrain', jobTimeoutSeconds: await jobTimeout(rt, key.deployment) } };
+    return { decision: { next: 'undrain', jobTimeoutSeconds: await jobTimeout() } };
   }
-  if (TERMINAL_RELEASE.has(release.status))
-    return { decision: afterward(release, await jobTimeout(rt, key.deployment)) };
+  if (TERMINAL_RELEASE.has(release.status)) return { decision: afterward(release, await jobTimeout()) };
   if (drain?.state === 'draining') {
-    return { decision: { next: 'drain', jobTimeoutSeconds: await jobTimeout(rt, key.deployment) } };
+    return { decision: { next: 'drain', jobTimeoutSeconds: await jobTimeout() } };
   }
   if (drain?.state === 'drained' && release.status === 'deploying' && drain.drainedAt) {
     const left = Math.max(
@@ -155,7 +172,7 @@ async function decide(rt: Runtime, release: ReleaseRecord, now: Date): Promise<V
         decision: {
           next: 'drain_wait',
           waitSeconds: left,
-          jobTimeoutSeconds: await jobTimeout(rt, key.deployment),
+          jobTimeoutSeconds: await jobTimeout(),
         },
       };
     }
@@ -166,10 +183,9 @@ async function decide(rt: Runtime, release: ReleaseRecord, now: Date): Promise<V
     return { decision: { next: 'verify', waitSeconds: state ? secondsUntilNextDue(state, now) : 0 } };
   }
   if (release.status === 'rolling_back') {
-    return { decision: { next: 'rollback', jobTimeoutSeconds: await jobTimeout(rt, key.deployment) } };
+    return { decision: { next: 'rollback', jobTimeoutSeconds: await jobTimeout() } };
   }
-  if (release.jobId)
-    return { decision: { next: 'dispatch', jobTimeoutSeconds: await jobTimeout(rt, key.deployment) } };
+  if (release.jobId) return { decision: { next: 'dispatch', jobTimeoutSeconds: await jobTimeout() } };
 
   const claim = await claimTarget(rt, release);
   if (claim.type === 'superseded') {
@@ -185,16 +201,17 @@ async function decide(rt: Runtime, release: ReleaseRecord, now: Date): Promise<V
       `Waiting for the job of ${claim.holder} on this target to finish.`,
     );
   }
-  if (await isPaused(rt, key.deployment)) {
+  // The pause switch's item (shared/rollouts/overrides.ts): paused while `paused` is true.
+  if (reads.deploymentState?.paused === true) {
     return signalWait(signals.paused(key.deployment), 'paused', 'The deployment is paused.');
   }
-  const aborted = await getAbort(rt, release, release.environment);
+  const aborted = abortOf(reads.abort);
   if (aborted && !release.forced) {
     await finish(rt, release, 'cancelled', aborted.reason, ['pending', 'waiting']);
     await releaseTargetLock(rt, release);
     return { decision: { next: 'done' } };
   }
-  const ctx = await policyContext(rt, release);
+  const ctx = await policyContext(rt, release, reads);
   if (!release.forced) {
     const gate = await closedGate(rt, release, ctx, now);
     if (gate && 'until' in gate) {
@@ -216,19 +233,30 @@ function afterward(release: ReleaseRecord, jobTimeoutSeconds: number): Decision 
   return release.drain?.state === 'drained' ? { next: 'undrain', jobTimeoutSeconds } : { next: 'done' };
 }
 
-/** After the rollout's last job: undrain if drained, else done. */
-async function ending(rt: Runtime, key: ReleaseKey): Promise<Decision> {
-  return afterward(await load(rt, key), await jobTimeout(rt, key.deployment));
+/**
+ * After the rollout's last job: undrain if drained, else done. `release` is one read in this step
+ * (its drain state is not changed by ending it), `reads` may hold the deployment for the timeout.
+ */
+async function ending(
+  rt: Runtime,
+  release: ReleaseRecord,
+  reads: Pick<ReleaseReads, 'deployment'> = {},
+): Promise<Decision> {
+  if (release.drain?.state !== 'drained') return { next: 'done' };
+  return afterward(release, await jobTimeoutOf(rt, reads, release.deployment));
 }
 
 /** Evaluate: decide, and show a waiting release's gate and reason. */
 export async function evaluate(rt: Runtime, key: ReleaseKey, now = currentDate()): Promise<Decision> {
-  const release = await load(rt, key);
-  const verdict = await decide(rt, release, now);
+  return decideAndShow(rt, await loadWith(rt, key, DECIDE_READS), now);
+}
+
+async function decideAndShow(rt: Runtime, reads: DecideReads, now: Date): Promise<Decision> {
+  const verdict = await decide(rt, reads, now);
   if (verdict.waiting) {
     await markWaiting(
       rt,
-      release,
+      reads.release,
       verdict.waiting.waitingFor,
       verdict.waiting.message,
       verdict.waiting.until,
@@ -253,7 +281,7 @@ export async function registerWait(
   taskToken: string,
 ): Promise<void> {
   await putWaiter(rt, { signal, release: key, taskToken, since: isoNow() });
-  const again = await decide(rt, await load(rt, key), currentDate());
+  const again = await decide(rt, await loadWith(rt, key, DECIDE_READS), currentDate());
   if (!(again.decision.next === 'wait_signal' && again.decision.signal === signal)) {
     await resumeTask(rt, taskToken, { woken: 'recheck' });
   }
@@ -330,9 +358,12 @@ async function succeed(
   release: ReleaseRecord,
   from: ReleaseStatus[],
   data: Record<string, unknown>,
+  reads: Pick<ReleaseReads, 'target'> = {},
 ): Promise<void> {
   // The target first: a reader who sees the release successful also sees it as the current version.
-  const target = await getTarget(rt, release);
+  // Its history may come from the step's read: while the release holds the target, nothing else
+  // changes it.
+  const target = 'target' in reads ? reads.target : await getTarget(rt, release);
   const history = [
     release.tag,
     ...(target?.successfulVersions ?? []).filter((tag) => tag !== release.tag),
@@ -355,13 +386,14 @@ async function failOrRollBack(
   cause: 'job' | 'verification' | 'environment',
   message: string,
   data: Record<string, unknown>,
+  reads: Pick<ReleaseReads, 'deployment' | 'environment' | 'resource' | 'target'> = {},
 ): Promise<Decision> {
-  const { rules, deployment } = await policyContext(rt, release);
+  const { rules, deployment } = await policyContext(rt, release, reads);
   // An all-or-nothing rollback of the environment rolls this target back whatever the cause rules say.
   const wanted =
     cause === 'environment' ||
     (cause === 'job' ? rules.rollback?.onJobFailure : rules.rollback?.onVerificationFailure);
-  const target = await getTarget(rt, release);
+  const target = 'target' in reads ? reads.target : await getTarget(rt, release);
   const lastGood = (target?.successfulVersions ?? []).find((tag) => tag !== release.tag) ?? null;
   let decision: Decision = { next: 'done' };
   if (wanted && lastGood) {
@@ -385,12 +417,15 @@ async function failOrRollBack(
       ]);
     }
     await releaseTargetLock(rt, release);
-    decision = await ending(rt, release);
+    decision = await ending(rt, release, reads);
   }
   await haltIfNeeded(rt, release, rules);
   if (rules.rollback?.scope === 'environment' && wanted) await rollBackEnvironment(rt, release);
   return decision;
 }
+
+/** What Complete reads with the release: what the policies match on, the abort record, the target. */
+const COMPLETE_READS = ['deployment', 'environment', 'resource', 'abort', 'target'] as const;
 
 /**
  * Complete: the job's outcome decides what follows. A deploy that succeeded is verified when
@@ -401,19 +436,27 @@ export async function complete(
   key: ReleaseKey,
   outcome: JobOutcome | { status: 'timed_out' },
 ): Promise<Decision> {
-  const release = await load(rt, key);
-  if (release.drain?.state === 'draining') return finishDrain(rt, release, outcome);
+  const reads = await loadWith(rt, key, COMPLETE_READS);
+  const { release } = reads;
+  if (release.drain?.state === 'draining') return finishDrain(rt, release, outcome, reads);
   if (release.drain?.state === 'undraining') return finishUndrain(rt, release, outcome);
-  if (release.status === 'rolling_back') return finishRollback(rt, release, outcome);
-  if (release.status !== 'deploying') return ending(rt, key);
+  if (release.status === 'rolling_back') return finishRollback(rt, release, outcome, reads);
+  if (release.status !== 'deploying') return ending(rt, release, reads);
   const result = await jobResult(rt, release.jobId ?? '', outcome);
   if (result.status === 'failed') {
-    return failOrRollBack(rt, release, 'job', result.message ?? 'The job failed.', { jobId: result.jobId });
+    return failOrRollBack(
+      rt,
+      release,
+      'job',
+      result.message ?? 'The job failed.',
+      { jobId: result.jobId },
+      reads,
+    );
   }
-  const { rules } = await policyContext(rt, release);
-  const aborted = await getAbort(rt, release, release.environment);
+  const { rules } = await policyContext(rt, release, reads);
+  const aborted = abortOf(reads.abort);
   if (aborted?.mode === 'rollback')
-    return failOrRollBack(rt, release, 'environment', aborted.reason, { jobId: result.jobId });
+    return failOrRollBack(rt, release, 'environment', aborted.reason, { jobId: result.jobId }, reads);
   if (rules.verification.length > 0 && release.jobKind !== 'rollback') {
     const now = currentDate();
     const state = initialVerification(rules.verification, now);
@@ -425,8 +468,8 @@ export async function complete(
     }
     return { next: 'verify', waitSeconds: secondsUntilNextDue(state, now) };
   }
-  await succeed(rt, release, ['deploying'], { jobId: result.jobId, message: result.message });
-  return ending(rt, key);
+  await succeed(rt, release, ['deploying'], { jobId: result.jobId, message: result.message }, reads);
+  return ending(rt, release, reads);
 }
 
 /** Measure: one round of the verification loop. */
@@ -455,8 +498,9 @@ export async function measureStep(rt: Runtime, key: ReleaseKey): Promise<Decisio
         verification: measurements,
       });
     }
-    await succeed(rt, await load(rt, key), ['verifying'], { verification: measurements });
-    return ending(rt, key);
+    const measured = await load(rt, key);
+    await succeed(rt, measured, ['verifying'], { verification: measurements });
+    return ending(rt, measured);
   }
   if (round.verdict === 'failed') {
     const failing = Object.values(round.metrics)
@@ -480,6 +524,7 @@ async function finishRollback(
   rt: Runtime,
   release: ReleaseRecord,
   outcome: JobOutcome | { status: 'timed_out' },
+  reads: Pick<ReleaseReads, 'deployment'>,
 ): Promise<Decision> {
   const result = await jobResult(rt, release.rollbackJobId ?? '', outcome);
   const data = {
@@ -499,7 +544,7 @@ async function finishRollback(
     }
   }
   await releaseTargetLock(rt, release);
-  return ending(rt, release);
+  return ending(rt, release, reads);
 }
 
 /** The drain job answered: wait the drain time before the deploy, or fail the release and undrain. */
@@ -507,10 +552,11 @@ async function finishDrain(
   rt: Runtime,
   release: ReleaseRecord,
   outcome: JobOutcome | { status: 'timed_out' },
+  reads: Pick<ReleaseReads, 'deployment'>,
 ): Promise<Decision> {
   const drain = release.drain as DrainState;
   const result = await jobResult(rt, drain.jobId, outcome);
-  const jobTimeoutSeconds = await jobTimeout(rt, release.deployment);
+  const jobTimeoutSeconds = await jobTimeoutOf(rt, reads, release.deployment);
   if (result.status === 'successful') {
     await updateRelease(
       rt,
