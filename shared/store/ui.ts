@@ -3,7 +3,8 @@ import type { ReleaseTally, TargetTally } from '../ui/summary';
 import type { StoreContext } from './client';
 import { decodeToken, encodeToken, InvalidPageToken, type Page } from './config';
 import { keys } from './keys';
-import type { ReleaseRecord, TargetRecord, VersionRecord } from './rollouts';
+import { getReleases } from './pages';
+import type { ReleaseRecord, TargetRecord } from './rollouts';
 
 /**
  * The status page's reads at fleet size (patterns 1, 6 and 8 of ./table.ts): counts read a
@@ -61,23 +62,6 @@ export async function targetTallies(ctx: StoreContext, deployment: string) {
     (item) => out.push(item as unknown as TargetTally),
   );
   return out;
-}
-
-/** The newest versions of a deployment, newest first, without their bodies (pattern 5). */
-export async function recentVersions(ctx: StoreContext, deployment: string, limit: number) {
-  const out = await ctx.doc.send(
-    new QueryCommand({
-      TableName: ctx.tableName,
-      IndexName: 'gsi1',
-      KeyConditionExpression: 'gsi1pk = :pk',
-      ExpressionAttributeValues: { ':pk': keys.versionsByCreation(deployment) },
-      ProjectionExpression: 'tag, #status, createdAt',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ScanIndexForward: false,
-      Limit: limit,
-    }),
-  );
-  return (out.Items ?? []) as Pick<VersionRecord, 'tag' | 'status' | 'createdAt'>[];
 }
 
 export interface ReleaseFilter {
@@ -179,7 +163,11 @@ export async function searchReleasesIn(
         return String(item.sk).toLowerCase().includes(needle) || name.toLowerCase().includes(needle);
       })
       .map((item) => String(item.sk));
-    const found = (await getReleasesOf(ctx, deployment, tag, environment, matches))
+    const releases = await getReleases(
+      ctx,
+      matches.map((resource) => ({ deployment, tag, environment, resource })),
+    );
+    const found = [...releases.values()]
       .filter((r) => statuses.size === 0 || statuses.has(r.status))
       .sort((a, b) => (a.resource < b.resource ? -1 : a.resource > b.resource ? 1 : 0));
     for (const release of found) {
@@ -198,12 +186,8 @@ interface Projection {
   names: Record<string, string>;
 }
 
-/** Items by key, 100 to a request (BatchGetItem's limit), in no particular order. */
-async function getMany<T>(
-  ctx: StoreContext,
-  itemKeys: { pk: string; sk: string }[],
-  projection?: Projection,
-) {
+/** Items by key with a projection, 100 to a request (BatchGetItem's limit), in no particular order. */
+async function getMany<T>(ctx: StoreContext, itemKeys: { pk: string; sk: string }[], projection: Projection) {
   const out: T[] = [];
   for (let i = 0; i < itemKeys.length; i += 100) {
     let pending: Record<string, unknown>[] | undefined = itemKeys.slice(i, i + 100);
@@ -215,8 +199,8 @@ async function getMany<T>(
           RequestItems: {
             [ctx.tableName]: {
               Keys: pending,
-              ProjectionExpression: projection?.expression,
-              ExpressionAttributeNames: projection?.names,
+              ProjectionExpression: projection.expression,
+              ExpressionAttributeNames: projection.names,
             },
           },
         }),
@@ -227,19 +211,6 @@ async function getMany<T>(
   }
   return out;
 }
-
-/** The releases of a version in an environment for these resources (those that have one). */
-export const getReleasesOf = (
-  ctx: StoreContext,
-  deployment: string,
-  tag: string,
-  environment: string,
-  resources: string[],
-) =>
-  getMany<ReleaseRecord>(
-    ctx,
-    resources.map((r) => keys.release(deployment, tag, environment, r)),
-  );
 
 /** The current version of these resources' targets in an environment (those that have a target item). */
 export const getTargetsOf = (

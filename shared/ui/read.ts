@@ -3,17 +3,17 @@ import { notFound } from '../errors';
 import { type AuditRecord, listEvents } from '../events';
 import { requireConfig } from '../inventory';
 import { getDeploymentState } from '../rollouts/overrides';
-import { planVersion } from '../rollouts/plan';
+import { planVersionPage } from '../rollouts/plan';
 import { renderRelease, renderVersion } from '../rollouts/versions';
 import type { Runtime } from '../runtime';
 import type { DeploymentBody, EnvironmentBody } from '../schemas/config';
 import type { ReleaseStatus } from '../status';
 import { listAllConfig, type Stored } from '../store/config';
+import { listVersionsPage } from '../store/pages';
 import { getVersion } from '../store/rollouts';
 import {
   getTargetsOf,
   pageReleasesIn,
-  recentVersions,
   releaseTallies,
   resourceNames,
   searchReleasesIn,
@@ -47,7 +47,7 @@ function environmentsOf(deployment: Stored<DeploymentBody>, environments: Stored
 
 /** The version the summary and the drill-down show: the one asked for, or the newest. */
 async function versionOf(rt: Runtime, deploymentId: string, tag: string | undefined) {
-  if (tag === undefined) return (await recentVersions(rt, deploymentId, 1))[0] ?? null;
+  if (tag === undefined) return (await listVersionsPage(rt, deploymentId, { limit: 1 })).items[0] ?? null;
   const version = await getVersion(rt, deploymentId, tag);
   if (!version) throw notFound(`The version "${tag}" of deployment "${deploymentId}"`);
   return version;
@@ -130,7 +130,8 @@ const RECENT_VERSIONS = 30;
 
 export async function versionsView(rt: Runtime, deploymentId: string) {
   await requireConfig(rt, 'deployment', deploymentId);
-  return { items: await recentVersions(rt, deploymentId, RECENT_VERSIONS) };
+  const { items } = await listVersionsPage(rt, deploymentId, { limit: RECENT_VERSIONS });
+  return { items: items.map((v) => ({ tag: v.tag, status: v.status, createdAt: v.createdAt })) };
 }
 
 const EVENT_PAGES = 20;
@@ -173,7 +174,7 @@ const PLAN_ROWS = 100;
 
 export async function planView(rt: Runtime, deploymentId: string, tag: string) {
   const [plan, order] = await Promise.all([
-    planVersion(rt, deploymentId, tag),
+    planVersionPage(rt, deploymentId, tag, { limit: PLAN_ROWS }),
     environmentOrder(rt, deploymentId),
   ]);
   const timeline = planTimelineOf(plan, order);
@@ -183,7 +184,6 @@ export async function planView(rt: Runtime, deploymentId: string, tag: string) {
     warnings: plan.warnings.map((w) => w.message),
     ...timeline,
     // The page draws the first rows only: a plan over thousands of targets is read through the API.
-    rows: timeline.rows.slice(0, PLAN_ROWS),
-    rowCount: timeline.rows.length,
+    rowCount: plan.targetCount,
   };
 }
