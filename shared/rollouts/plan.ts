@@ -89,6 +89,8 @@ const DONE = new Set(['successful', 'failed', 'rolled_back', 'superseded', 'canc
 
 /** Targets per plan page (API.md section 4: every list pages with `limit`, at most 1,000). */
 export const PLAN_PAGE_LIMIT = 1000;
+/** Bytes of targets in one plan page, well inside Lambda's 6 MB with the version and warnings. */
+const PLAN_PAGE_BYTES = 3 * 1024 * 1024;
 /** Warnings in one answer: an expression that errors on every resource warns thousands of times. */
 const MAX_WARNINGS = 100;
 
@@ -361,20 +363,25 @@ export async function planVersionPage(
     tag,
     slice.map((p) => p.target),
   );
-  const last = slice.at(-1);
-  const more = from + slice.length < model.planned.length;
+  // Rules come from policies of up to 300 KiB each: a page also ends at a byte budget.
+  const targets: ReturnType<typeof model.render>[] = [];
+  let bytes = 0;
+  for (const p of slice) {
+    const item = model.render(p, releases.get(p.key));
+    bytes += JSON.stringify(item).length;
+    if (bytes > PLAN_PAGE_BYTES && targets.length > 0) break;
+    targets.push(item);
+  }
+  const last = targets.at(-1);
+  const more = from + targets.length < model.planned.length;
   return {
     ...model.head,
     targetCount: model.planned.length,
-    targets: slice.map((p) => model.render(p, releases.get(p.key))),
+    targets,
     warnings: model.warnings.slice(0, MAX_WARNINGS),
     warningCount: model.warnings.length,
     ...(more && last
-      ? {
-          nextToken: encodeToken(
-            keys.release(deploymentId, tag, last.target.environment, last.target.resource),
-          ),
-        }
+      ? { nextToken: encodeToken(keys.release(deploymentId, tag, last.environment, last.resource)) }
       : {}),
   };
 }
