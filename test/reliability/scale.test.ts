@@ -168,7 +168,11 @@ describe('fleet scale, shortened for CI (issue 15)', () => {
     const disappearing = ringOne('e0');
     const listed = await until(
       () => listAll<TargetView>(admin, '/v1/release-targets?deployment=edge&environment=e0'),
-      (items) => items.length === appearing.length && items.every((i) => i.currentVersion === 'v1'),
+      (items) =>
+        items
+          .map((i) => i.resource)
+          .sort()
+          .join() === appearing.join() && items.every((i) => i.currentVersion === 'v1'),
       { timeoutMs: 120_000, intervalMs: 1_000 },
     );
     expect(listed.value.map((i) => i.resource).sort()).toEqual(appearing);
