@@ -1,3 +1,6 @@
+import type { DeploymentBody, EnvironmentBody, ResourceBody } from '../shared/schemas/config';
+import type { Stored } from '../shared/store/config';
+import { computeReleaseTargets } from '../shared/targets';
 import { startBenchServer } from './support';
 
 /** The plan of a building version over 5,000 release targets with three policies, in the local runtime. */
@@ -6,6 +9,49 @@ const TARGETS = Number(process.env.BENCH_PLAN_TARGETS ?? 5000);
 const SYNC_CHUNK = 2000;
 
 type PlanPage = { targets: unknown[]; targetCount: number; nextToken?: string };
+
+/**
+ * computeReleaseTargets as the version create and the reconciliation call it: 20,000 resources x 5
+ * environments, in-process. The first call evaluates every selector; later calls over the same
+ * (cached) inventory objects reuse each environment's membership.
+ */
+export function benchTargets(): Record<string, number> {
+  const stored = <T>(id: string, data: T): Stored<T> => ({ id, data, createdAt: '', updatedAt: '' });
+  const regions = ['us', 'eu', 'ap', 'sa', 'af'];
+  // Frozen, as the inventory cache hands them out.
+  const resources = Array.from({ length: 20_000 }, (_, i) =>
+    stored<ResourceBody>(`node-${i}`, {
+      kind: 'vm',
+      name: `node-${i}`,
+      metadata: { region: regions[i % 5] as string, tier: i % 3 ? 'web' : 'db' },
+    }),
+  );
+  Object.freeze(resources);
+  const environments = Object.freeze(
+    regions.map((r) =>
+      stored<EnvironmentBody>(r, { resourceSelector: `resource.metadata.region == '${r}'` }),
+    ),
+  );
+  const deployment = (id: string) =>
+    stored<DeploymentBody>(id, {
+      resourceSelector: "resource.metadata.tier == 'web'",
+      jobAgent: { type: 'webhook', url: 'http://127.0.0.1:9/' },
+    } as DeploymentBody);
+  const time = (id: string) => {
+    const started = performance.now();
+    const { targets } = computeReleaseTargets(deployment(id), environments, resources);
+    return { ms: performance.now() - started, targets: targets.length };
+  };
+  const first = time('api');
+  const again = [time('web'), time('worker'), time('api')].map((t) => t.ms).sort((a, b) => a - b);
+  return {
+    'computeReleaseTargets, 20,000 resources x 5 environments: targets': first.targets,
+    'computeReleaseTargets, first call (ms)': Math.round(first.ms),
+    'computeReleaseTargets, another deployment over the same inventory, median of 3 (ms)': Math.round(
+      again[1] ?? 0,
+    ),
+  };
+}
 
 export async function benchPlan(): Promise<Record<string, string | number>> {
   const { server, client } = await startBenchServer('plan');
@@ -97,6 +143,7 @@ export async function benchPlan(): Promise<Record<string, string | number>> {
       'plan (first page of 1,000), median of 5 warm (ms)': Math.round(warm[2] ?? 0),
       'plan (first page of 1,000), slowest warm (ms)': Math.round(warm[4] ?? 0),
       [`whole plan, every page (${read} targets), median of 3 (ms)`]: Math.round(whole[1] ?? 0),
+      ...benchTargets(),
     };
   } finally {
     await server.close();

@@ -22,16 +22,12 @@ export interface Warning {
   message: string;
 }
 
-/** Scope objects are built once per stored object (cached inventories keep their objects). */
-const resourceScopes = new WeakMap<Stored<ResourceBody>, CelScope['resource']>();
-export const celResource = (r: Stored<ResourceBody>): CelScope['resource'] => {
-  let scope = resourceScopes.get(r);
-  if (!scope) {
-    scope = { id: r.id, kind: r.data.kind, name: r.data.name, metadata: r.data.metadata };
-    resourceScopes.set(r, scope);
-  }
-  return scope;
-};
+export const celResource = (r: Stored<ResourceBody>): CelScope['resource'] => ({
+  id: r.id,
+  kind: r.data.kind,
+  name: r.data.name,
+  metadata: r.data.metadata,
+});
 export const celEnvironment = (e: Stored<EnvironmentBody>): CelScope['environment'] => ({
   id: e.id,
   name: e.data.name ?? e.id,
@@ -42,13 +38,28 @@ export const celDeployment = (d: Stored<DeploymentBody>): CelScope['deployment']
 });
 
 /**
- * Environment membership per (environment, resource) object, for selectors that do not read
- * `deployment`: the same for every deployment, so each pair is evaluated once while both objects live.
+ * Work kept per inventory array (the cached inventory hands out the same frozen arrays until a write):
+ * the resources' scope objects, and each environment's membership, for selectors that do not read
+ * `deployment` (the same for every deployment).
  */
-const membership = new WeakMap<Stored<EnvironmentBody>, WeakMap<Stored<ResourceBody>, CelOutcome>>();
+interface Derived {
+  scopes: CelScope['resource'][];
+  membership: WeakMap<Stored<EnvironmentBody>, CelOutcome[]>;
+}
+const derived = new WeakMap<readonly Stored<ResourceBody>[], Derived>();
 
 /** Whether an expression may read a variable (a textual check: a false positive only costs time). */
 const mayRead = (expression: string, variable: string) => expression.includes(variable);
+
+function derivedOf(resources: readonly Stored<ResourceBody>[]): Derived {
+  let found = derived.get(resources);
+  if (!found) {
+    found = { scopes: resources.map(celResource), membership: new WeakMap() };
+    // Only arrays that cannot change are kept (a caller's own array may be pushed to).
+    if (Object.isFrozen(resources)) derived.set(resources, found);
+  }
+  return found;
+}
 
 /**
  * Release targets (API.md section 4): for each of the deployment's environments (all when it lists
@@ -71,22 +82,21 @@ export function computeReleaseTargets(
   const everyResource = deploymentSelector.trim() === 'true';
   // A deployment selector that never reads `environment` is evaluated once per resource.
   const perResource = mayRead(deploymentSelector, 'environment') ? undefined : new Map<number, CelOutcome>();
+  const { scopes, membership } = derivedOf(resources);
   for (const environment of chosen) {
     const env = celEnvironment(environment);
     const selector = environment.data.resourceSelector;
-    const memo = mayRead(selector, 'deployment') ? undefined : memoOf(environment);
-    const scope: CelScope = {
-      resource: undefined as unknown as CelScope['resource'],
-      environment: env,
-      deployment: dep,
-    };
+    const shared = !mayRead(selector, 'deployment');
+    const known = shared ? membership.get(environment) : undefined;
+    const outcomes: CelOutcome[] = known ?? [];
+    const scope = { resource: scopes[0], environment: env, deployment: dep } as CelScope;
     for (let i = 0; i < resources.length; i++) {
       const resource = resources[i] as Stored<ResourceBody>;
-      scope.resource = celResource(resource);
-      let inEnvironment = memo?.get(resource);
+      scope.resource = scopes[i] as CelScope['resource'];
+      let inEnvironment = outcomes[i];
       if (!inEnvironment) {
         inEnvironment = matches(selector, scope as unknown as Record<string, unknown>);
-        memo?.set(resource, inEnvironment);
+        outcomes[i] = inEnvironment;
       }
       if (!inEnvironment.ok) {
         warnings.push({
@@ -115,17 +125,9 @@ export function computeReleaseTargets(
       if (inDeployment.value)
         targets.push({ deployment: deployment.id, environment: env.id, resource: resource.id });
     }
+    if (shared && !known) membership.set(environment, outcomes);
   }
   return { targets, warnings };
 }
 
 const MATCH: CelOutcome = { ok: true, value: true };
-
-function memoOf(environment: Stored<EnvironmentBody>) {
-  let memo = membership.get(environment);
-  if (!memo) {
-    memo = new WeakMap();
-    membership.set(environment, memo);
-  }
-  return memo;
-}

@@ -80,6 +80,7 @@ describe('page tokens', () => {
 });
 
 const stored = <T>(id: string, data: T): Stored<T> => ({ id, data, createdAt: 'x', updatedAt: 'x' });
+// Frozen, as the inventory cache hands them out (what computeReleaseTargets keeps work for).
 const resources = Array.from({ length: 40 }, (_, i) =>
   stored<ResourceBody>(`r${String(i).padStart(2, '0')}`, {
     kind: 'vm',
@@ -87,6 +88,7 @@ const resources = Array.from({ length: 40 }, (_, i) =>
     metadata: i % 7 === 0 ? {} : { env: i % 2 ? 'prod' : 'staging', tier: String(i % 3) },
   }),
 );
+Object.freeze(resources);
 const environments = [
   stored<EnvironmentBody>('prod', { resourceSelector: "resource.metadata.env == 'prod'" }),
   stored<EnvironmentBody>('staging', { resourceSelector: "resource.metadata.env == 'staging'" }),
