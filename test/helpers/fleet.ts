@@ -154,6 +154,8 @@ export interface RecordedJob {
 export class RecordingAgent {
   readonly jobs: RecordedJob[] = [];
   callbacks = 0;
+  /** Callbacks given up on after every retry, with the last answer (0: no answer). */
+  readonly lostCallbacks: number[] = [];
   private server?: Loopback;
   url = '';
 
@@ -195,7 +197,8 @@ export class RecordingAgent {
         this.callbacks++;
         return;
       }
-      await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+      if (attempt === 7) this.lostCallbacks.push(reply?.status ?? 0);
+      else await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
     }
   }
 

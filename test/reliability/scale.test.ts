@@ -137,7 +137,8 @@ describe('fleet scale, shortened for CI (issue 15)', () => {
       { timeoutMs: 150_000, intervalMs: 1_000 },
     );
 
-    expect(done.value).toEqual({ successful: ROLLOUTS });
+    const agentSaw = `jobs sent ${agent.jobs.length}, called back ${agent.callbacks}, callbacks given up (last answer) ${JSON.stringify(agent.lostCallbacks)}`;
+    expect(done.value, agentSaw).toEqual({ successful: ROLLOUTS });
     const jobs = deployJobs('edge', 'v1');
     expect(jobs.size).toBe(ROLLOUTS);
     expect([...jobs].filter(([, ids]) => ids.length !== 1)).toEqual([]);
