@@ -15,7 +15,7 @@ import { nowMs, setTimeScale } from '../../shared/clock';
 import { errorBody } from '../../shared/errors';
 import { resumeStalledWork } from '../../shared/rollouts/work';
 import { queueWork } from '../../shared/rollouts/work-queue';
-import { startRollout } from '../../shared/rollouts/workflow';
+import { startRollouts } from '../../shared/rollouts/workflow';
 import { ENV, resetRuntime, runtime } from '../../shared/runtime';
 import type { ApiKey } from '../../shared/schemas/common';
 import { resetSecretSources } from '../../shared/secrets';
@@ -389,7 +389,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
 
   // Executions live in memory: re-run every unfinished release; each step resumes where it was.
   const unfinished = await scanUnfinishedReleases(runtime());
-  for (const release of unfinished) await startRollout(runtime(), release);
+  await startRollouts(runtime(), unfinished);
   // Work a write caused that a kill cut short goes on from its last chunk. A crash between writing a
   // version and queueing its release is healed by reconciling everything (chunked, off the start).
   await resumeStalledWork(runtime(), 0);
