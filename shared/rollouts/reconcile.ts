@@ -8,6 +8,7 @@ import { TERMINAL_RELEASE } from '../status';
 import { batchGet } from '../store/batch';
 import type { Item } from '../store/client';
 import { listAllConfig, type Stored } from '../store/config';
+import { listAllConfigCached } from '../store/inventory';
 import { type ConfigKind, keys } from '../store/keys';
 import {
   getVersion,
@@ -69,10 +70,10 @@ const decode = (cursor: string | null): Cursor | undefined =>
 
 /** Runs one chunk of a task; answers the cursor of the next chunk, or null when the task is done. */
 export async function runChunk(rt: Runtime, task: WorkTask, cursor: string | null): Promise<string | null> {
-  const deployments = (await listAllConfig<DeploymentBody>(rt, 'deployment')).sort((a, b) =>
+  const deployments = [...(await listAllConfigCached(rt, 'deployment'))].sort((a, b) =>
     a.id < b.id ? -1 : 1,
   );
-  const environments = await listAllConfig<EnvironmentBody>(rt, 'environment');
+  const environments = await listAllConfigCached(rt, 'environment');
   let at = decode(cursor);
   const inScope = deployments.filter((d) => concerns(task, d));
   at ??= inScope[0] ? { deployment: inScope[0].id, phase: 'resources' } : undefined;
@@ -119,8 +120,11 @@ function concerns(task: WorkTask, deployment: Stored<DeploymentBody>): boolean {
   return true;
 }
 
-function environmentsOf(deployment: Stored<DeploymentBody>, environments: Stored<EnvironmentBody>[]) {
-  if (!deployment.data.environments) return environments;
+function environmentsOf(
+  deployment: Stored<DeploymentBody>,
+  environments: readonly Stored<EnvironmentBody>[],
+): Stored<EnvironmentBody>[] {
+  if (!deployment.data.environments) return [...environments];
   const listed = new Set(deployment.data.environments);
   return environments.filter((e) => listed.has(e.id));
 }

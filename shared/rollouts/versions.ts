@@ -5,11 +5,12 @@ import { type Actor, DETAIL_TYPES, type GantryEvent, publish, releaseEvent } fro
 import { requireConfig } from '../inventory';
 import { canonicalJson } from '../json';
 import type { Runtime } from '../runtime';
-import type { DeploymentBody, EnvironmentBody, ResourceBody } from '../schemas/config';
+import type { DeploymentBody } from '../schemas/config';
 import type { VersionBody } from '../schemas/rollouts';
 import { type ReleaseStatus, TERMINAL_RELEASE, UNDISPATCHED_RELEASE } from '../status';
 import { ConditionFailed } from '../store/client';
-import { listAllConfig, type Stored } from '../store/config';
+import type { Stored } from '../store/config';
+import { loadInventory } from '../store/inventory';
 import { listReleasesPage, releaseStatusCounts } from '../store/pages';
 import {
   getRelease,
@@ -46,14 +47,6 @@ export async function inParallel<T>(items: T[], work: (item: T) => Promise<void>
 
 export const bodyHashOf = (body: VersionBody) =>
   createHash('sha256').update(canonicalJson(body)).digest('hex');
-
-export async function loadInventory(rt: Runtime) {
-  const [environments, resources] = await Promise.all([
-    listAllConfig<EnvironmentBody>(rt, 'environment'),
-    listAllConfig<ResourceBody>(rt, 'resource'),
-  ]);
-  return { environments, resources };
-}
 
 export async function targetsOf(rt: Runtime, deployment: Stored<DeploymentBody>) {
   const { environments, resources } = await loadInventory(rt);
