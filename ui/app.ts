@@ -307,6 +307,9 @@ async function refresh() {
   const seq = ++state.seq;
   const deployment = state.deployment;
   try {
+    // The drill-down's page is asked for with the summary, not after it (a click shows it sooner).
+    const asked = state.environment && state.tag ? JSON.stringify(selection()) : null;
+    const early = asked ? api('targets', JSON.parse(asked)).catch(() => null) : null;
     const [summary, versions] = await Promise.all([
       api('summary', state.follow || !state.tag ? { deployment } : { deployment, tag: state.tag }),
       api('versions', { deployment }),
@@ -318,7 +321,8 @@ async function refresh() {
     const tag = state.tag;
     const env = summary.environments.find((e) => e.id === state.environment);
     if (env && tag) {
-      renderTargets(await api('targets', selection()), env.name);
+      const page = asked === JSON.stringify(selection()) ? await early : null;
+      renderTargets(page || (await api('targets', selection())), env.name);
       if (seq !== state.seq) return;
     } else if (env) {
       byId('targets').replaceChildren(h('p', { class: 'muted' }, 'No versions yet.'));

@@ -1,4 +1,5 @@
 import { BatchGetCommand, type BatchGetCommandOutput, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { AuditRecord } from '../events';
 import type { ReleaseTally, TargetTally } from '../ui/summary';
 import type { StoreContext } from './client';
 import { decodeToken, encodeToken, InvalidPageToken, type Page } from './config';
@@ -233,4 +234,62 @@ export async function resourceNames(ctx: StoreContext, ids: string[]): Promise<M
     { expression: 'sk, #data.#name', names: { '#data': 'data', '#name': 'name' } },
   );
   return new Map(items.map((item) => [item.sk, item.data?.name ?? item.sk]));
+}
+
+/** DynamoDB pages (1 MB each) of a deployment's events one timeline request reads at most. */
+const EVENT_PAGES = 20;
+
+/**
+ * The events of a version since it was created, only those of `resources` (in `environment`) and the
+ * approvals when they are named: the filter runs in DynamoDB, so a page of 50 targets does not carry
+ * the events of the other thousands back (pattern 12, gsi1 EVENTS#dep).
+ */
+export async function eventsOfTargets(
+  ctx: StoreContext,
+  deployment: string,
+  tag: string,
+  since: string,
+  only?: { environment?: string; resources: string[] },
+): Promise<AuditRecord[]> {
+  const names: Record<string, string> = { '#v': 'version' };
+  const values: Record<string, unknown> = {
+    ':pk': keys.eventsOfDeployment(deployment),
+    ':since': since,
+    ':tag': tag,
+  };
+  let filter = '#v = :tag';
+  if (only?.environment !== undefined) {
+    names['#e'] = 'environment';
+    values[':env'] = only.environment;
+    filter += ' AND #e = :env';
+  }
+  // IN takes at most 100 operands: a bigger page reads every target's events.
+  if (only && only.resources.length <= 99) {
+    names['#r'] = 'resource';
+    only.resources.forEach((r, i) => {
+      values[`:r${i}`] = r;
+    });
+    const list = only.resources.map((_, i) => `:r${i}`).join(', ');
+    filter += ` AND (attribute_not_exists(#r)${list ? ` OR #r IN (${list})` : ''})`;
+  }
+  const out: AuditRecord[] = [];
+  let start: Record<string, unknown> | undefined;
+  for (let page = 0; page < EVENT_PAGES; page++) {
+    const result = await ctx.doc.send(
+      new QueryCommand({
+        TableName: ctx.tableName,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk >= :since',
+        FilterExpression: filter,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const { pk: _pk, sk: _sk, gsi1pk: _a, gsi1sk: _b, ...rest } of result.Items ?? [])
+      out.push(rest as AuditRecord);
+    start = result.LastEvaluatedKey;
+    if (!start) break;
+  }
+  return out;
 }

@@ -1,6 +1,5 @@
 import { isoNow } from '../clock';
 import { notFound } from '../errors';
-import { type AuditRecord, listEvents } from '../events';
 import { requireConfig } from '../inventory';
 import { getDeploymentState } from '../rollouts/overrides';
 import { planVersionPage } from '../rollouts/plan';
@@ -12,6 +11,7 @@ import { listAllConfig, type Stored } from '../store/config';
 import { listVersionsPage } from '../store/pages';
 import { getVersion } from '../store/rollouts';
 import {
+  eventsOfTargets,
   getTargetsOf,
   pageReleasesIn,
   releaseTallies,
@@ -134,21 +134,6 @@ export async function versionsView(rt: Runtime, deploymentId: string) {
   return { items: items.map((v) => ({ tag: v.tag, status: v.status, createdAt: v.createdAt })) };
 }
 
-const EVENT_PAGES = 20;
-
-/** The audit events of a deployment since a time, oldest first (bounded: 20 pages of 1000). */
-async function eventsSince(rt: Runtime, deployment: string, since: string): Promise<AuditRecord[]> {
-  const out: AuditRecord[] = [];
-  let nextToken: string | undefined;
-  for (let page = 0; page < EVENT_PAGES; page++) {
-    const result = await listEvents(rt, { deployment, since, limit: 1000, nextToken });
-    out.push(...result.items);
-    nextToken = result.nextToken;
-    if (!nextToken) break;
-  }
-  return out;
-}
-
 async function environmentOrder(rt: Runtime, deploymentId: string): Promise<string[]> {
   const deployment = await requireConfig<DeploymentBody>(rt, 'deployment', deploymentId);
   return deployment.data.environments ?? [];
@@ -158,11 +143,14 @@ async function environmentOrder(rt: Runtime, deploymentId: string): Promise<stri
 export async function timelineView(rt: Runtime, deploymentId: string, tag: string, query: TargetQuery = {}) {
   const version = await getVersion(rt, deploymentId, tag);
   if (!version) throw notFound(`The version "${tag}" of deployment "${deploymentId}"`);
-  const [page, events, order] = await Promise.all([
+  const [page, order] = await Promise.all([
     releasePage(rt, deploymentId, tag, query),
-    eventsSince(rt, deploymentId, version.createdAt),
     environmentOrder(rt, deploymentId),
   ]);
+  const events = await eventsOfTargets(rt, deploymentId, tag, version.createdAt, {
+    environment: query.environment,
+    resources: page.items.map((r) => r.resource),
+  });
   return {
     version: renderVersion(version),
     ...timelineOf(tag, page.items.map(renderRelease), events, isoNow(), order),
