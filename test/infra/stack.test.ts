@@ -16,7 +16,7 @@ import {
   substitute,
 } from '../../functions/registry';
 import { ROOT, RUNTIME } from '../../infra/aws/bundling';
-import { TABLE_ACTIONS } from '../../infra/aws/constructs/data';
+import { TABLE_ACTIONS } from '../../infra/aws/grants';
 import { STUB_CODE_CONTEXT } from '../../infra/aws/constructs/functions';
 import { referencedFunctions } from '../../infra/aws/constructs/workflows';
 import { addNagChecks } from '../../infra/aws/nag';

@@ -3,18 +3,7 @@ import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } fr
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { TABLE } from '../../../shared/store/table';
-
-/** The item operations the store sends (test/infra checks them against the store's SDK commands). */
-export const TABLE_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:Query',
-  'dynamodb:Scan',
-  'dynamodb:BatchGetItem',
-  'dynamodb:BatchWriteItem',
-] as const;
+import { TABLE_ACTIONS } from '../grants';
 
 /** The one table of shared/store/table.ts: on demand, PITR, retained and protected from deletion. */
 export class Data extends Construct {

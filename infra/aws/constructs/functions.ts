@@ -6,9 +6,10 @@ import { Code, LoggingFormat, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { FUNCTIONS, type FunctionSpec, type Need } from '../../../functions/registry';
+import { FUNCTIONS, type FunctionSpec } from '../../../functions/registry';
 import { ENV } from '../../../shared/runtime';
 import { ARCHITECTURE, NODE_OPTIONS, NODEJS_BUNDLING, ROOT, RUNTIME } from '../bundling';
+import { type GrantResources, type GrantStatement, grantsOf } from '../grants';
 import { acknowledgeWildcardResource } from '../nag';
 import type { Data } from './data';
 import type { Secrets } from './secrets';
@@ -97,13 +98,14 @@ export class Functions extends Construct {
 
   constructor(scope: Construct, id: string, props: FunctionsProps) {
     super(scope, id);
+    const resources = grantResources(this, props);
     this.all = FUNCTIONS.map((spec) => {
       const fn = new GantryFunction(this, spec.id, {
         spec,
         environment: environmentOf(spec, props),
         logRetention: props.logRetention,
       });
-      for (const need of spec.needs) grant(fn, need, props);
+      grant(fn.role, grantsOf(spec, resources));
       return fn;
     });
     this.byId = new Map(this.all.map((fn) => [fn.spec.id, fn]));
@@ -137,91 +139,29 @@ function environmentOf(spec: FunctionSpec, props: FunctionsProps): Record<string
   };
 }
 
-function grant(fn: GantryFunction, need: Need, props: FunctionsProps): void {
-  const { role } = fn;
-  switch (need) {
-    case 'table':
-      props.data.grantItemAccess(role);
-      return;
-    case 'events':
-      props.bus.grantPutEventsTo(role);
-      return;
-    case 'executions':
-      role.addToPrincipalPolicy(
-        new PolicyStatement({ actions: ['states:StartExecution'], resources: [props.rollout.arn] }),
-      );
-      role.addToPrincipalPolicy(
-        new PolicyStatement({
-          actions: ['states:StopExecution'],
-          resources: [props.rollout.executionsArn],
-        }),
-      );
-      acknowledgeWildcardResource(
-        role,
-        props.rollout.executionsArn,
-        'Executions are named per release at run time (StartExecution is idempotent by name); the ' +
-          'wildcard covers the executions of the rollout state machine and of nothing else.',
-      );
-      return;
-    case 'taskCallbacks':
-      // Success only: a parked task resumes with its outcome in the output and is never failed or
-      // heartbeated (test/infra compares every grant with the SDK commands the code imports).
-      role.addToPrincipalPolicy(
-        new PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: [props.rollout.arn] }),
-      );
-      return;
-    case 'apiKeys':
-      props.secrets.grantValue(role, props.secrets.apiKeys);
-      return;
-    case 'slack':
-      props.secrets.grantValue(role, props.secrets.slackWebhookUrl, props.secrets.slackSigningSecret);
-      return;
-    case 'agentSecrets':
-      props.secrets.grantNamedSecretValues(role);
-      acknowledgeWildcardResource(
-        role,
-        props.secrets.namedSecretsArn,
-        'Deployments name their secrets (secretRef, tokenSecretRef) at run time; the team creates them ' +
-          "under this stack's prefix, and the wildcard also covers the random suffix Secrets Manager " +
-          'appends to every secret ARN. GetSecretValue only.',
-      );
-      return;
-    case 'agentFunctions': {
-      const functions = Stack.of(role).formatArn({
-        service: 'lambda',
-        resource: 'function',
-        resourceName: `${props.agentFunctionPrefix}*`,
-        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-      });
-      role.addToPrincipalPolicy(
-        new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [functions] }),
-      );
-      acknowledgeWildcardResource(
-        role,
-        functions,
-        'Deployments name their lambda agent at run time; the team names agent functions with this ' +
-          "stack's prefix, and the wildcard also covers their aliases and versions. InvokeFunction only.",
-      );
-      return;
-    }
-    case 'metrics':
-      // GetMetricData has no resource-level permissions; DescribeAlarms names alarms the policies pick at run time.
-      role.addToPrincipalPolicy(
-        new PolicyStatement({
-          actions: ['cloudwatch:GetMetricData', 'cloudwatch:DescribeAlarms'],
-          resources: ['*'],
-        }),
-      );
-      acknowledgeWildcardResource(
-        role,
-        '*',
-        'Verification reads the metrics and alarms that policies name at run time; cloudwatch:GetMetricData ' +
-          'supports no resource-level permission. Read-only actions.',
-      );
-      return;
-    default: {
-      const unknown: never = need;
-      throw new Error(`No grant for need "${unknown}"`);
-    }
+/** The ARNs of this stack that infra/aws/grants.ts turns into each need's statements. */
+function grantResources(scope: Construct, props: FunctionsProps): GrantResources {
+  return {
+    tableArn: props.data.table.tableArn,
+    busArn: props.bus.eventBusArn,
+    stateMachineArn: props.rollout.arn,
+    executionsArn: props.rollout.executionsArn,
+    apiKeysSecretArn: props.secrets.apiKeys.secretArn,
+    slackWebhookSecretArn: props.secrets.slackWebhookUrl.secretArn,
+    slackSigningSecretArn: props.secrets.slackSigningSecret.secretArn,
+    namedSecretsArn: props.secrets.namedSecretsArn,
+    agentFunctionsArn: Stack.of(scope).formatArn({
+      service: 'lambda',
+      resource: 'function',
+      resourceName: `${props.agentFunctionPrefix}*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    }),
+  };
+}
+
+function grant(role: Role, statements: GrantStatement[]): void {
+  for (const { actions, resources, wildcard } of statements) {
+    role.addToPrincipalPolicy(new PolicyStatement({ actions, resources }));
+    if (wildcard) acknowledgeWildcardResource(role, wildcard.resource, wildcard.reason);
   }
 }
