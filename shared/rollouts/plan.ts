@@ -330,7 +330,8 @@ export async function planVersion(rt: Runtime, deploymentId: string, tag: string
   return {
     ...model.head,
     targets: model.planned.map((p) => model.render(p, releaseByKey.get(p.key))),
-    warnings: model.warnings,
+    // A copy: the static plan's own list is kept for later requests.
+    warnings: [...model.warnings],
   };
 }
 
