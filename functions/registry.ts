@@ -49,7 +49,7 @@ const http = (id: string, file: string, needs: Need[], memoryMb = 512): Function
   kind: 'http',
   memoryMb,
   timeoutSeconds: 29,
-  needs: ['table', 'events', 'apiKeys', ...needs],
+  needs: ['table', 'apiKeys', ...needs],
 });
 
 const step = (
@@ -78,19 +78,22 @@ const consumer = (id: string, file: string, subscribes: DetailType[], needs: Nee
   subscribes,
   memoryMb: 1024,
   timeoutSeconds: 300,
-  needs: ['table', 'events', ...needs],
+  needs: ['table', ...needs],
 });
 
 export const FUNCTIONS: FunctionSpec[] = [
-  http('api-config', 'config', ['executions']),
-  http('api-versions', 'versions', ['executions', 'taskCallbacks'], 1024),
-  http('api-jobs', 'jobs', ['taskCallbacks']),
-  http('api-approvals', 'approvals', ['executions', 'taskCallbacks', 'slack']),
+  // Queues the reconciliation a write causes (event-work runs it) and publishes events.
+  http('api-config', 'config', ['events']),
+  http('api-versions', 'versions', ['events', 'executions', 'taskCallbacks'], 1024),
+  http('api-jobs', 'jobs', ['events', 'taskCallbacks']),
+  http('api-approvals', 'approvals', ['events', 'executions', 'taskCallbacks', 'slack']),
   http('api-meta', 'meta', [], 256),
   http('api-ui', 'ui', []),
   // Plans evaluate every target against every policy and expand windows: CPU-bound, so a full vCPU.
   http('api-plan', 'plan', [], 1769),
-  step('step-begin', 'rollout', 'begin', 'BeginFunctionArn', []),
+  // Begin decides as Evaluate does: it may open an approval (Slack), stop a superseded release's
+  // execution and wake the releases a decision frees.
+  step('step-begin', 'rollout', 'begin', 'BeginFunctionArn', ['executions', 'taskCallbacks', 'slack']),
   step('step-evaluate', 'rollout', 'evaluateGates', 'EvaluateFunctionArn', [
     'executions',
     'taskCallbacks',
@@ -106,8 +109,9 @@ export const FUNCTIONS: FunctionSpec[] = [
     ['taskCallbacks', 'agentSecrets', 'agentFunctions'],
     120,
   ),
-  // A polling agent's status URL, one GET with a short retry.
-  step('step-poll', 'jobs', 'poll', 'PollFunctionArn', ['agentSecrets']),
+  // A polling agent's status URL, one GET with a short retry; a job that times out ends the release's
+  // hold on its target, which wakes the releases waiting for it.
+  step('step-poll', 'jobs', 'poll', 'PollFunctionArn', ['taskCallbacks', 'agentSecrets']),
   step('step-complete', 'rollout', 'completeRelease', 'CompleteFunctionArn', ['executions', 'taskCallbacks']),
   // Measures run providers with their own timeouts (10 s each, in parallel).
   step(
@@ -122,7 +126,12 @@ export const FUNCTIONS: FunctionSpec[] = [
   // The work a write causes (reconciliation, a version's releases), one bounded chunk per
   // invocation, off the request path; a scheduled sweep restarts chains that stalled.
   {
-    ...consumer('event-work', 'work', [DETAIL_TYPES.workRequested], ['executions', 'taskCallbacks']),
+    ...consumer(
+      'event-work',
+      'work',
+      [DETAIL_TYPES.workRequested],
+      ['events', 'executions', 'taskCallbacks'],
+    ),
     schedule: 'rate(1 minute)',
   },
   // Environment progression is woken by the upstream outcome, not by polling (a failure wakes it

@@ -8,14 +8,16 @@ import { TABLE } from '../../shared/store/table';
  * the local runtime can load it.
  */
 
-/** The item operations the store sends (test/infra checks them against the bundled SDK commands). */
+/**
+ * The item operations the functions send (test/infra/grants.test.ts derives them from the bundles).
+ * No Scan: only the local runtime's restart scans.
+ */
 export const TABLE_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
   'dynamodb:Query',
-  'dynamodb:Scan',
   'dynamodb:BatchGetItem',
   'dynamodb:BatchWriteItem',
 ] as const;
