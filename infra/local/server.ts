@@ -31,6 +31,7 @@ import {
   localDefinitions,
   stateMachineArn,
 } from './functions';
+import { enforceIam, runAs } from './iam';
 import { LocalStepFunctions } from './stepfunctions';
 
 /**
@@ -75,6 +76,8 @@ export interface LocalServer {
 }
 
 const TABLE_NAME = 'gantry';
+/** Lambda's limit on a synchronous invocation's response payload. */
+const LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024;
 const SFN_PATH = '/__local/sfn';
 const EVENTS_PATH = '/__local/events';
 
@@ -134,13 +137,16 @@ function toEvent(
   body: Buffer,
 ): APIGatewayProxyEventV2 {
   const url = new URL(req.url ?? '/', 'http://local');
-  const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
+  // API Gateway hands rawPath over percent-decoded (the signature's canonical path covers both forms).
+  const rawPath = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/');
   const rawQueryString = (req.url ?? '').includes('?')
     ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1)
     : '';
+  // As API Gateway: names lower-cased, a repeated header's values joined with commas (Node's own
+  // req.headers would keep only the first of some, such as Authorization).
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    if (values !== undefined) headers[name.toLowerCase()] = values.join(',');
   }
   const query: Record<string, string> = {};
   for (const [name, value] of url.searchParams)
@@ -283,6 +289,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   });
   const dbEndpoint = db ? `http://127.0.0.1:${await listen(db, 0)}` : (options.dynamoEndpoint as string);
   await ensureTable(dbEndpoint);
+  // Every AWS call a handler makes is then checked against its function's IAM policy, as in AWS.
+  enforceIam();
 
   setTimeScale(options.timeScale ?? 1, clockOrigin(dataDir, options.timeScale ?? 1));
   // The engine waits for timestamps of the scaled domain clock, dividing the rest by the same factor.
@@ -297,9 +305,11 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   for (const spec of FUNCTIONS.filter((f) => f.kind === 'event')) {
     bus.subscribe(spec.subscribes ?? [], async (event) => {
       const handler = await loadHandler(spec);
-      await handler(
-        { version: '0', account: LOCAL_ACCOUNT, region: LOCAL_REGION, resources: [], ...event },
-        lambdaContext(spec, randomUUID()),
+      await runAs(spec, () =>
+        handler(
+          { version: '0', account: LOCAL_ACCOUNT, region: LOCAL_REGION, resources: [], ...event },
+          lambdaContext(spec, randomUUID()),
+        ),
       );
     });
   }
@@ -378,10 +388,14 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     const spec = FUNCTIONS.find((f) => f.id === found.match.route.fn);
     if (!spec) throw new Error(`No function ${found.match.route.fn}`);
     const handler = await loadHandler(spec);
-    const result = (await handler(
-      event,
-      lambdaContext(spec, event.requestContext.requestId),
+    const result = (await runAs(spec, () =>
+      handler(event, lambdaContext(spec, event.requestContext.requestId)),
     )) as APIGatewayProxyStructuredResultV2;
+    if (Buffer.byteLength(result.body ?? '') > LAMBDA_RESPONSE_LIMIT) {
+      // Lambda refuses a response over 6 MB and API Gateway answers 500.
+      send(res, 500, JSON.stringify(errorBody('internal', 'The response was larger than Lambda allows.')));
+      return;
+    }
     const headers = { ...(result.headers as Record<string, string>) };
     res.writeHead(result.statusCode ?? 200, headers);
     res.end(method === 'HEAD' ? undefined : (result.body ?? undefined));
@@ -395,8 +409,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   await resumeStalledWork(runtime(), 0);
   await queueWork(runtime(), [{ type: 'reconcile', scope: { all: true } }]);
   // The schedule of the AWS stack's sweep: a chain of work whose event was lost is asked for again.
+  const sweeper = FUNCTIONS.find((f) => f.schedule) as (typeof FUNCTIONS)[number];
   const sweep = setInterval(() => {
-    resumeStalledWork(runtime(), STALLED_MS).catch(() => undefined);
+    runAs(sweeper, () => resumeStalledWork(runtime(), STALLED_MS)).catch(() => undefined);
   }, 60_000);
   sweep.unref();
 

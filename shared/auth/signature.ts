@@ -13,13 +13,35 @@ export function sha256Hex(body: string | Uint8Array): string {
   return createHash('sha256').update(body).digest('hex');
 }
 
+/**
+ * The canonical path of API.md section 2: each `/`-separated segment percent-decoded, then encoded
+ * with encodeURIComponent. So a path signs the same whether it arrives encoded (the local server) or
+ * decoded (API Gateway's `rawPath`), e.g. a tag `v1.2.3+build.7`. The query string stays as sent.
+ */
+export function canonicalPathWithQuery(pathWithQuery: string): string {
+  const at = pathWithQuery.indexOf('?');
+  const path = at === -1 ? pathWithQuery : pathWithQuery.slice(0, at);
+  const query = at === -1 ? '' : pathWithQuery.slice(at);
+  const segments = path.split('/').map((segment) => {
+    try {
+      return encodeURIComponent(decodeURIComponent(segment));
+    } catch {
+      // Not valid percent-encoding: signed as it is (the route then refuses the path).
+      return segment;
+    }
+  });
+  return `${segments.join('/')}${query}`;
+}
+
 export function stringToSign(
   timestamp: string,
   method: string,
   pathWithQuery: string,
   body: string | Uint8Array,
 ) {
-  return ['v1', timestamp, method.toUpperCase(), pathWithQuery, sha256Hex(body)].join('\n');
+  return ['v1', timestamp, method.toUpperCase(), canonicalPathWithQuery(pathWithQuery), sha256Hex(body)].join(
+    '\n',
+  );
 }
 
 export function signRequest(
