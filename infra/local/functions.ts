@@ -9,6 +9,7 @@ import {
   STATE_MACHINES,
   substitute,
 } from '../../functions/registry';
+import { runAs } from './iam';
 
 /** Loads the registry's handlers in-process and fills the ASL placeholders with local ARNs. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -74,7 +75,9 @@ export async function invokeLocal(arn: string, payload: unknown): Promise<unknow
   const handler = await loadHandler(spec);
   await stepSlot();
   try {
-    return await handler(structuredClone(payload), lambdaContext(spec, crypto.randomUUID()));
+    return await runAs(spec, () =>
+      handler(structuredClone(payload), lambdaContext(spec, crypto.randomUUID())),
+    );
   } finally {
     nextStep();
   }
