@@ -25,7 +25,18 @@ export class LocalEventBus {
   private appends: Promise<unknown> = Promise.resolve();
   private readonly inFlight = new Set<Promise<unknown>>();
 
+  /** Entries still to refuse (failNextEntries; 0 stops refusing). */
+  private toFail = 0;
+
   constructor(private readonly file: string) {}
+
+  /**
+   * Fails the next `count` entries as EventBridge can fail single entries of an accepted PutEvents
+   * (FailedEntryCount, ErrorCode per entry): they are neither kept nor delivered.
+   */
+  failNextEntries(count: number): void {
+    this.toFail = count;
+  }
 
   subscribe(detailTypes: string[], consume: Consumer): void {
     this.consumers.push({ detailTypes: new Set(detailTypes), consume });
@@ -38,13 +49,17 @@ export class LocalEventBus {
         body: { __type: 'UnknownOperationException', message: `Unsupported: ${target}` },
       };
     }
-    const entries = ((body as { Entries?: Entry[] }).Entries ?? []).map((entry) => ({
-      id: crypto.randomUUID(),
-      source: entry.Source ?? '',
-      'detail-type': entry.DetailType ?? '',
-      time: new Date().toISOString(),
-      detail: JSON.parse(entry.Detail ?? '{}') as unknown,
-    }));
+    const sent = (body as { Entries?: Entry[] }).Entries ?? [];
+    const failed = sent.map(() => this.toFail > 0 && this.toFail-- > 0);
+    const entries = sent
+      .filter((_, i) => !failed[i])
+      .map((entry) => ({
+        id: crypto.randomUUID(),
+        source: entry.Source ?? '',
+        'detail-type': entry.DetailType ?? '',
+        time: new Date().toISOString(),
+        detail: JSON.parse(entry.Detail ?? '{}') as unknown,
+      }));
     const lines = entries.map((e) => `${JSON.stringify(e)}\n`).join('');
     // Appends are chained so lines never interleave; consumers run after their append, off the
     // request and side by side (as EventBridge invokes rule targets independently).
@@ -69,7 +84,13 @@ export class LocalEventBus {
     );
     this.inFlight.add(consumed);
     void consumed.finally(() => this.inFlight.delete(consumed));
-    return { status: 200, body: { FailedEntryCount: 0, Entries: entries.map((e) => ({ EventId: e.id })) } };
+    const ids = entries.map((e) => e.id);
+    const results = failed.map((fails) =>
+      fails
+        ? { ErrorCode: 'InternalFailure', ErrorMessage: 'The entry could not be put (failNextEntries).' }
+        : { EventId: ids.shift() },
+    );
+    return { status: 200, body: { FailedEntryCount: failed.filter(Boolean).length, Entries: results } };
   }
 
   /** Resolves once every event so far is appended and consumed (consumers may publish more). */

@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { constantTimeEqual } from '../auth/signature';
 import { isoNow, nowMs } from '../clock';
@@ -9,6 +8,7 @@ import { log } from '../log';
 import { cancelReleases } from '../rollouts/versions';
 import { signals, wake } from '../rollouts/workflow';
 import { ENV, type Runtime } from '../runtime';
+import { SecretNotFound, SecretsManagerSource } from '../secrets';
 import { ConditionFailed } from '../store/client';
 import { decodeToken, encodeToken, type Page } from '../store/config';
 import { keys } from '../store/keys';
@@ -102,17 +102,24 @@ export const isExpired = (a: ApprovalRecord, now = nowMs()) =>
 
 // ---- Slack configuration: an env variable locally, a secret in AWS ------------------------------
 
-const secretCache = new Map<string, string | undefined>();
+/**
+ * Read through the same 60 s cache as every other secret, the "not configured" placeholder included,
+ * so a Slack secret filled in after deploy takes effect within a minute, with no redeploy.
+ */
+let slackSecrets: SecretsManagerSource | undefined;
 async function fromEnvOrSecret(variable: string, secretVariable: string): Promise<string | undefined> {
   if (process.env[variable]) return process.env[variable];
   const secretId = process.env[secretVariable];
   if (!secretId) return undefined;
-  if (!secretCache.has(secretId)) {
-    const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretId }));
-    const value = out.SecretString?.trim();
-    secretCache.set(secretId, value && !value.startsWith('REPLACE') ? value : undefined);
-  }
-  return secretCache.get(secretId);
+  slackSecrets ??= new SecretsManagerSource('');
+  const value = await slackSecrets.get(secretId).then(
+    (found) => found.trim(),
+    (error: unknown) => {
+      if (error instanceof SecretNotFound) return undefined;
+      throw error;
+    },
+  );
+  return value && !value.startsWith('REPLACE') ? value : undefined;
 }
 export const slackWebhookUrl = () => fromEnvOrSecret(ENV.slackWebhookUrl, ENV.slackWebhookSecretId);
 export const slackSigningSecret = () =>
