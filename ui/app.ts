@@ -11,9 +11,11 @@ const byId = (id) => document.getElementById(id);
 const state = {
   deployment: null, tag: null, follow: true, seq: 0, timer: 0, stopped: false, statuses: null, versionsKey: '', settled: '',
   // The drill-down: one environment, filtered, one page at a time (pages: the nextTokens that led here).
-  environment: null, status: '', q: '', pages: [], next: null,
+  environment: null, status: '', q: '', pages: [], next: null, timelineKey: '', timelineAt: 0,
 };
 const PAGE_SIZE = 50;
+const BIG_VERSION = 500;
+const SLOW_POLL_MS = 10000;
 
 const STATUS_TEXT = {
   pending: 'pending', waiting: 'waiting', deploying: 'deploying', verifying: 'verifying',
@@ -113,13 +115,17 @@ function progress(env) {
 }
 
 function countsOf(env) {
-  const out = ORDER.filter((status) => env.counts[status]).map((status) => {
-    const why = status === 'waiting' ? Object.entries(env.waitingFor).map(([g, n]) => gate(g) + ' ' + count(n)).join(', ') : '';
-    return h('button', { type: 'button', class: 'count badge tone-' + toneOf(status), 'data-environment': env.id, 'data-status': status, title: why || null },
+  const out = ORDER.filter((status) => env.counts[status]).map((status) =>
+    h('button', { type: 'button', class: 'count badge tone-' + toneOf(status), 'data-environment': env.id, 'data-status': status },
       h('span', { 'aria-hidden': 'true' }, GLYPH[toneOf(status)] + ' '), count(env.counts[status]) + ' ' + statusText(status),
-      why ? srOnly(' (' + why + ')') : null);
-  });
+      srOnly(': show these targets')));
   return out.length ? out : h('span', { class: 'muted' }, 'no releases');
+}
+
+/** What the waiting releases wait for, gate by gate. */
+function waitsOf(env) {
+  const gates = Object.entries(env.waitingFor);
+  return gates.length ? h('span', { class: 'why' }, 'waiting for ' + gates.map(([g, n]) => gate(g) + ' (' + count(n) + ')').join(', ')) : null;
 }
 
 function runningOf(env) {
@@ -133,7 +139,7 @@ function renderSummary(summary) {
     h('tr', { 'data-environment': env.id, class: env.id === state.environment ? 'selected' : null },
       h('th', { scope: 'row' }, env.name, env.name !== env.id ? h('span', { class: 'id' }, env.id) : null),
       h('td', {}, progress(env)),
-      h('td', { class: 'counts' }, countsOf(env)),
+      h('td', {}, h('div', { class: 'counts' }, countsOf(env)), waitsOf(env)),
       h('td', {}, runningOf(env)),
       h('td', {}, h('button', { type: 'button', class: 'open', 'data-environment': env.id, 'aria-pressed': String(env.id === state.environment) },
         'Targets', srOnly(' in ' + env.name)))));
@@ -334,7 +340,12 @@ async function refresh() {
     const shown = env ? selection() : { deployment, tag, limit: PAGE_SIZE };
     const key = JSON.stringify(shown);
     // An older version whose releases all finished does not change: draw it once, then stop asking.
-    if (tag && version && state.settled !== key) {
+    // Over a big version the timeline and the plan (the costliest reads) follow every 10 s, and at once
+    // when what they show changes, so the polls that keep the summary live stay light.
+    const due = key !== state.timelineKey || summary.total <= BIG_VERSION || Date.now() - state.timelineAt >= SLOW_POLL_MS;
+    if (tag && version && state.settled !== key && due) {
+      state.timelineKey = key;
+      state.timelineAt = Date.now();
       const timeline = await api('timeline', shown);
       if (seq !== state.seq) return;
       const older = versions.items[0] && versions.items[0].tag !== tag;

@@ -13,8 +13,12 @@ import type { ReleaseRecord, TargetRecord } from './rollouts';
  * and hand back a nextToken. No read here returns a whole partition's item bodies.
  */
 
-/** DynamoDB pages (up to 1 MB read each) one list request may read before it answers with a nextToken. */
-const MAX_QUERY_PAGES = 4;
+/**
+ * DynamoDB pages one filtered list request reads before it answers with a nextToken. Each reads four
+ * times the items of the one before (from `limit`; DynamoDB stops a page at 1 MB anyway), so a common
+ * status costs one small page and a rare one a few large ones.
+ */
+const MAX_QUERY_PAGES = 5;
 
 /** Calls `visit` with every item of a partition, reading only `attributes`. */
 async function forEachProjected(
@@ -103,7 +107,7 @@ export async function pageReleasesIn(
           ...(prefix ? { ':env': prefix } : {}),
           ...Object.fromEntries(statuses.map((s, i) => [`:s${i}`, s])),
         },
-        Limit: statuses.length ? undefined : filter.limit - items.length,
+        Limit: statuses.length ? filter.limit * 4 ** page : filter.limit - items.length,
         ExclusiveStartKey: start,
       }),
     );
