@@ -103,6 +103,19 @@ function parseBody(route: RouteSpec, headers: Record<string, string | undefined>
   }
 }
 
+/**
+ * The path the signature covers (API.md section 2): the route's path with each parameter as API
+ * Gateway hands it over (decoded) encoded again, which is the canonical path whatever encoding the
+ * client sent, also for a value that decodes to a `/` (rawPath alone could not tell `a%2Fb` from a/b).
+ */
+function signedPath(route: RouteSpec, event: Event): string {
+  const params = event.pathParameters ?? {};
+  return route.path.replace(/\{([A-Za-z]+)\}/g, (whole, name: string) => {
+    const value = params[name];
+    return value === undefined ? whole : encodeURIComponent(value);
+  });
+}
+
 async function authorizeRequest(
   route: RouteSpec,
   request: ApiRequest,
@@ -121,7 +134,7 @@ async function authorizeRequest(
     {
       // HEAD is served by the GET route but signed as HEAD.
       method: event.requestContext?.http?.method ?? route.method,
-      pathWithQuery: `${event.rawPath}${query}`,
+      pathWithQuery: `${signedPath(route, event)}${query}`,
       headers: request.headers,
       rawBody: request.rawBody,
     },
