@@ -31,6 +31,8 @@ export const DETAIL_TYPES = {
   workRequested: 'Work Requested',
 } as const;
 export type DetailType = (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES];
+/** Events Gantry sends to itself: on the bus, but not in the audit trail nor in events.jsonl. */
+export const INTERNAL_DETAIL_TYPES: ReadonlySet<string> = new Set([DETAIL_TYPES.workRequested]);
 
 export interface Actor {
   keyId?: string;

@@ -1,4 +1,5 @@
 import { appendFile } from 'node:fs/promises';
+import { INTERNAL_DETAIL_TYPES } from '../../shared/events';
 import { log } from '../../shared/log';
 
 /**
@@ -25,6 +26,8 @@ export class LocalEventBus {
   private appends: Promise<unknown> = Promise.resolve();
   private readonly inFlight = new Set<Promise<unknown>>();
 
+  /** Sees every event put on the bus, internal ones included (tests count them). */
+  tap?: (event: { 'detail-type': string; detail: unknown }) => void;
   /** Entries still to refuse (failNextEntries; 0 stops refusing). */
   private toFail = 0;
 
@@ -60,7 +63,11 @@ export class LocalEventBus {
         time: new Date().toISOString(),
         detail: JSON.parse(entry.Detail ?? '{}') as unknown,
       }));
-    const lines = entries.map((e) => `${JSON.stringify(e)}\n`).join('');
+    for (const entry of entries) this.tap?.(entry);
+    const lines = entries
+      .filter((e) => !INTERNAL_DETAIL_TYPES.has(e['detail-type']))
+      .map((e) => `${JSON.stringify(e)}\n`)
+      .join('');
     // Appends are chained so lines never interleave; consumers run after their append, off the
     // request and side by side (as EventBridge invokes rule targets independently).
     const appended = this.appends.then(() => appendFile(this.file, lines)).catch(() => undefined);

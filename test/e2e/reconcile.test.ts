@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalServer } from '../../infra/local/server';
 import { TARGETS_PER_CHUNK } from '../../shared/rollouts/reconcile';
@@ -34,6 +32,10 @@ const agent = new FakeAgent();
 beforeAll(async () => {
   await agent.start();
   ({ server, admin } = await startTestServer());
+  server.bus.tap = (event) => {
+    const id = (event.detail as { data?: { workId?: string } }).data?.workId;
+    if (event['detail-type'] === 'Work Requested' && id) chunks.set(id, (chunks.get(id) ?? 0) + 1);
+  };
 });
 
 afterAll(async () => {
@@ -42,16 +44,8 @@ afterAll(async () => {
 });
 
 /** The `Work Requested` events of the local bus, per work id: one per chunk asked for. */
-function chunksPerWork(): Map<string, number> {
-  const lines = readFileSync(join(server.dataDir, 'events.jsonl'), 'utf8').trim().split('\n');
-  const counts = new Map<string, number>();
-  for (const line of lines) {
-    const event = JSON.parse(line) as { 'detail-type': string; detail: { data?: { workId?: string } } };
-    const id = event.detail.data?.workId;
-    if (event['detail-type'] === 'Work Requested' && id) counts.set(id, (counts.get(id) ?? 0) + 1);
-  }
-  return counts;
-}
+const chunks = new Map<string, number>();
+const chunksPerWork = () => chunks;
 
 describe('a provider sync in pages', () => {
   it('adds each page at once, deletes what no page named only when the final page closes the session', async () => {

@@ -163,7 +163,8 @@ describe('all-or-nothing rollback', () => {
     await admin.post('/v1/deployments/aon-svc/versions', { tag: 'a2' });
     const done = await eventually(
       () => view('aon-svc', 'a2'),
-      (r) => r.body.releases.every((x) => TERMINAL.includes(x.status)),
+      // Releases are written off the request: wait for all three, then for their ends.
+      (r) => r.body.releases.length === 3 && r.body.releases.every((x) => TERMINAL.includes(x.status)),
       { timeoutMs: 20_000 },
     );
     expect(done.body.releases.map((r) => r.status)).toEqual(['rolled_back', 'rolled_back', 'rolled_back']);
