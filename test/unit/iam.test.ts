@@ -98,6 +98,20 @@ describe('a call made while a function runs', () => {
     expect(await denied(() => query('unlisted'))).toBe('AccessDeniedException');
   });
 
+  it("refuses a lambda agent in another account, as the dispatch role's grant names only its own", async () => {
+    process.env[ENV.agentFunctionPrefix] = 'gantry-agent-';
+    const lambda = new LambdaClient(options);
+    const invoke = (FunctionName: string) =>
+      errorOf(() => runAs(spec('step-dispatch'), () => lambda.send(new InvokeCommand({ FunctionName }))));
+
+    expect((await invoke('arn:aws:lambda:us-east-1:123456789012:function:gantry-agent-a')).name).toBe(
+      'AccessDeniedException',
+    );
+    expect((await invoke('gantry-agent-a')).name).not.toBe('AccessDeniedException');
+    expect((await invoke('other-function')).name).toBe('AccessDeniedException');
+    delete process.env[ENV.agentFunctionPrefix];
+  });
+
   it('keeps the context across awaits and into nested calls', async () => {
     const error = await errorOf(() =>
       runAs(spec('api-meta'), async () => {
