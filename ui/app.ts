@@ -11,7 +11,7 @@ const byId = (id) => document.getElementById(id);
 const state = {
   deployment: null, tag: null, follow: true, seq: 0, timer: 0, stopped: false, statuses: null, versionsKey: '', settled: '',
   // The drill-down: one environment, filtered, one page at a time (pages: the nextTokens that led here).
-  environment: null, status: '', q: '', pages: [], next: null, timelineKey: '', timelineAt: 0,
+  environment: null, status: '', q: '', pages: [], next: null, timelineKey: '', timelineAt: 0, showTimeline: false,
 };
 const PAGE_SIZE = 50;
 const BIG_VERSION = 500;
@@ -340,10 +340,18 @@ async function refresh() {
     const shown = env ? selection() : { deployment, tag, limit: PAGE_SIZE };
     const key = JSON.stringify(shown);
     // An older version whose releases all finished does not change: draw it once, then stop asking.
-    // Over a big version the timeline and the plan (the costliest reads) follow every 10 s, and at once
-    // when what they show changes, so the polls that keep the summary live stay light.
-    const due = key !== state.timelineKey || summary.total <= BIG_VERSION || Date.now() - state.timelineAt >= SLOW_POLL_MS;
-    if (tag && version && state.settled !== key && due) {
+    // Over a big version the timeline and the plan are the costliest reads (their events and plan span
+    // the version): drawn when asked for, then every 10 s and at once when what they show changes, so
+    // the polls that keep the summary and the drill-down live stay light.
+    const big = summary.total > BIG_VERSION;
+    byId('timeline-ask').hidden = !big || state.showTimeline || !tag;
+    if (big && !state.showTimeline) {
+      byId('timeline').replaceChildren();
+      byId('plan-section').hidden = true;
+      byId('timeline-note').textContent = count(summary.total) + ' targets: the timeline is drawn for the targets shown when asked.';
+    }
+    const due = key !== state.timelineKey || !big || Date.now() - state.timelineAt >= SLOW_POLL_MS;
+    if (tag && version && state.settled !== key && due && (!big || state.showTimeline)) {
       state.timelineKey = key;
       state.timelineAt = Date.now();
       const timeline = await api('timeline', shown);
@@ -470,6 +478,10 @@ async function start() {
       remember();
       refresh();
     }, 250);
+  });
+  byId('timeline-ask').addEventListener('click', () => {
+    state.showTimeline = true;
+    refresh();
   });
   byId('next').addEventListener('click', () => {
     if (!state.next) return;

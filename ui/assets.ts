@@ -98,6 +98,7 @@ export const PAGE_HTML = `<!doctype html>
   <section aria-labelledby="timeline-title">
     <h2 id="timeline-title">Version timeline</h2>
     <p id="timeline-note" class="muted"></p>
+    <button type="button" id="timeline-ask" hidden>Draw the timeline of the targets shown</button>
     <p id="timeline-empty" class="muted" hidden>No versions yet.</p>
     <div id="timeline" class="scroll"></div>
     <div id="plan-section" hidden>
