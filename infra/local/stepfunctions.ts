@@ -30,6 +30,11 @@ export interface LocalStepFunctionsOptions {
   /** Millisecond clock. Default Date.now. */
   now?: () => number;
   onExecutionEnd?: (e: ExecutionDescription) => void;
+  /**
+   * Task invocations running at once (Lambda's concurrency); more wait their turn, first come first
+   * served. Default 64.
+   */
+  maxConcurrentInvocations?: number;
 }
 
 export interface ExecutionDescription {
@@ -61,6 +66,12 @@ const MAX_HISTORY_EVENTS = 25_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** States run back to back before an execution yields, so many concurrent executions share the loop. */
 const YIELD_EVERY = 100;
+/**
+ * One process runs every handler here, so thousands of executions invoking at once only queue their
+ * DynamoDB and HTTP calls behind each other: no more throughput, but every request (a job callback,
+ * /healthz) waits behind the whole queue, long enough to time out. A bound keeps the queues short.
+ */
+const DEFAULT_MAX_INVOCATIONS = 64;
 const LOCAL_ROLE_ARN = 'arn:aws:iam::000000000000:role/local-stepfunctions';
 const INVALID_NAME = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\p{Cc}]/u;
 
@@ -151,11 +162,13 @@ export class LocalStepFunctions {
   private readonly scale: number;
   private readonly now: () => number;
   private closed = false;
+  private readonly slots: Slots;
 
   constructor(private readonly opts: LocalStepFunctionsOptions) {
     this.scale = opts.timeScale ?? 1;
     if (!(this.scale > 0)) throw new Error('timeScale must be > 0');
     this.now = opts.now ?? Date.now;
+    this.slots = new Slots(opts.maxConcurrentInvocations ?? DEFAULT_MAX_INVOCATIONS);
   }
 
   createStateMachine(arn: string, definition: object | string): void {
@@ -639,9 +652,16 @@ export class LocalStepFunctions {
         });
       }
 
-      const invocation = Promise.resolve().then(async () =>
-        jsonCopy(await this.opts.invokeFunction(functionArn, jsonCopy(payload))),
-      );
+      const invocation = Promise.resolve().then(async () => {
+        await this.slots.acquire();
+        try {
+          // Stopped or timed out while waiting for a slot: nobody wants the result.
+          if (settled) return undefined;
+          return jsonCopy(await this.opts.invokeFunction(functionArn, jsonCopy(payload)));
+        } finally {
+          this.slots.release();
+        }
+      });
       invocation.then(
         (value) => {
           if (kind === 'function') settle(undefined, value);
@@ -650,6 +670,41 @@ export class LocalStepFunctions {
         (e: unknown) => settle(toStatesError(e)),
       );
     });
+  }
+}
+
+/** A counting semaphore with a first-come-first-served queue. */
+class Slots {
+  private free: number;
+  private readonly queue: (() => void)[] = [];
+  private head = 0;
+
+  constructor(size: number) {
+    if (!(size >= 1)) throw new Error('maxConcurrentInvocations must be >= 1');
+    this.free = size;
+  }
+
+  acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.queue.push(resolve));
+  }
+
+  /** Hands the slot to the next in line, or frees it. */
+  release(): void {
+    const next = this.queue[this.head];
+    if (next === undefined) {
+      this.free++;
+      return;
+    }
+    this.queue[this.head++] = undefined as unknown as () => void;
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    next();
   }
 }
 

@@ -909,6 +909,56 @@ describe('history events and state transitions', () => {
   });
 });
 
+describe('invocation concurrency', () => {
+  it('runs at most maxConcurrentInvocations task invocations at once, the others in turn', async () => {
+    let running = 0;
+    let most = 0;
+    const sfn = engine(task({}), {
+      maxConcurrentInvocations: 2,
+      invokeFunction: async () => {
+        most = Math.max(most, ++running);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+        return {};
+      },
+    });
+    const arns = Array.from(
+      { length: 6 },
+      (_, i) => sfn.startExecution({ stateMachineArn: SM, name: `e${i}` }).executionArn,
+    );
+    const results = await Promise.all(arns.map((arn) => sfn.waitForExecution(arn)));
+    expect(results.map((r) => r.status)).toEqual(Array(6).fill('SUCCEEDED'));
+    expect(most).toBe(2);
+  });
+
+  it('never invokes for an execution stopped while it waited for a slot', async () => {
+    const invoked: string[] = [];
+    let open: () => void = () => {};
+    const sfn = engine(
+      {
+        StartAt: 'T',
+        States: { T: { Type: 'Task', Resource: FN, Parameters: { 'n.$': '$$.Execution.Name' }, End: true } },
+      },
+      {
+        maxConcurrentInvocations: 1,
+        invokeFunction: async (_arn, payload) => {
+          invoked.push((payload as { n: string }).n);
+          if (invoked.length === 1) await new Promise<void>((r) => (open = r));
+          return {};
+        },
+      },
+    );
+    const first = sfn.startExecution({ stateMachineArn: SM, name: 'first' }).executionArn;
+    const second = sfn.startExecution({ stateMachineArn: SM, name: 'second' }).executionArn;
+    await until(() => invoked.length === 1);
+    sfn.stopExecution({ executionArn: second });
+    open();
+    await sfn.waitForExecution(first);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(invoked).toEqual(['first']);
+  });
+});
+
 describe('AWS JSON 1.0 protocol', () => {
   it('serves the real @aws-sdk/client-sfn', async () => {
     const { tokens, invokeFunction } = tokenRecorder();
