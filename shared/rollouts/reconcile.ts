@@ -11,6 +11,7 @@ import { listAllConfig, type Stored } from '../store/config';
 import { listAllConfigCached } from '../store/inventory';
 import { type ConfigKind, keys } from '../store/keys';
 import {
+  deleteIdleTarget,
   getVersion,
   newestReadyVersion,
   putReleaseIfAbsent,
@@ -180,8 +181,20 @@ async function reconcileResources(ctx: Context, ids: string[]): Promise<void> {
   const candidates = ctx.environments.flatMap((e) =>
     ids.filter((id) => !wanted.has(`${e.id}#${id}`)).map((id) => keys.target(ctx.deployment.id, e.id, id)),
   );
-  const held = [...(await batchGet(ctx.rt, candidates)).values()] as unknown as TargetRecord[];
-  await cancelHeld(ctx, held);
+  const vanished = [...(await batchGet(ctx.rt, candidates)).values()] as unknown as TargetRecord[];
+  await retire(ctx, vanished);
+  // A release of the newest version not yet begun holds no target item: it is cancelled too.
+  const { version } = ctx;
+  if (!version) return;
+  const unstarted = await batchGet(
+    ctx.rt,
+    ctx.environments.flatMap((e) =>
+      ids
+        .filter((id) => !wanted.has(`${e.id}#${id}`))
+        .map((id) => keys.release(ctx.deployment.id, version.tag, e.id, id)),
+    ),
+  );
+  await cancelVanished(ctx.rt, [...unstarted.values()] as unknown as ReleaseRecord[]);
 }
 
 /** One page of the deployment's targets: those held by a rollout whose target vanished are cancelled. */
@@ -206,18 +219,17 @@ async function cancelVanishedPage(ctx: Context, after: string | undefined): Prom
   );
   const page = (out.Items ?? []) as (Item & TargetRecord)[];
   const inPage = only ? page.filter((t) => (t.sk as string).startsWith(only)) : page;
-  const held = inPage.filter((t) => t.activeTag);
-  if (held.length > 0) {
+  if (inPage.length > 0) {
     const found = await batchGet(
       ctx.rt,
-      held.map((t) => keys.config('resource', t.resource)),
+      inPage.map((t) => keys.config('resource', t.resource)),
     );
     const resources = [...found.values()].map(resourceOf);
     const { targets } = computeReleaseTargets(ctx.deployment, ctx.environments, resources);
     const wanted = new Set(targets.map((t) => `${t.environment}#${t.resource}`));
-    await cancelHeld(
+    await retire(
       ctx,
-      held.filter((t) => !wanted.has(`${t.environment}#${t.resource}`)),
+      inPage.filter((t) => !wanted.has(`${t.environment}#${t.resource}`)),
     );
   }
   const stop = only !== undefined && inPage.length < page.length;
@@ -238,22 +250,29 @@ async function ensureReleases(ctx: Context, targets: ReleaseTarget[]): Promise<v
   await startRollouts(ctx.rt, toStart);
 }
 
-async function cancelHeld(ctx: Context, held: TargetRecord[]): Promise<void> {
-  const active = held.filter((t) => t.activeTag);
-  if (active.length === 0) return;
+/**
+ * Targets that no longer exist: the rollout holding one is cancelled, then its item is deleted (unless
+ * a rollout holds it again), so `GET /v1/release-targets` stops listing it.
+ */
+async function retire(ctx: Context, vanished: TargetRecord[]): Promise<void> {
+  if (vanished.length === 0) return;
+  const active = vanished.filter((t) => t.activeTag);
   const releases = await batchGet(
     ctx.rt,
     active.map((t) => keys.release(t.deployment, t.activeTag as string, t.environment, t.resource)),
   );
-  const unfinished = [...releases.values()].filter(
-    (r) => !TERMINAL_RELEASE.has((r as unknown as ReleaseRecord).status),
-  ) as unknown as ReleaseRecord[];
-  await cancelReleaseRecords(ctx.rt, unfinished, {
-    onlyUndispatched: false,
-    message: 'The release target no longer exists.',
-    actor: SYSTEM,
+  await cancelVanished(ctx.rt, [...releases.values()] as unknown as ReleaseRecord[]);
+  await inParallel(vanished, async (t) => {
+    await deleteIdleTarget(ctx.rt, t);
   });
 }
+
+const cancelVanished = (rt: Runtime, releases: ReleaseRecord[]) =>
+  cancelReleaseRecords(
+    rt,
+    releases.filter((r) => !TERMINAL_RELEASE.has(r.status)),
+    { onlyUndispatched: false, message: 'The release target no longer exists.', actor: SYSTEM },
+  );
 
 /**
  * DELETE answers 409 while a rollout uses the object (API.md section 3). Bounded reads: a resource is

@@ -1,5 +1,4 @@
 import {
-  BatchWriteCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -387,6 +386,24 @@ export const listTargets = (ctx: StoreContext, deployment: string, environment?:
     pk: keys.targetsOfDeployment(deployment),
     skPrefix: environment ? `${environment}#` : undefined,
   });
+
+/** Deletes a target item no rollout holds; false when one holds it (again). */
+export async function deleteIdleTarget(ctx: StoreContext, t: Omit<ReleaseKey, 'tag'>): Promise<boolean> {
+  try {
+    await ctx.doc.send(
+      new DeleteCommand({
+        TableName: ctx.tableName,
+        Key: targetItemKey(t),
+        ConditionExpression: 'attribute_not_exists(activeTag) OR activeTag = :none',
+        ExpressionAttributeValues: { ':none': null },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailed(error)) return false;
+    throw error;
+  }
+}
 
 // ---- jobs -------------------------------------------------------------------------------------
 

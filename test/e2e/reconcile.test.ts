@@ -166,6 +166,13 @@ describe('reconciliation runs off the request, in bounded chunks', () => {
     const kept = view.body.releases.filter((r) => r.status !== 'cancelled').map((r) => r.resource);
     expect(kept.length).toBe(100);
     expect(kept.every((id) => id < 'f-0100')).toBe(true);
+    // The targets that left are no longer release targets.
+    const listed = await eventually(
+      () => admin.getAll<{ items: { resource: string }[] }>('/v1/release-targets?deployment=big&limit=1000'),
+      (r) => r.body.items.length === 100,
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+    expect(listed.body.items.every((t) => t.resource < 'f-0100')).toBe(true);
   }, 120_000);
 });
 
