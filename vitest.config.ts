@@ -3,8 +3,12 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The long kill loop runs with `npm run test:soak` (and in .ci/run), not in every `npm test`.
-    exclude: process.env.GANTRY_SOAK ? [] : ['test/reliability/kill-loop.test.ts'],
+    // The long kill loop runs with `npm run test:soak`, the shortened fleet-scale test with
+    // `npm run test:scale` (both in .ci/run), not in every `npm test`.
+    exclude: [
+      ...(process.env.GANTRY_SOAK ? [] : ['test/reliability/kill-loop.test.ts']),
+      ...(process.env.GANTRY_SCALE ? [] : ['test/reliability/scale.test.ts']),
+    ],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
