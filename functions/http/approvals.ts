@@ -27,6 +27,9 @@ const html = (status: number, body: string): ApiResponse => ({
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
+    // The review pages cannot be framed (API.md section 7: no clickjacking of the approve button).
+    'content-security-policy': "frame-ancestors 'none'",
+    'x-frame-options': 'DENY',
   },
 });
 

@@ -192,7 +192,9 @@ export function verifySlackSignature(input: {
   if (!signingSecret || !timestamp || !signature) return false;
   if (!/^\d{1,12}$/.test(timestamp)) return false;
   if (Math.abs(nowSeconds - Number(timestamp)) > REPLAY_WINDOW_SECONDS) return false;
-  if (!/^v0=[0-9a-f]{64}$/i.test(signature)) return false;
+  // Lower case only (API.md section 7): an upper-cased copy is another string, which would slip past
+  // the replay check that remembers the header as it was accepted.
+  if (!/^v0=[0-9a-f]{64}$/.test(signature)) return false;
   const expected = createHmac('sha256', signingSecret).update(`v0:${timestamp}:${rawBody}`, 'utf8').digest();
   return timingSafeEqual(expected, Buffer.from(signature.slice(3), 'hex'));
 }

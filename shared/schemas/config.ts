@@ -37,6 +37,8 @@ export const RRuleText = Text(1024).check(
     try {
       const options = RRule.parseString(text.replace(/^RRULE:/, ''));
       if (options.freq === undefined) throw new Error('FREQ is required');
+      // MINUTELY and SECONDLY rules cost minutes of CPU to expand (API.md section 3).
+      if (options.freq > RRule.HOURLY) throw new Error('FREQ finer than HOURLY is not allowed');
       checkRRuleRanges(options as unknown as Record<string, unknown>);
       new RRule(options);
     } catch (error) {

@@ -187,11 +187,17 @@ describe('Slack replay', () => {
     const first = await post(body, headers);
     const replay = await post(body, headers);
     const replayLater = await post(body, headers);
+    // Issue 17 item 7: the same signature with its hex upper-cased is the same signature.
+    const upperCased = await post(body, {
+      ...headers,
+      'x-slack-signature': `v0=${headers['x-slack-signature'].slice(3).toUpperCase()}`,
+    });
 
     expect(first.status, first.text).toBe(200);
     expect(first.text).toContain('Recorded');
     expect(replay.status).toBe(401);
     expect(replayLater.status).toBe(401);
+    expect(upperCased.status).toBe(401);
     const after = await approval(approvalId);
     expect(after.decisions.map((d) => [d.approver, d.via])).toEqual([['U0ALICE', 'slack']]);
     expect(after.status).toBe('pending');
@@ -448,5 +454,39 @@ describe('path traversal and oversized ids on every route family', () => {
 
       expect(statuses).toEqual(PROTOTYPE_NAMES.map((name) => (name === '__proto__' ? 400 : 404)));
     });
+  });
+});
+
+describe('bounded windows and unframeable pages (issue 17)', () => {
+  it.each(['FREQ=MINUTELY;INTERVAL=5', 'FREQ=SECONDLY'])(
+    'a window rule %s is 400 and stores nothing',
+    async (rrule) => {
+      const reply = await admin.put<{ error: { code: string; details: { message: string }[] } }>(
+        '/v1/policies/too-fine',
+        { targets: 'true', rules: { deploymentWindow: { rrule, durationMinutes: 60 } } },
+      );
+      expect(reply.status).toBe(400);
+      expect(JSON.stringify(reply.body.error.details)).toContain('finer than HOURLY');
+      expect((await admin.get('/v1/policies/too-fine')).status).toBe(404);
+    },
+  );
+
+  it('an hourly window rule is accepted', async () => {
+    const reply = await admin.put('/v1/policies/hourly-window', {
+      targets: "deployment.id == 'nothing-matches'",
+      rules: { deploymentWindow: { rrule: 'FREQ=HOURLY;BYMINUTE=0', durationMinutes: 30 } },
+    });
+    expect(reply.status).toBe(201);
+    expect((await admin.delete('/v1/policies/hourly-window')).status).toBe(204);
+  });
+
+  it('the review page and its answers cannot be framed', async () => {
+    const { link } = await approvalFor('gated', 'frame-1');
+    const page = await fetch(link);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    const refused = await fetch(link.replace(/t=[^&]+/, 't=wrong'));
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
   });
 });
