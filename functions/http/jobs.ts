@@ -14,6 +14,8 @@ export const handler = httpHandler(JOB_ROUTES, {
       {
         bearerToken: request.bearerToken,
         keyId: request.caller?.keyId,
+        // Only a key limited to some deployments, and not an admin, is held to them.
+        deployments: request.caller?.scopes.includes('admin') ? undefined : request.caller?.deployments,
       },
     );
     return json(200, renderJob(job));

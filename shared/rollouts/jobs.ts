@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { dispatchJob, JobDispatchError, type JobPayload, pollAgentJob } from '../agents';
 import { constantTimeEqual } from '../auth/signature';
 import { isoNow, nowMs } from '../clock';
-import { conflict, notFound, unauthenticated } from '../errors';
+import { conflict, forbidden, notFound, unauthenticated } from '../errors';
 import { type Actor, DETAIL_TYPES, publish, releaseEvent, SYSTEM } from '../events';
 import { requireConfig } from '../inventory';
 import { ENV, type Runtime } from '../runtime';
@@ -341,8 +341,14 @@ export async function reportJobStatus(
   rt: Runtime,
   jobId: string,
   report: JobStatusBody,
-  auth: { bearerToken?: string; keyId?: string },
+  auth: { bearerToken?: string; keyId?: string; deployments?: string[] },
 ): Promise<JobRecord> {
+  // A key limited to some deployments completes only their jobs (API.md section 2, `jobs:write`).
+  if (auth.deployments && !auth.bearerToken) {
+    const job = await getJob(rt, jobId);
+    if (job && !auth.deployments.includes(job.deployment))
+      throw forbidden(`This key may not report jobs of deployment "${job.deployment}".`);
+  }
   // No read first: the token, the job's existence and its status are the update's condition, and
   // a lost condition tells which (recordJobStatus). `in_progress` after the end is a conflict there too.
   const actor: Actor = auth.keyId ? { keyId: auth.keyId } : { system: 'job-agent' };
