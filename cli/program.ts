@@ -106,7 +106,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .command(decision)
       .description(`${decision} an approval (needs a key with approvals:write)`)
       .argument('<approvalId>')
-      .addOption(new Option('--approver <name>', 'who decides').env('GANTRY_APPROVER').makeOptionMandatory())
+      .addOption(
+        new Option('--approver <name>', "only as a check: the key's approver decides").env('GANTRY_APPROVER'),
+      )
       .option('--reason <text>', 'why')
       .action(act((id: string, o, cmd: Command) => ops.decide(contextOf(cmd), id, o, decision)));
   }

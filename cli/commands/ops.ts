@@ -85,10 +85,14 @@ export async function approvals(ctx: Context, o: { status?: string }): Promise<n
 export async function decide(
   ctx: Context,
   approvalId: string,
-  o: { approver: string; reason?: string },
+  o: { approver?: string; reason?: string },
   decision: 'approve' | 'reject',
 ): Promise<number> {
-  const body = { decision, approver: o.approver, ...(o.reason ? { reason: o.reason } : {}) };
+  const body = {
+    decision,
+    ...(o.approver ? { approver: o.approver } : {}),
+    ...(o.reason ? { reason: o.reason } : {}),
+  };
   const a = await ctx.client.request<Approval>('POST', `/v1/approvals/${seg(approvalId)}/decision`, body);
   print(
     ctx,

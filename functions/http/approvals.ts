@@ -6,12 +6,14 @@ import {
   decide,
   getApproval,
   isExpired,
+  LINK_APPROVER,
+  linkMayApprove,
   listApprovals,
   renderApproval,
   slackSigningSecret,
   tokenMatches,
 } from '../../shared/approvals/store';
-import { ApiError } from '../../shared/errors';
+import { ApiError, forbidden } from '../../shared/errors';
 import { runtime } from '../../shared/runtime';
 import { recordNonce } from '../../shared/store/nonces';
 import { type ApiResponse, httpHandler, json } from './kernel';
@@ -59,7 +61,7 @@ function pageModel(approval: ApprovalRecord, token: string) {
     minApprovals: approval.minApprovals,
     decisions: approval.decisions,
     expiresAt: approval.expiresAt,
-    approvers: approval.approvers,
+    linkMayApprove: linkMayApprove(approval),
   } as const;
 }
 
@@ -77,12 +79,16 @@ export const handler = httpHandler(APPROVAL_ROUTES, {
     });
   },
   decideApproval: async (request) => {
-    const body = request.body as { decision: 'approve' | 'reject'; approver: string; reason?: string };
+    const body = request.body as { decision: 'approve' | 'reject'; approver?: string; reason?: string };
     const keyId = request.caller?.keyId ?? 'unknown';
+    // Decisions through the API are made as the key (API.md section 7), never as a name in the body.
+    const approver = request.caller?.approver ?? keyId;
+    if (body.approver !== undefined && body.approver !== approver)
+      throw forbidden(`This key decides as "${approver}"; it cannot decide as "${body.approver}".`);
     const approval = await decide(
       runtime(),
       request.params.approvalId as string,
-      { ...body, via: `api:${keyId}` },
+      { decision: body.decision, approver, reason: body.reason, via: `api:${keyId}` },
       { keyId },
     );
     return json(200, renderApproval(approval));
@@ -98,13 +104,13 @@ export const handler = httpHandler(APPROVAL_ROUTES, {
     const approval = await approvalByLink(request.params.approvalId as string, form.t);
     if (!approval) return forbiddenPage();
     if (!form.decision) return html(400, resultPage('No decision', 'Choose approve or reject.', 'error'));
-    const approver = form.approver?.trim() || 'approver via link';
+    const claim = form.approver?.trim().slice(0, 200) || undefined;
     try {
       const decided = await decide(
         runtime(),
         approval.approvalId,
-        { decision: form.decision, approver, via: 'link' },
-        { approver },
+        { decision: form.decision, approver: LINK_APPROVER, via: 'link', ...(claim ? { claim } : {}) },
+        { approver: LINK_APPROVER },
       );
       const outcome =
         decided.status === 'pending'

@@ -145,7 +145,12 @@ async function authorizeRequest(
   const deployment = request.params.deploymentId ?? event.queryStringParameters?.deployment ?? undefined;
   const denied = authorize(key, scopes, deployment);
   if (denied) throw denied;
-  request.caller = { keyId: key.id, scopes: key.scopes, deployments: key.deployments };
+  request.caller = {
+    keyId: key.id,
+    scopes: key.scopes,
+    deployments: key.deployments,
+    approver: key.approver ?? key.id,
+  };
   if (route.method !== 'GET') {
     const signature = request.headers['x-gantry-signature'] ?? '';
     if (!(await recordNonce(runtime(), signature, now)))

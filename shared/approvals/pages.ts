@@ -6,6 +6,7 @@ export interface ApprovalDecisionView {
   at: string;
   via: string;
   reason?: string;
+  claim?: string;
 }
 
 export interface ApprovalPageModel {
@@ -19,7 +20,8 @@ export interface ApprovalPageModel {
   minApprovals: number;
   decisions: ApprovalDecisionView[];
   expiresAt: string;
-  approvers?: string[];
+  /** False where the policy lists approvers or needs more than one: a link can then only reject. */
+  linkMayApprove: boolean;
 }
 
 export function escapeHtml(value: string): string {
@@ -94,7 +96,7 @@ function decisionsSection(decisions: ApprovalDecisionView[]): string {
   const rows = decisions
     .map(
       (d) =>
-        `<tr><td>${e(d.approver)}</td><td>${d.decision === 'approve' ? 'Approved' : 'Rejected'}</td>` +
+        `<tr><td>${d.via === 'link' ? `the review link${d.claim ? ` (signed “${e(d.claim)}”)` : ''}` : e(d.approver)}</td><td>${d.decision === 'approve' ? 'Approved' : 'Rejected'}</td>` +
         `<td>${time(d.at)}</td><td>${e(d.via)}</td><td>${d.reason ? e(d.reason) : ''}</td></tr>`,
     )
     .join('\n');
@@ -108,14 +110,19 @@ ${rows}
 }
 
 function decisionForm(m: ApprovalPageModel): string {
+  const how = m.linkMayApprove
+    ? ''
+    : `<p class="note">This approval needs a known approver: approve with the Approve button of the Slack message, or with <code>gantry approve ${e(m.approvalId)}</code> and your API key. This link can reject.</p>\n`;
+  const approve = m.linkMayApprove
+    ? '<button type="submit" name="decision" value="approve" class="approve">Approve</button>\n'
+    : '';
   return `<h2>Your decision</h2>
-<form method="post" action="/approvals/${e(encodeURIComponent(m.approvalId))}">
+${how}<form method="post" action="/approvals/${e(encodeURIComponent(m.approvalId))}">
 <input type="hidden" name="t" value="${e(m.token)}">
-<label for="approver">Your name (optional)</label>
+<label for="approver">Your name, for the record (optional)</label>
 <input type="text" id="approver" name="approver" maxlength="200" autocomplete="name">
 <div class="buttons">
-<button type="submit" name="decision" value="approve" class="approve">Approve</button>
-<button type="submit" name="decision" value="reject" class="reject">Reject</button>
+${approve}<button type="submit" name="decision" value="reject" class="reject">Reject</button>
 </div>
 </form>`;
 }
@@ -124,10 +131,6 @@ function decisionForm(m: ApprovalPageModel): string {
 export function reviewPage(m: ApprovalPageModel): string {
   const approvals = new Set(m.decisions.filter((d) => d.decision === 'approve').map((d) => d.approver)).size;
   const title = `Approve ${m.deployment.name || m.deployment.id} ${m.version} to ${m.environment.name || m.environment.id}`;
-  const approvers =
-    m.approvers && m.approvers.length > 0
-      ? `\n<dt>Allowed approvers</dt><dd>${m.approvers.map(e).join(', ')}</dd>`
-      : '';
   const targets =
     m.targets.length > 0
       ? `<ul>\n${m.targets.map((t) => `<li><code>${e(t)}</code></li>`).join('\n')}\n</ul>`
@@ -146,7 +149,7 @@ export function reviewPage(m: ApprovalPageModel): string {
 <dt>Environment</dt><dd>${named(m.environment)}</dd>
 <dt>Status</dt><dd>${STATUS_TEXT[m.status]}</dd>
 <dt>Approvals</dt><dd>${approvals} of ${m.minApprovals} needed</dd>
-<dt>Expires</dt><dd>${time(m.expiresAt)}</dd>${approvers}
+<dt>Expires</dt><dd>${time(m.expiresAt)}</dd>
 </dl>
 <h2>Waiting targets (${m.targets.length})</h2>
 ${targets}

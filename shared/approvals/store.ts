@@ -28,6 +28,8 @@ export interface Decision {
   /** How it was made: `link`, `slack`, or `api:<key id>`. */
   via: string;
   reason?: string;
+  /** The name typed into the review form (a claim, not an identity). */
+  claim?: string;
 }
 
 export interface ApprovalRecord {
@@ -220,10 +222,28 @@ export async function openApproval(
  * Records a decision. Distinct approvers count towards minApprovals; a rejection decides at once.
  * A conditional write on `rev` makes two simultaneous clicks safe: each is applied once, in turn.
  */
+/**
+ * A review link proves only that its holder has the link (API.md section 7): every decision through
+ * one link is this one approver, and the name typed into the form is a claim for the audit trail.
+ */
+export const LINK_APPROVER = 'link';
+export const linkMayApprove = (a: Pick<ApprovalRecord, 'approvers' | 'minApprovals'>) =>
+  !(a.approvers && a.approvers.length > 0) && a.minApprovals <= 1;
+export const LINK_CANNOT_APPROVE =
+  'A review link cannot approve this: it needs a known approver. Approve with the Slack button or with `gantry approve` and an API key; a link can still reject.';
+
 export async function decide(
   rt: Runtime,
   approvalId: string,
-  input: { decision: 'approve' | 'reject'; approver: string; via: string; reason?: string },
+  input: {
+    decision: 'approve' | 'reject';
+    /** The identity that counts: a Slack user, a key's approver, or LINK_APPROVER. */
+    approver: string;
+    via: string;
+    reason?: string;
+    /** A name typed into the review form: kept for the audit trail, never counted. */
+    claim?: string;
+  },
   actor: Actor,
 ): Promise<ApprovalRecord> {
   for (let attempt = 0; attempt < 10; attempt++) {
@@ -233,7 +253,10 @@ export async function decide(
       throw conflict('This approval has expired.');
     }
     if (approval.status !== 'pending') throw conflict(`This approval is already ${approval.status}.`);
-    if (approval.approvers && !approval.approvers.includes(input.approver)) {
+    const byLink = input.approver === LINK_APPROVER;
+    if (byLink && input.decision === 'approve' && !linkMayApprove(approval))
+      throw forbidden(LINK_CANNOT_APPROVE);
+    if (!byLink && approval.approvers && !approval.approvers.includes(input.approver)) {
       throw forbidden(`"${input.approver}" is not one of the approvers of this environment.`);
     }
     // The same decision again (a double click, a retry) changes nothing and says nothing twice.
@@ -247,6 +270,7 @@ export async function decide(
         at: isoNow(),
         via: input.via,
         ...(input.reason ? { reason: input.reason } : {}),
+        ...(input.claim ? { claim: input.claim } : {}),
       },
     ];
     const approvals = decisions.filter((d) => d.decision === 'approve').length;

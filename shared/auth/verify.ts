@@ -14,6 +14,8 @@ export interface Caller {
   keyId: string;
   scopes: Scope[];
   deployments?: string[];
+  /** The identity approvals made with this key count as: its `approver`, else its id. */
+  approver: string;
 }
 
 const SIGNATURE_FORMAT = /^v1=[0-9a-f]{64}$/;

@@ -72,6 +72,7 @@ export type ForceBody = z.infer<typeof ForceBody>;
 export const ReasonBody = z.strictObject({ reason: Reason });
 export const ApprovalDecisionBody = z.strictObject({
   decision: z.enum(['approve', 'reject']),
-  approver: Text(128),
+  /** Optional: the approver is the key's (API.md section 7); naming anyone else is 403. */
+  approver: z.optional(Text(128)),
   reason: Reason,
 });

@@ -12,6 +12,7 @@ const model: ApprovalPageModel = {
   minApprovals: 2,
   decisions: [],
   expiresAt: '2026-11-21T10:00:00.000Z',
+  linkMayApprove: true,
 };
 
 const XSS = '<script>alert("x")</script>&\'';
@@ -56,6 +57,14 @@ describe('reviewPage', () => {
     expect(html.match(/<form/g)).toHaveLength(1);
   });
 
+  it('where a link cannot approve (approvers listed, or more than one needed): no approve button, how to approve instead', () => {
+    const html = reviewPage({ ...model, linkMayApprove: false });
+    expect(html).not.toMatch(/value="approve"/);
+    expect(html).toMatch(/<button type="submit" name="decision" value="reject"[^>]*>Reject<\/button>/);
+    expect(html).toContain('gantry approve 01APPROVAL');
+    expect(html).toContain('Slack');
+  });
+
   it('shows no form once decided or expired', () => {
     for (const status of ['approved', 'rejected', 'expired'] as const) {
       const html = reviewPage({ ...model, status });
@@ -68,23 +77,32 @@ describe('reviewPage', () => {
   it('lists the decisions so far', () => {
     const html = reviewPage({
       ...model,
-      approvers: ['alice', 'bob'],
       decisions: [
         { approver: 'alice', decision: 'approve', at: '2026-11-20T09:00:00.000Z', via: 'slack' },
         {
           approver: 'bob',
           decision: 'reject',
           at: '2026-11-20T09:05:00.000Z',
-          via: 'web',
+          via: 'api:ops',
           reason: 'too late',
+        },
+        {
+          approver: 'link',
+          decision: 'approve',
+          at: '2026-11-20T09:06:00.000Z',
+          via: 'link',
+          claim: 'carol',
         },
       ],
     });
     expect(html).toContain('<th scope="col">Approver</th>');
     expect(html).toMatch(/<td>alice<\/td><td>Approved<\/td>.*2026-11-20T09:00:00.000Z.*<td>slack<\/td>/);
-    expect(html).toMatch(/<td>bob<\/td><td>Rejected<\/td>.*<td>web<\/td><td>too late<\/td>/);
-    expect(html).toContain('1 of 2 needed');
-    expect(html).toContain('Allowed approvers');
+    expect(html).toMatch(/<td>bob<\/td><td>Rejected<\/td>.*<td>api:ops<\/td><td>too late<\/td>/);
+    // A link's typed name is shown as what it is: a claim made through the link.
+    expect(html).toContain('the review link (signed “carol”)');
+    expect(html).toContain('2 of 2 needed');
+    // Who may approve is not listed (API.md section 7).
+    expect(html).not.toContain('Allowed approvers');
   });
 
   it('escapes every interpolated value', () => {
@@ -96,8 +114,10 @@ describe('reviewPage', () => {
       version: XSS,
       environment: { id: 'prod', name: XSS },
       targets: [XSS],
-      approvers: [XSS],
-      decisions: [{ approver: XSS, decision: 'approve', at: XSS, via: XSS, reason: XSS }],
+      decisions: [
+        { approver: XSS, decision: 'approve', at: XSS, via: XSS, reason: XSS },
+        { approver: 'link', decision: 'reject', at: XSS, via: 'link', claim: XSS },
+      ],
       expiresAt: XSS,
     });
     expect(html).not.toContain('<script');
