@@ -11,7 +11,7 @@ const byId = (id) => document.getElementById(id);
 const state = {
   deployment: null, tag: null, follow: true, seq: 0, timer: 0, stopped: false, statuses: null, versionsKey: '', settled: '',
   // The drill-down: one environment, filtered, one page at a time (pages: the nextTokens that led here).
-  environment: null, status: '', q: '', pages: [], next: null, timelineKey: '', timelineAt: 0, showTimeline: false,
+  environment: null, status: '', q: '', pages: [], next: null, timelineKey: '', timelineAt: 0, showTimeline: false, summary: null,
 };
 const PAGE_SIZE = 50;
 const BIG_VERSION = 500;
@@ -215,7 +215,7 @@ function openDrill(environment, status) {
   state.statuses = null;
   byId('drill').hidden = false;
   remember();
-  refresh();
+  refreshDrill();
 }
 
 function closeDrill() {
@@ -323,6 +323,7 @@ async function refresh() {
     if (seq !== state.seq) return;
     renderVersions(versions);
     if (state.follow && summary.version) state.tag = summary.version.tag;
+    state.summary = summary;
     renderSummary(summary);
     const tag = state.tag;
     const env = summary.environments.find((e) => e.id === state.environment);
@@ -377,15 +378,39 @@ async function refresh() {
       byId('plan-section').hidden = true;
     }
   } catch (error) {
-    if (error instanceof LinkError) {
-      state.stopped = true;
-      byId('updated').textContent = 'Stopped';
-      notice(error.message + ' Ask for a new link with gantry open.', 'error');
-      return;
-    }
-    notice('Could not refresh (' + error.message + '); trying again.', 'warn');
+    failed(error);
   }
   if (seq === state.seq) state.timer = setTimeout(refresh, document.hidden ? POLL_MS * 5 : POLL_MS);
+}
+
+/**
+ * A click in the drill-down (an environment, a filter, a search, a page) asks for that page alone and
+ * draws it at once; the summary it drew with is the last poll's, and the next poll refreshes all.
+ */
+async function refreshDrill() {
+  if (!state.summary || !state.tag || !state.environment) return refresh();
+  clearTimeout(state.timer);
+  if (state.stopped) return;
+  const seq = ++state.seq;
+  try {
+    const page = await api('targets', selection());
+    if (seq !== state.seq) return;
+    renderSummary(state.summary);
+    const env = state.summary.environments.find((e) => e.id === state.environment);
+    renderTargets(page, env ? env.name : state.environment);
+    notice('');
+  } catch (error) {
+    failed(error);
+  }
+  if (seq === state.seq) state.timer = setTimeout(refresh, POLL_MS);
+}
+
+function failed(error) {
+  if (error instanceof LinkError) {
+    state.stopped = true;
+    byId('updated').textContent = 'Stopped';
+    notice(error.message + ' Ask for a new link with gantry open.', 'error');
+  } else notice('Could not refresh (' + error.message + '); trying again.', 'warn');
 }
 
 function remember() {
@@ -435,6 +460,7 @@ async function start() {
   }
   select.addEventListener('change', () => {
     state.deployment = select.value;
+    state.summary = null;
     state.tag = null;
     state.follow = true;
     state.statuses = null;
@@ -467,7 +493,7 @@ async function start() {
     state.status = event.target.value;
     state.pages = [];
     remember();
-    refresh();
+    refreshDrill();
   });
   let typing = 0;
   byId('search').addEventListener('input', (event) => {
@@ -476,7 +502,7 @@ async function start() {
       state.q = event.target.value.trim();
       state.pages = [];
       remember();
-      refresh();
+      refreshDrill();
     }, 250);
   });
   byId('timeline-ask').addEventListener('click', () => {
@@ -487,12 +513,12 @@ async function start() {
     if (!state.next) return;
     state.pages.push(state.next);
     state.statuses = null;
-    refresh();
+    refreshDrill();
   });
   byId('prev').addEventListener('click', () => {
     state.pages.pop();
     state.statuses = null;
-    refresh();
+    refreshDrill();
   });
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden) refresh();
