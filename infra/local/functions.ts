@@ -73,37 +73,7 @@ export async function invokeLocal(arn: string, payload: unknown): Promise<unknow
       name: 'Lambda.ResourceNotFoundException',
     });
   const handler = await loadHandler(spec);
-  await stepSlot();
-  try {
-    return await runAs(spec, () =>
-      handler(structuredClone(payload), lambdaContext(spec, crypto.randomUUID())),
-    );
-  } finally {
-    nextStep();
-  }
-}
-
-/**
- * In AWS every invocation gets a container of its own. On the local runtime's cores, thousands of
- * executions resumed at once (a restart) would all wait in DynamoDB's socket pool and starve the
- * HTTP API, so step invocations run at most this many at a time and the rest queue in order.
- */
-const MAX_CONCURRENT_STEPS = 32;
-let runningSteps = 0;
-const waitingSteps: (() => void)[] = [];
-
-function stepSlot(): Promise<void> {
-  if (runningSteps < MAX_CONCURRENT_STEPS) {
-    runningSteps++;
-    return Promise.resolve();
-  }
-  return new Promise((resolve) => waitingSteps.push(resolve));
-}
-
-function nextStep(): void {
-  const next = waitingSteps.shift();
-  if (next) next();
-  else runningSteps--;
+  return runAs(spec, () => handler(structuredClone(payload), lambdaContext(spec, crypto.randomUUID())));
 }
 
 export function localDefinitions(): { arn: string; definition: string }[] {
