@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { invocations } from '../infra/local/functions';
 import type { LocalServer } from '../infra/local/server';
@@ -85,7 +86,8 @@ async function plainRollout(server: LocalServer, client: Client, agentUrl: strin
 
 export async function benchRollouts(): Promise<Record<string, string | number>> {
   const agent = await instantAgent();
-  const { server, client } = await startBenchServer('rollouts');
+  // DynamoDB on disk, as `npm start` runs it: the RSS is the server's, not an in-memory table's.
+  const { server, client } = await startBenchServer('rollouts', { onDisk: true });
   try {
     const plain = await plainRollout(server, client, agent.url);
 
@@ -111,11 +113,15 @@ export async function benchRollouts(): Promise<Record<string, string | number>> 
     const loop = monitorEventLoopDelay({ resolution: 20 });
     loop.enable();
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     const created = await client.post('/v1/deployments/api/versions', { tag: 'v1' });
     const createMs = performance.now() - started;
     if (created.status !== 201) throw new Error(`create answered ${created.status}: ${created.text}`);
     await waitExecutionsEnded(server, 'api', TARGETS);
     const allMs = performance.now() - started;
+    // CPU time of this process (server, agent and bench): a figure other work on the machine barely moves.
+    const cpu = process.cpuUsage(cpuBefore);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     loop.disable();
     const { peakMiB } = rss.stop();
     const health = await probe.stop();
@@ -133,6 +139,8 @@ export async function benchRollouts(): Promise<Record<string, string | number>> 
       'create version (ms)': Math.round(createMs),
       'all rollouts successful (s)': (allMs / 1000).toFixed(1),
       'rollouts/s': (TARGETS / (allMs / 1000)).toFixed(1),
+      'CPU time of the process (s; rollouts per CPU-second)': `${cpuSeconds.toFixed(1)} (${(TARGETS / cpuSeconds).toFixed(1)})`,
+      'load average of the machine (1 min, at the end)': loadavg()[0]?.toFixed(1) ?? 'n/a',
       'peak RSS of the process (MiB)': peakMiB,
       'worst /healthz latency while rolling out (ms, sampled every 250 ms)': `${health.worstMs} (${health.samples} samples)`,
       'worst event-loop delay while rolling out (ms)': Math.round(loop.max / 1e6),

@@ -11,12 +11,16 @@ import { Client } from '../test/helpers/client';
 /** What every benchmark needs: the local server in-process with one admin key, and an instant agent. */
 export const BENCH_KEY = { id: 'bench', secret: 'bench-secret-0123456789abcdef' };
 
-export async function startBenchServer(name: string): Promise<{ server: LocalServer; client: Client }> {
+export async function startBenchServer(
+  name: string,
+  options: { onDisk?: boolean } = {},
+): Promise<{ server: LocalServer; client: Client }> {
   const server = await startLocalServer({
     port: 0,
     dataDir: mkdtempSync(join(tmpdir(), `gantry-bench-${name}-`)),
     apiKeys: JSON.stringify([{ ...BENCH_KEY, scopes: ['admin'] }]),
-    inMemory: true,
+    // `npm start` keeps DynamoDB (dynalite) on disk; in memory, every item also lives in this heap.
+    inMemory: !options.onDisk,
   });
   return { server, client: new Client(server.url, BENCH_KEY) };
 }
