@@ -45,6 +45,8 @@ export const celDeployment = (d: Stored<DeploymentBody>): CelScope['deployment']
 interface Derived {
   scopes: CelScope['resource'][];
   membership: WeakMap<Stored<EnvironmentBody>, CelOutcome[]>;
+  /** Each deployment selector's outcome per resource (keyed by the deployment's id, name and selector). */
+  deploymentMatches: Map<string, CelOutcome[]>;
 }
 const derived = new WeakMap<readonly Stored<ResourceBody>[], Derived>();
 
@@ -54,7 +56,7 @@ const mayRead = (expression: string, variable: string) => expression.includes(va
 function derivedOf(resources: readonly Stored<ResourceBody>[]): Derived {
   let found = derived.get(resources);
   if (!found) {
-    found = { scopes: resources.map(celResource), membership: new WeakMap() };
+    found = { scopes: resources.map(celResource), membership: new WeakMap(), deploymentMatches: new Map() };
     // Only arrays that cannot change are kept (a caller's own array may be pushed to).
     if (Object.isFrozen(resources)) derived.set(resources, found);
   }
@@ -80,9 +82,15 @@ export function computeReleaseTargets(
   const dep = celDeployment(deployment);
   const deploymentSelector = deployment.data.resourceSelector ?? 'true';
   const everyResource = deploymentSelector.trim() === 'true';
-  // A deployment selector that never reads `environment` is evaluated once per resource.
-  const perResource = mayRead(deploymentSelector, 'environment') ? undefined : new Map<number, CelOutcome>();
-  const { scopes, membership } = derivedOf(resources);
+  // A deployment selector that never reads `environment` is evaluated once per resource, and kept
+  // with the inventory for the next version of the same deployment.
+  const { scopes, membership, deploymentMatches } = derivedOf(resources);
+  const selectorKey = `${dep.id}\n${dep.name}\n${deploymentSelector}`;
+  const perResource = mayRead(deploymentSelector, 'environment')
+    ? undefined
+    : (deploymentMatches.get(selectorKey) ?? []);
+  if (perResource && deploymentMatches.size > 1000) deploymentMatches.clear();
+  if (perResource) deploymentMatches.set(selectorKey, perResource);
   for (const environment of chosen) {
     const env = celEnvironment(environment);
     const selector = environment.data.resourceSelector;
@@ -108,10 +116,10 @@ export function computeReleaseTargets(
         continue;
       }
       if (!inEnvironment.value) continue;
-      let inDeployment: CelOutcome | undefined = everyResource ? MATCH : perResource?.get(i);
+      let inDeployment: CelOutcome | undefined = everyResource ? MATCH : perResource?.[i];
       if (!inDeployment) {
         inDeployment = matches(deploymentSelector, scope as unknown as Record<string, unknown>);
-        perResource?.set(i, inDeployment);
+        if (perResource) perResource[i] = inDeployment;
       }
       if (!inDeployment.ok) {
         warnings.push({
