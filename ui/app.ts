@@ -179,8 +179,8 @@ function renderTargets(page, envName) {
     const moving = t.currentVersion && t.currentVersion !== state.tag;
     return h('tr', { 'data-resource': t.resource, 'data-status': t.status, class: 'tone-' + toneOf(t.status) },
       h('th', { scope: 'row' }, t.name, t.name !== t.resource ? h('span', { class: 'id' }, t.resource) : null),
-      h('td', { class: 'state' }, badge(t.status), why ? h('span', { class: 'why' }, why) : null,
-        t.message ? h('span', { class: 'why' }, t.message) : null),
+      h('td', { class: 'state', title: t.message || null }, badge(t.status), why ? h('span', { class: 'why' }, why) : null,
+        t.message && t.status !== 'waiting' ? h('span', { class: 'why' }, t.message) : null),
       h('td', {}, h('span', { class: 'version' }, state.tag), moving ? h('span', { class: 'from' }, 'from ' + t.currentVersion) : null),
       h('td', {}, t.startedAt ? clock(t.startedAt) : '\u2013'));
   });
