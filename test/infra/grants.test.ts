@@ -5,6 +5,7 @@ import { FUNCTIONS, type FunctionSpec, type Need } from '../../functions/registr
 import { STUB_CODE_CONTEXT } from '../../infra/aws/constructs/functions';
 import { TABLE_ACTIONS } from '../../infra/aws/grants';
 import { GantryStack } from '../../infra/aws/stack';
+import { policyOf } from '../../infra/local/iam';
 import { actionsOf, type BundledActions } from './sdk-actions';
 
 /**
@@ -47,14 +48,21 @@ function allowedActions(spec: FunctionSpec): string[] {
 const CHECKED = /^(dynamodb|states|events|secretsmanager|lambda|cloudwatch):/;
 
 /**
- * Which secret each module that reads one reads: GetSecretValue is one action for three needs, so
- * the module decides which grant a function must have. A new reader fails the test until listed.
+ * Which secret each module that reads one reads: GetSecretValue is one action for three needs, and
+ * shared/secrets.ts is a port (Slack and agent secrets both go through it), so the module that names
+ * the secret decides which grant a function must have. A new reader fails the test until listed.
  */
 const SECRET_READERS: Record<string, Need> = {
   'shared/auth/keys.ts': 'apiKeys',
   'shared/approvals/store.ts': 'slack',
-  'shared/secrets.ts': 'agentSecrets',
+  'shared/rollouts/jobs.ts': 'agentSecrets',
+  'shared/rollouts/verify.ts': 'agentSecrets',
+  'shared/github/deployments.ts': 'agentSecrets',
 };
+const SECRET_PORT = 'shared/secrets.ts';
+/** Bundled code that reads a secret: the SDK command itself, or the port of shared/secrets.ts. */
+const READS_SECRET =
+  /new\s+GetSecretValueCommand\d*\s*\(|new\s+SecretsManagerSource\d*\s*\(|\bsecrets\d*\(\)/;
 
 /**
  * Granted but not reached, on purpose: the table's item actions come as one statement, and these
@@ -82,13 +90,19 @@ describe.each(FUNCTIONS.map((spec) => [spec.id, spec] as const))('function %s', 
     expect(missing).toEqual([]);
   });
 
-  it('has the grant of each secret its bundled code reads', () => {
-    const readers =
-      (bundles.get(spec.id) as BundledActions).actions.get('secretsmanager:GetSecretValue') ?? [];
+  it('is the policy the local runtime enforces for it (infra/local/iam.ts)', () => {
+    const local = policyOf(spec).Statement.flatMap((s) => s.Action);
+    expect(allowedActions(spec).filter((action) => CHECKED.test(action))).toEqual([...new Set(local)].sort());
+  });
+
+  it('has the grant of each secret its bundled code reads, and of no other', () => {
+    const { code } = bundles.get(spec.id) as BundledActions;
+    const readers = [...code]
+      .filter(([module, text]) => module !== SECRET_PORT && READS_SECRET.test(text))
+      .map(([module]) => module);
     for (const module of readers) {
-      const need = SECRET_READERS[module];
-      expect(need, `${module} reads a secret: say which in SECRET_READERS`).toBeDefined();
-      expect(spec.needs, `${module} is bundled`).toContain(need);
+      expect(SECRET_READERS[module], `${module} reads a secret: say which in SECRET_READERS`).toBeDefined();
+      expect(spec.needs, `${module} is bundled`).toContain(SECRET_READERS[module]);
     }
     const needed = new Set(readers.map((module) => SECRET_READERS[module]));
     const secretNeeds = spec.needs.filter((need) => Object.values(SECRET_READERS).includes(need));

@@ -59,6 +59,8 @@ export interface BundledActions {
   modules: string[];
   /** IAM action -> the modules whose bundled code constructs its command. */
   actions: Map<string, string[]>;
+  /** Each repository module's code as bundled (tree-shaken). */
+  code: Map<string, string>;
 }
 
 /**
@@ -84,10 +86,12 @@ export async function actionsOf(spec: FunctionSpec): Promise<BundledActions> {
   const sections = (result.outputFiles[0]?.text ?? '').split(/^\/\/ (\S+\.[cm]?[jt]s)$/m);
   const modules: string[] = [];
   const actions = new Map<string, string[]>();
+  const code = new Map<string, string>();
   for (let i = 1; i < sections.length; i += 2) {
     const module = sections[i] as string;
     if (module.includes('node_modules/')) continue;
     modules.push(module);
+    code.set(module, sections[i + 1] as string);
     const packageOf = sdkImportsOf(readFileSync(join(ROOT, module), 'utf8'));
     // esbuild renames a binding that collides with another module's (QueryCommand2).
     for (const m of (sections[i + 1] as string).matchAll(/new\s+([A-Za-z0-9]+?)Command\d*\s*\(/g)) {
@@ -98,5 +102,5 @@ export async function actionsOf(spec: FunctionSpec): Promise<BundledActions> {
       if (!seen.includes(module)) actions.set(action, [...seen, module]);
     }
   }
-  return { modules, actions };
+  return { modules, actions, code };
 }
