@@ -313,6 +313,7 @@ export async function decide(
           via: input.via,
           status,
           reason: input.reason ?? null,
+          ...(input.claim ? { claim: input.claim } : {}),
         },
       },
     ]);

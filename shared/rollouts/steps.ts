@@ -147,8 +147,8 @@ const signalWait = (
 });
 
 /**
- * The release's next step. Cheap checks first: is it still active, does it hold the target, is the
- * deployment paused; then the policy gates (skipped for a forced release).
+ * The release's next step. Cheap checks first: is it still active, does it hold the target; then the
+ * policy gates (skipped for a forced release); then, right before any job, the pause switch.
  */
 async function decide(rt: Runtime, reads: DecideReads, now: Date): Promise<Verdict> {
   const { release } = reads;
@@ -201,10 +201,6 @@ async function decide(rt: Runtime, reads: DecideReads, now: Date): Promise<Verdi
       `Waiting for the job of ${claim.holder} on this target to finish.`,
     );
   }
-  // The pause switch's item (shared/rollouts/overrides.ts): paused while `paused` is true.
-  if (reads.deploymentState?.paused === true) {
-    return signalWait(signals.paused(key.deployment), 'paused', 'The deployment is paused.');
-  }
   const aborted = abortOf(reads.abort);
   if (aborted && !release.forced) {
     await finish(rt, release, 'cancelled', aborted.reason, ['pending', 'waiting']);
@@ -221,6 +217,12 @@ async function decide(rt: Runtime, reads: DecideReads, now: Date): Promise<Verdi
       };
     }
     if (gate) return signalWait(gate.signal, gate.gate, gate.message, gate.timeoutSeconds);
+  }
+  // Pause holds only dispatch (API.md section 5): the gates before it, an approval request among
+  // them, go on, so approvers can approve while paused and the release ships the moment it resumes.
+  // The pause switch's item (shared/rollouts/overrides.ts): paused while `paused` is true.
+  if (reads.deploymentState?.paused === true) {
+    return signalWait(signals.paused(key.deployment), 'paused', 'The deployment is paused.');
   }
   const jobTimeoutSeconds = ctx.deployment.jobTimeoutSeconds ?? 3600;
   // Traffic drain is not a gate: even a forced release drains first.

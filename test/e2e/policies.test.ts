@@ -163,9 +163,11 @@ describe('staging, then production after approval, one interval apart', () => {
 
     const events = await admin.get<{ items: AuditEvent[] }>('/v1/events?deployment=api&limit=1000');
     const decided = events.body.items.find((e) => e.detailType === 'Approval Decided') as
-      | { actor: { approver: string } }
+      | { actor: { approver: string }; data: { claim?: string } }
       | undefined;
-    expect(decided?.actor.approver).toBe('alice');
+    // A link is one approver; the typed name is kept as a claim (API.md section 7).
+    expect(decided?.actor.approver).toBe('link');
+    expect(decided?.data.claim).toBe('alice');
 
     // Production deploys one interval apart: positions 1 and 2 waited for slots 60 s (policy time)
     // apart, and no job was sent before its slot.
@@ -206,7 +208,6 @@ describe('staging, then production after approval, one interval apart', () => {
     if (!approval) throw new Error('no approval');
     const rejected = await approverKey.post(`/v1/approvals/${approval.approvalId}/decision`, {
       decision: 'reject',
-      approver: 'bob',
       reason: 'not today',
     });
     expect(rejected.status).toBe(200);
@@ -214,7 +215,10 @@ describe('staging, then production after approval, one interval apart', () => {
       () => view('api', 'v2'),
       (r) => statuses(r.body, 'production').every((s) => s === 'cancelled'),
     );
-    expect(done.body.releases.find((r) => r.environment === 'production')?.message).toContain('bob');
+    // The key decides as its approver (the key id when it names none).
+    expect(done.body.releases.find((r) => r.environment === 'production')?.message).toContain(
+      'approver: not today',
+    );
     expect(
       agent.jobs.filter((j) => j.version.tag === 'v2' && j.environment.id === 'production'),
     ).toHaveLength(0);

@@ -11,7 +11,7 @@ import { allEvents, countBy, type VersionView, versionView, waitSettled } from '
  */
 let server: LocalServer;
 let admin: Client;
-let approver: Client;
+let as: (id: string) => Client;
 const agent = new FakeAgent();
 /** Deployments whose jobs the test reports by hand (the agent only records them). */
 const manual = new Set<string>();
@@ -21,9 +21,7 @@ const RESOURCES = ['node-1', 'node-2', 'node-3', 'node-4'];
 beforeAll(async () => {
   await agent.start();
   agent.behaviour = (job) => (manual.has(job.deployment.id) ? 'none' : 'successful');
-  let as: (id: string) => Client;
   ({ server, admin, as } = await startTestServer());
-  approver = as('approver');
   for (const id of RESOURCES)
     await admin.put(`/v1/resources/${id}`, { kind: 'vm', name: id, metadata: { env: 'prod' } });
   await admin.put('/v1/environments/prod', { resourceSelector: "resource.metadata.env == 'prod'" });
@@ -267,8 +265,9 @@ describe('an approval clicked twice at once', () => {
     return approval;
   }
 
+  // Each person decides with a key of their own (the key's approver is who decides).
   const decide = (approvalId: string, approverName: string, decision = 'approve') =>
-    approver.post<Approval>(`/v1/approvals/${approvalId}/decision`, { decision, approver: approverName });
+    as(`approver-${approverName}`).post<Approval>(`/v1/approvals/${approvalId}/decision`, { decision });
 
   async function decidedEvents(id: string, tag: string) {
     return (await allEvents(admin, id)).filter(
