@@ -63,6 +63,8 @@ export interface ExecutionDescription {
  * Heartbeats and retry back-off record nothing. stateTransitions counts states entered (what AWS bills).
  */
 const MAX_HISTORY_EVENTS = 25_000;
+/** AWS's quota for an execution's input, a state's input or output, a task's parameters or result. */
+const MAX_PAYLOAD_BYTES = 262_144;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** States run back to back before an execution yields, so many concurrent executions share the loop. */
 const YIELD_EVERY = 100;
@@ -129,9 +131,7 @@ class Execution {
   /** Records history events; refuses (States.Runtime) once no room is left for the terminal event. */
   addEvents(n: number): void {
     if (this.historyEventCount + n >= MAX_HISTORY_EVENTS) {
-      throw runtimeError(
-        `The execution reached the maximum number of history events (${MAX_HISTORY_EVENTS}).`,
-      );
+      throw runtimeError(`The execution history exceeded the maximum of ${MAX_HISTORY_EVENTS} events.`);
     }
     this.historyEventCount += n;
   }
@@ -192,6 +192,12 @@ export class LocalStepFunctions {
       throw new SfnApiError('InvalidName', `Invalid Name: '${name}'`);
     }
     const input = p.input ?? '{}';
+    if (Buffer.byteLength(input) > MAX_PAYLOAD_BYTES) {
+      throw new SfnApiError(
+        'ValidationException',
+        `1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${MAX_PAYLOAD_BYTES}`,
+      );
+    }
     // As in AWS: the execution ARN is the state machine's, with `execution` and the name.
     const executionArn = `${p.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
     const existing = this.executions.get(executionArn);
@@ -415,6 +421,7 @@ export class LocalStepFunctions {
         exec.addEvents(1); // <Type>StateEntered
         exec.stateTransitions++;
         const { output, next } = await this.runState(exec, name, state, input);
+        limitPayload(output, `The state '${name}' returned an output`);
         exec.addEvents(1); // <Type>StateExited
         if (next === undefined) {
           this.finish(exec, 'SUCCEEDED', { output: JSON.stringify(output) });
@@ -510,8 +517,10 @@ export class LocalStepFunctions {
     if (state.Seconds !== undefined) return this.scaledMs(state.Seconds);
     if (state.SecondsPath !== undefined) {
       const seconds = evaluate(state.SecondsPath, input, context, 'SecondsPath');
-      if (typeof seconds !== 'number' || seconds < 0) {
-        throw runtimeError(`SecondsPath '${state.SecondsPath}' must resolve to a non-negative number`);
+      if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 0) {
+        throw runtimeError(
+          `SecondsPath '${state.SecondsPath}' must resolve to a non-negative integer, got ${JSON.stringify(seconds)}`,
+        );
       }
       return this.scaledMs(seconds);
     }
@@ -535,7 +544,9 @@ export class LocalStepFunctions {
         const effective = inputPath(state.InputPath, input);
         const parameters =
           state.Parameters === undefined ? effective : applyTemplate(state.Parameters, effective, context);
+        limitPayload(parameters, `The state '${name}' built parameters`);
         const result = await this.invokeTask(exec, state, kind, parameters, effective, context, token);
+        limitPayload(result, `The task of state '${name}' returned a result`);
         exec.addEvents(1); // TaskSucceeded / LambdaFunctionSucceeded
         const selected =
           state.ResultSelector === undefined ? result : applyTemplate(state.ResultSelector, result, context);
@@ -755,6 +766,19 @@ function timerSeconds(
 }
 
 // ---- errors ----
+
+/** A payload over AWS's 256 KiB (UTF-8 JSON) fails the execution with States.DataLimitExceeded. */
+function limitPayload(value: unknown, what: string): void {
+  const text = JSON.stringify(value) ?? 'null';
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short text needs no byte count.
+  if (text.length * 3 <= MAX_PAYLOAD_BYTES) return;
+  if (Buffer.byteLength(text) > MAX_PAYLOAD_BYTES) {
+    throw new StatesError(
+      'States.DataLimitExceeded',
+      `${what} with a size exceeding the maximum number of bytes service limit (${MAX_PAYLOAD_BYTES}).`,
+    );
+  }
+}
 
 /** States.Runtime (and DataLimitExceeded) end the execution: no Retry or Catch applies, as in AWS. */
 const isTerminalError = (error: string) => error === 'States.Runtime' || error === 'States.DataLimitExceeded';

@@ -531,6 +531,98 @@ describe('Wait', () => {
     expect((await run(wait({ SecondsPath: '$.d' }), { d: 'soon' })).error).toBe('States.Runtime');
     expect((await run(wait({ TimestampPath: '$.d' }), { d: 'tomorrow' })).error).toBe('States.Runtime');
   });
+
+  it.each([
+    ['a fraction', 1.5],
+    ['a negative number', -1],
+    ['a numeric string', '10'],
+  ])(
+    'fails with States.Runtime when SecondsPath resolves to %s (AWS wants a non-negative integer)',
+    async (_, d) => {
+      const result = await run(wait({ SecondsPath: '$.d' }), { d });
+      expect([result.status, result.error]).toEqual(['FAILED', 'States.Runtime']);
+    },
+  );
+
+  it.each([
+    ['no Z or offset', '2030-01-01T00:00:00'],
+    ['a lower-case t and z', '2030-01-01t00:00:00z'],
+    ['a space for the T', '2030-01-01 00:00:00Z'],
+    ['a date only', '2030-01-01'],
+    ['February 30', '2030-02-30T00:00:00Z'],
+    ['hour 24', '2030-01-01T24:00:00Z'],
+    ['an offset without a colon', '2030-01-01T00:00:00+0100'],
+    ['epoch milliseconds', 1_893_456_000_000],
+  ])('fails with States.Runtime when TimestampPath resolves to %s', async (_, at) => {
+    const result = await run(wait({ TimestampPath: '$.at' }), { at });
+    expect([result.status, result.error]).toEqual(['FAILED', 'States.Runtime']);
+  });
+
+  it('accepts the RFC 3339 forms AWS accepts (fractional seconds, numeric offsets)', async () => {
+    const now = () => Date.parse('2030-01-01T00:00:00Z');
+    for (const at of ['2029-12-31T23:59:59.123Z', '2030-01-01T01:00:00+01:00', '2029-12-31T19:00:00-05:00']) {
+      expect((await run(wait({ TimestampPath: '$.at' }), { at }, { now })).status, at).toBe('SUCCEEDED');
+    }
+  });
+
+  it('refuses a fractional Seconds in the definition', () => {
+    expect(() => engine(wait({ Seconds: 0.5 }))).toThrow(/Seconds must be a non-negative integer/);
+  });
+});
+
+describe('payload limit (256 KiB, UTF-8)', () => {
+  const LIMIT = 262_144;
+  const big = (bytes: number) => 'x'.repeat(bytes);
+
+  it('fails with States.DataLimitExceeded on a task result over 256 KiB, which no Catch catches', async () => {
+    const result = await run(
+      task({ Catch: [{ ErrorEquals: ['States.ALL'], Next: 'S' }], Retry: [{ ErrorEquals: ['States.ALL'] }] }),
+      {},
+      { invokeFunction: async () => big(LIMIT) },
+    );
+    expect([result.status, result.error]).toEqual(['FAILED', 'States.DataLimitExceeded']);
+  });
+
+  it('counts UTF-8 bytes: 100,000 euro signs are 300,000 bytes', async () => {
+    const result = await run(task({}), {}, { invokeFunction: async () => '€'.repeat(100_000) });
+    expect(result.error).toBe('States.DataLimitExceeded');
+    const fits = await run(task({}), {}, { invokeFunction: async () => '€'.repeat(80_000) });
+    expect(fits.status).toBe('SUCCEEDED');
+  });
+
+  it('fails with States.DataLimitExceeded on task parameters over 256 KiB', async () => {
+    let invoked = false;
+    const result = await run(
+      task({ Parameters: { 'a.$': '$.half', 'b.$': '$.half' } }),
+      { half: big(LIMIT / 2) },
+      {
+        invokeFunction: async () => {
+          invoked = true;
+          return {};
+        },
+      },
+    );
+    expect([result.status, result.error]).toEqual(['FAILED', 'States.DataLimitExceeded']);
+    expect(invoked).toBe(false);
+  });
+
+  it('fails with States.DataLimitExceeded on a state output over 256 KiB', async () => {
+    const result = await run(pass({ Parameters: { 'copy.$': '$.half' }, ResultPath: '$.copy' }), {
+      half: big(LIMIT / 2),
+    });
+    expect([result.status, result.error]).toEqual(['FAILED', 'States.DataLimitExceeded']);
+    const fits = await run(pass({ Parameters: { 'copy.$': '$.half' }, ResultPath: '$.copy' }), {
+      half: big(LIMIT / 2 - 100),
+    });
+    expect(fits.status).toBe('SUCCEEDED');
+  });
+
+  it('refuses an execution input over 256 KiB (ValidationException)', () => {
+    const sfn = engine(pass({}));
+    expect(() =>
+      sfn.startExecution({ stateMachineArn: SM, input: JSON.stringify({ a: big(LIMIT) }) }),
+    ).toThrow(expect.objectContaining({ name: 'ValidationException' }));
+  });
 });
 
 describe('Retry and Catch', () => {
@@ -903,7 +995,7 @@ describe('history events and state transitions', () => {
     const loop = { StartAt: 'L', States: { L: { Type: 'Pass', Next: 'L' } } };
     const result = await run(loop);
     expect([result.status, result.error]).toEqual(['FAILED', 'States.Runtime']);
-    expect(result.cause).toMatch(/25000/);
+    expect(result.cause).toMatch(/history exceeded the maximum of 25000 events/);
     expect(result.historyEventCount).toBe(25_000);
     expect(result.stateTransitions).toBe(12_499);
   });

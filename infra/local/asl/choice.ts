@@ -4,9 +4,31 @@ import { parsePath, readPath } from './jsonpath';
 /** Choice rule evaluation: every JSONPath comparison operator of the ASL spec plus And/Or/Not. */
 export type ChoiceRule = Record<string, unknown>;
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/i;
-export const isTimestamp = (v: unknown): v is string =>
-  typeof v === 'string' && RFC3339.test(v) && !Number.isNaN(Date.parse(v));
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+/**
+ * RFC 3339 as AWS accepts it: an upper-case T, Z or a numeric offset, and a real date and time
+ * (Date.parse alone takes February 30 and 24:00).
+ */
+export function isTimestamp(v: unknown): v is string {
+  const m = typeof v === 'string' ? RFC3339.exec(v) : null;
+  if (!m) return false;
+  const [year, month, day, hour, minute, second, offsetHour, offsetMinute] = Array.from(
+    { length: 8 },
+    (_, i) => Number(m[i + 1] ?? 0),
+  ) as [number, number, number, number, number, number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59 &&
+    offsetHour <= 23 &&
+    offsetMinute <= 59
+  );
+}
 
 /** `compare` is only called once `accepts` holds for both operands. */
 interface Kind {

@@ -198,8 +198,8 @@ function validateState(s: Record<string, unknown>, next: (target: unknown, field
     const given = ['Seconds', 'SecondsPath', 'Timestamp', 'TimestampPath'].filter((f) => s[f] !== undefined);
     if (given.length !== 1)
       throw new Error('exactly one of Seconds, SecondsPath, Timestamp, TimestampPath is required');
-    if (s.Seconds !== undefined && (typeof s.Seconds !== 'number' || s.Seconds < 0)) {
-      throw new Error('Seconds must be a non-negative number');
+    if (s.Seconds !== undefined && !(Number.isInteger(s.Seconds) && (s.Seconds as number) >= 0)) {
+      throw new Error('Seconds must be a non-negative integer');
     }
     if (s.Timestamp !== undefined && !isTimestamp(s.Timestamp))
       throw new Error('Timestamp must be an RFC 3339 string');
