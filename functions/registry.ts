@@ -165,9 +165,18 @@ export const FUNCTIONS: FunctionSpec[] = [
 
 export const STATE_MACHINES = [{ id: 'rollout', file: 'statemachines/rollout.asl.json' }] as const;
 
-/** The `${Key}` placeholders of the ASL files, filled from the registry (the same map in CDK and locally). */
-export function aslSubstitutions(arnOf: (spec: FunctionSpec) => string): Record<string, string> {
-  return Object.fromEntries(FUNCTIONS.filter((f) => f.aslKey).map((f) => [f.aslKey as string, arnOf(f)]));
+/**
+ * The `${Key}` placeholders of the ASL files, filled from the registry (the same map in CDK and locally),
+ * for `specs` (default: every function with an `aslKey`). In AWS `arnOf` is the function's published
+ * version, a qualified ARN (`...:function:NAME:7`), so an execution keeps invoking the code it started
+ * with across deploys (infra/aws/constructs/workflows.ts); locally the unqualified ARN, and the local
+ * invoke accepts either (infra/local/functions.ts).
+ */
+export function aslSubstitutions(
+  arnOf: (spec: FunctionSpec) => string,
+  specs: readonly FunctionSpec[] = FUNCTIONS,
+): Record<string, string> {
+  return Object.fromEntries(specs.filter((f) => f.aslKey).map((f) => [f.aslKey as string, arnOf(f)]));
 }
 
 export function substitute(text: string, values: Record<string, string>): string {

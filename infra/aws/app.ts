@@ -4,7 +4,8 @@ import { GantryStack } from './stack';
 
 /**
  * `npx cdk synth | deploy` (cdk.json). Optional context, e.g. `-c gantry:stackName=GantryStaging`:
- * gantry:stackName (default Gantry), gantry:publicUrl, gantry:alarmTopicArn, gantry:agentFunctionPrefix.
+ * gantry:stackName (default Gantry), gantry:publicUrl, gantry:alarmTopicArn, gantry:agentFunctionPrefix,
+ * gantry:tableName (read by constructs/data.ts: use the table a destroyed stack retained, not a new one).
  */
 const app = new App();
 const context = (key: string): string | undefined => app.node.tryGetContext(`gantry:${key}`);

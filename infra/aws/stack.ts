@@ -20,6 +20,8 @@ export interface GantryStackProps extends StackProps {
   /** Lambda job agents must be named with this prefix (the dispatch role's scope); default `<stack name>-agent-`, lower case. */
   readonly agentFunctionPrefix?: string;
   readonly logRetention?: RetentionDays;
+  /** Take back the table a destroyed stack retained, by name, instead of creating an empty one. */
+  readonly existingTableName?: string;
 }
 
 /** Gantry in one account and region: DESIGN.md section 2, `cdk deploy` as in infra/aws/DEPLOY.md. */
@@ -36,7 +38,7 @@ export class GantryStack extends Stack {
     super(scope, id, props);
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
 
-    this.data = new Data(this, 'Data');
+    this.data = new Data(this, 'Data', { existingTableName: props.existingTableName });
     this.events = new Events(this, 'Events');
     this.secrets = new Secrets(this, 'Secrets', { namedSecretPrefix: `gantry/${this.stackName}/` });
     this.api = new Api(this, 'Api', { logRetention, throttle: props.throttle });
@@ -58,7 +60,7 @@ export class GantryStack extends Stack {
       if (fn.spec.schedule) this.events.schedule(fn.spec.schedule, fn.function, `${fn.spec.id}-schedule`);
     }
     this.workflows = new Workflows(this, 'Workflows', {
-      functionOf: (spec) => functionOf(spec.id),
+      versionOf: (spec) => this.functions.get(spec.id).version,
       identityOf: (machine) => machineIdentity(this, machine),
       logRetention,
     });
@@ -74,7 +76,11 @@ export class GantryStack extends Stack {
     const output = (outputId: string, value: string, description: string) =>
       new CfnOutput(this, outputId, { value, description });
     output('ApiUrl', this.api.url, 'Base URL of the API: point CI and job agents here');
-    output('TableName', this.data.table.tableName, 'The DynamoDB table (retained when the stack is deleted)');
+    output(
+      'TableName',
+      this.data.table.tableName,
+      'The DynamoDB table (retained when the stack is deleted; deploy with -c gantry:tableName=<it> to take it back)',
+    );
     output('StateMachineArn', this.workflows.get('rollout').stateMachineArn, 'The rollout state machine');
     output('EventBusName', this.events.bus.eventBusName, 'Gantry events are published here');
     output('ApiKeysSecretArn', this.secrets.apiKeys.secretArn, 'Fill with the JSON array of API keys');

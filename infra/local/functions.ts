@@ -65,9 +65,20 @@ export function lambdaContext(spec: FunctionSpec, requestId: string): Context {
 
 const byArn = new Map(FUNCTIONS.map((spec) => [functionArn(spec), spec]));
 
+/**
+ * The registry function an ARN names, unqualified or qualified with a version or alias
+ * (`...:function:gantry-step-begin:7`, as the deployed definition names step functions): locally
+ * every qualifier runs the one loaded handler.
+ */
+export function localFunctionOf(arn: string): FunctionSpec | undefined {
+  const match = /^(arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:]+)(?::([A-Za-z0-9$_-]+))?$/.exec(arn);
+  const unqualified = match?.[1] ?? arn;
+  return byArn.get(unqualified) ?? FUNCTIONS.find((f) => unqualified.endsWith(`:function:gantry-${f.id}`));
+}
+
 /** The Lambda "invoke" of the local engine: runs the registered handler with the payload. */
 export async function invokeLocal(arn: string, payload: unknown): Promise<unknown> {
-  const spec = byArn.get(arn) ?? FUNCTIONS.find((f) => arn.endsWith(`:function:gantry-${f.id}`));
+  const spec = localFunctionOf(arn);
   if (!spec)
     throw Object.assign(new Error(`No local function for ${arn}`), {
       name: 'Lambda.ResourceNotFoundException',

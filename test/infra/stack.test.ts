@@ -199,13 +199,14 @@ describe('GantryStack', () => {
     }>(smId);
     const invoked = referencedFunctions(asl, machine.file);
 
-    it('runs the ASL file with each placeholder filled by the ARN of its registry function', () => {
+    it('runs the ASL file with each placeholder filled by the published version of its registry function', () => {
       expect(typeof props.DefinitionString).toBe('string');
+      // A version's Ref is its qualified ARN (`...:function:NAME:7`): the code the execution started with.
       const asLogicalIds = Object.fromEntries(
         Object.entries(props.DefinitionSubstitutions).map(([key, value]) => {
-          const getAtt = (value as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'];
-          expect(getAtt[1]).toBe('Arn');
-          return [key, getAtt[0]];
+          const versionId = (value as { Ref: string }).Ref;
+          expect(resources[versionId]?.Type, key).toBe('AWS::Lambda::Version');
+          return [key, propsOf<{ FunctionName: { Ref: string } }>(versionId).FunctionName.Ref];
         }),
       );
       const deployed = JSON.parse(substitute(props.DefinitionString as string, asLogicalIds));
@@ -218,13 +219,17 @@ describe('GantryStack', () => {
       expect(deployed).toEqual(expected);
     });
 
-    it('may invoke exactly the functions it references', () => {
+    it('may invoke exactly the functions it references, in every version', () => {
       const statements = statementsOf(props.RoleArn['Fn::GetAtt'][0]);
       const lambdaStatements = statements.filter((s) => list(s.Action).some((a) => a.startsWith('lambda:')));
       expect(lambdaStatements.flatMap((s) => list(s.Action))).toEqual(['lambda:InvokeFunction']);
       const granted = lambdaStatements.flatMap((s) => list(s.Resource));
-      expect(granted).toEqual(expect.arrayContaining(invoked.map((spec) => getAttArn(fnLogicalId(spec.id)))));
-      expect(granted).toHaveLength(invoked.length);
+      const expected = invoked.flatMap((spec) => [
+        getAttArn(fnLogicalId(spec.id)),
+        { 'Fn::Join': ['', [getAttArn(fnLogicalId(spec.id)), ':*']] },
+      ]);
+      expect(granted).toEqual(expect.arrayContaining(expected));
+      expect(granted).toHaveLength(expected.length);
     });
 
     it('logs every execution event (without execution data) and traces', () => {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Code, LoggingFormat, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Code, type IVersion, LoggingFormat, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -17,7 +17,8 @@ import type { MachineIdentity } from './workflows';
 
 /**
  * Context key: when true, functions get a one-line inline stub instead of the esbuild bundle, so
- * infrastructure tests synthesize in seconds. `cdk synth` and `cdk deploy` never set it.
+ * infrastructure tests synthesize in seconds; a string is a build tag the stubs carry, so a test can
+ * synthesize two builds (new code, new function versions). `cdk synth` and `cdk deploy` never set it.
  */
 export const STUB_CODE_CONTEXT = 'gantry:stubCode';
 
@@ -50,12 +51,14 @@ export class GantryFunction extends Construct {
       description: `Gantry function ${spec.id}`,
     });
     this.logGroup.grantWrite(this.role);
-    const stub = this.node.tryGetContext(STUB_CODE_CONTEXT) === true;
+    const stubContext: unknown = this.node.tryGetContext(STUB_CODE_CONTEXT);
+    const stub = stubContext === true || typeof stubContext === 'string';
+    const stubTag = typeof stubContext === 'string' ? ` // build ${stubContext}` : '';
     this.function = new NodejsFunction(this, 'Function', {
       description: `Gantry ${spec.id} (${spec.entry}#${spec.handler})`,
       entry: join(ROOT, spec.entry),
       handler: stub ? `index.${spec.handler}` : spec.handler,
-      code: stub ? Code.fromInline(`exports.${spec.handler} = async () => {};`) : undefined,
+      code: stub ? Code.fromInline(`exports.${spec.handler} = async () => {};${stubTag}`) : undefined,
       projectRoot: ROOT,
       depsLockFilePath: join(ROOT, 'package-lock.json'),
       bundling: NODEJS_BUNDLING,
@@ -68,6 +71,9 @@ export class GantryFunction extends Construct {
       loggingFormat: LoggingFormat.JSON,
       tracing: Tracing.ACTIVE,
       environment: { ...props.environment, NODE_OPTIONS },
+      // `currentVersion` (the state machine invokes step functions by version): a version a running
+      // execution still names must outlive the deploy that publishes the next one.
+      currentVersionOptions: { removalPolicy: RemovalPolicy.RETAIN },
     });
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
@@ -75,6 +81,15 @@ export class GantryFunction extends Construct {
         'Only the X-Ray statement CDK adds for active tracing (xray:PutTraceSegments, ' +
         'xray:PutTelemetryRecords): X-Ray supports no resource-level permissions.',
     });
+  }
+
+  /**
+   * The version published from this deploy's code and configuration (a new one whenever either
+   * changes), retained when the next deploy publishes another: what a state machine Task names, so an
+   * execution keeps invoking the code it started with.
+   */
+  public get version(): IVersion {
+    return this.function.currentVersion;
   }
 }
 

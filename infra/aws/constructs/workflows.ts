@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArnFormat, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IVersion } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { FUNCTIONS, type FunctionSpec, STATE_MACHINES } from '../../../functions/registry';
+import { aslSubstitutions, FUNCTIONS, type FunctionSpec, STATE_MACHINES } from '../../../functions/registry';
 import { ROOT } from '../bundling';
+import { acknowledgeWildcardResource } from '../nag';
 
 export type MachineId = (typeof STATE_MACHINES)[number]['id'];
 
@@ -35,12 +36,21 @@ export function machineIdentity(scope: Construct, machine: MachineId): MachineId
 }
 
 export interface WorkflowsProps {
-  readonly functionOf: (spec: FunctionSpec) => IFunction;
+  /** The published version of a step function, retained across deploys (GantryFunction.version). */
+  readonly versionOf: (spec: FunctionSpec) => IVersion;
   readonly identityOf: (machine: MachineId) => MachineIdentity;
   readonly logRetention: RetentionDays;
 }
 
-/** The state machines of functions/registry.ts, from their ASL files as they are tested locally. */
+/**
+ * The state machines of functions/registry.ts, from their ASL files as they are tested locally.
+ *
+ * Upgrades under running rollouts: a Standard execution keeps the definition it started with, and the
+ * definition names each step function by its published version (a qualified ARN, `...:function:f:7`),
+ * so an execution that waits days for an approval while `cdk deploy` ships new code still finishes
+ * on the code it started with. The versions are retained (never deleted by the deploy that
+ * publishes the next), and the role may invoke every version of exactly these functions.
+ */
 export class Workflows extends Construct {
   public readonly stateMachines: ReadonlyMap<MachineId, StateMachine>;
 
@@ -58,20 +68,29 @@ export class Workflows extends Construct {
         stateMachineName: props.identityOf(machine.id).name,
         stateMachineType: StateMachineType.STANDARD,
         definitionBody: DefinitionBody.fromString(asl),
-        definitionSubstitutions: Object.fromEntries(
-          invoked.map((spec) => [spec.aslKey as string, props.functionOf(spec).functionArn]),
-        ),
+        definitionSubstitutions: aslSubstitutions((spec) => props.versionOf(spec).functionArn, invoked),
         // Execution data stays out of the logs: task payloads carry task tokens.
         logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
         tracingEnabled: true,
       });
-      // Exactly the functions its Tasks name, unqualified as the ASL names them.
+      // Exactly the functions its Tasks name, in every version: an execution started on an older
+      // deploy invokes that deploy's versions under today's policy. Unqualified too, for executions
+      // started before the definition named versions.
+      const functionArns = invoked.map((spec) => props.versionOf(spec).lambda.functionArn);
+      const anyVersionArns = functionArns.map((arn) => `${arn}:*`);
       stateMachine.addToRolePolicy(
         new PolicyStatement({
           actions: ['lambda:InvokeFunction'],
-          resources: invoked.map((spec) => props.functionOf(spec).functionArn),
+          resources: [...functionArns, ...anyVersionArns],
         }),
       );
+      for (const arn of anyVersionArns)
+        acknowledgeWildcardResource(
+          stateMachine.role,
+          arn,
+          'Every published version of one step function (the `:*` qualifier) and nothing else: a running ' +
+            'execution invokes the version its definition named when it started, so no deploy may revoke it.',
+        );
       Validations.of(stateMachine.role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason:
