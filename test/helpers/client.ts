@@ -1,4 +1,4 @@
-import { signedHeaders } from '../../shared/auth/signature';
+import { canonicalPathWithQuery, signedHeaders } from '../../shared/auth/signature';
 
 /** A signing HTTP client over real sockets, as CI and the CLI use the API. */
 export interface Key {
@@ -21,7 +21,7 @@ const signedSeconds = new Map<string, Set<number>>();
  * (API.md section 2). An identical write signed before gets an earlier second it never used (well
  * within the 300 s skew), so it can never collide with one sent earlier either.
  */
-function unusedSecond(write: string, nowMs: number): number {
+export function unusedSecond(write: string, nowMs: number): number {
   const used = signedSeconds.get(write) ?? new Set<number>();
   signedSeconds.set(write, used);
   let second = Math.floor(nowMs / 1000);
@@ -47,7 +47,7 @@ export class Client {
       options.now ??
       (method === 'GET'
         ? Date.now()
-        : unusedSecond(`${this.key?.id} ${method} ${path}\n${payload}`, Date.now()));
+        : unusedSecond(`${this.key?.id} ${method} ${canonicalPathWithQuery(path)}\n${payload}`, Date.now()));
     const headers: Record<string, string> = {
       ...(payload ? { 'content-type': 'application/json' } : {}),
       ...(this.key && options.sign !== false ? signedHeaders(this.key, method, path, payload, now) : {}),

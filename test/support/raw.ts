@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
-import { signedHeaders } from '../../shared/auth/signature';
-import type { Key } from '../helpers/client';
+import { canonicalPathWithQuery, signedHeaders } from '../../shared/auth/signature';
+import { type Key, unusedSecond } from '../helpers/client';
 
 /**
  * A raw HTTP client for hostile tests: the path is sent byte for byte (no URL normalisation, so
@@ -73,7 +73,17 @@ export function signedRaw(
     body: body || undefined,
     headers: {
       ...(body ? { 'content-type': 'application/json' } : {}),
-      ...signedHeaders(key, method, path, body, options.nowMs ?? Date.now()),
+      // A write never reuses a signature: two paths with one canonical form sign alike (API.md section 2).
+      ...signedHeaders(
+        key,
+        method,
+        path,
+        body,
+        options.nowMs ??
+          (method === 'GET'
+            ? Date.now()
+            : unusedSecond(`${key.id} ${method} ${canonicalPathWithQuery(path)}\n${body}`, Date.now())),
+      ),
       ...options.headers,
     },
   });
