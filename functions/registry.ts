@@ -110,8 +110,9 @@ export const FUNCTIONS: FunctionSpec[] = [
     120,
   ),
   // A polling agent's status URL, one GET with a short retry; a job that times out ends the release's
-  // hold on its target, which wakes the releases waiting for it.
-  step('step-poll', 'jobs', 'poll', 'PollFunctionArn', ['taskCallbacks', 'agentSecrets']),
+  // hold on its target, which wakes the releases waiting for it; at the bound on an execution's loop
+  // rounds it starts the release's next execution (shared/rollouts/rounds.ts).
+  step('step-poll', 'jobs', 'poll', 'PollFunctionArn', ['executions', 'taskCallbacks', 'agentSecrets']),
   step('step-complete', 'rollout', 'completeRelease', 'CompleteFunctionArn', ['executions', 'taskCallbacks']),
   // Measures run providers with their own timeouts (10 s each, in parallel).
   step(

@@ -1,6 +1,7 @@
 import { policyContext } from '../../shared/rollouts/gates';
 import { jobIdOf } from '../../shared/rollouts/ids';
 import { dispatchReleaseJob, pollJob } from '../../shared/rollouts/jobs';
+import { pollRound } from '../../shared/rollouts/rounds';
 import { jobTimeout, startDeploying } from '../../shared/rollouts/steps';
 import { runtime } from '../../shared/runtime';
 import { TERMINAL_RELEASE } from '../../shared/status';
@@ -99,5 +100,8 @@ export const poll = async (input: StepInput & { job: { jobId: string } }) => {
   ]);
   const outcome = await pollJob(rt, input.job.jobId, timeoutSeconds);
   if (!release) throw new ReleaseClosed();
+  if (outcome.status === 'polling' && (await pollRound(rt, release)) === 'continued') {
+    return { jobId: outcome.jobId, status: 'continued' as const };
+  }
   return outcome;
 };

@@ -22,16 +22,16 @@ import {
 import { closedGate, policyContext } from './gates';
 import { type JobOutcome, recordJobStatus } from './jobs';
 import { claimTarget, releaseTargetLock } from './lock';
+import { continuedInNewExecution } from './rounds';
 import { abortOf, getAbort, haltIfNeeded, rollBackEnvironment } from './safety';
 import {
   initialVerification,
-  MAX_MEASURES_PER_EXECUTION,
   measureRound,
   renderVerification,
   secondsUntilNextDue,
   type VerificationState,
 } from './verify';
-import { resumeTask, signals, startRollout } from './workflow';
+import { resumeTask, signals } from './workflow';
 
 /** What Evaluate tells the state machine to do next (the Choice state routes on `next`). */
 export type Decision =
@@ -476,20 +476,9 @@ export async function complete(
 
 /** Measure: one round of the verification loop. */
 export async function measureStep(rt: Runtime, key: ReleaseKey): Promise<Decision> {
-  let release = await load(rt, key);
+  const release = await load(rt, key);
   if (release.status !== 'verifying') return { next: 'done' };
-  const state = release.verification as VerificationState | undefined;
-  if (state && state.measuresThisExecution >= MAX_MEASURES_PER_EXECUTION) {
-    // Continue in a new execution: the history of this one stays bounded.
-    release = await updateRelease(
-      rt,
-      release,
-      { generation: (release.generation ?? 0) + 1, verification: { ...state, measuresThisExecution: 0 } },
-      ['verifying'],
-    );
-    await startRollout(rt, release);
-    return { next: 'done' };
-  }
+  if (await continuedInNewExecution(rt, release)) return { next: 'done' };
   const { rules } = await policyContext(rt, release);
   const round = await measureRound(rt, release, rules.verification);
   const measurements = renderVerification(round);

@@ -6,6 +6,7 @@ import { ConditionFailed } from '../store/client';
 import { type ReleaseRecord, updateRelease } from '../store/rollouts';
 import { type MetricProgress, overall, record, start, type Verdict, verdict } from '../verification/analysis';
 import { measure } from '../verification/providers';
+import { oneMoreRound } from './rounds';
 
 /**
  * Verification after a successful job (API.md section 3): a bounded Wait -> Measure -> Choice loop in
@@ -15,24 +16,14 @@ type Metric = MergedRules['verification'][number];
 
 export interface VerificationState {
   startedAt: string;
-  /** Measure steps run by the current execution (bounds its history; see MAX_MEASURES_PER_EXECUTION). */
-  measuresThisExecution: number;
   metrics: Record<string, { progress: MetricProgress; nextDueAt: string; verdict: Verdict; policy: string }>;
   verdict: Verdict;
   finishedAt: string | null;
 }
 
-/**
- * A Measure round adds 9 history events (Wait entered/exited, Task entered, scheduled, started,
- * succeeded, exited, Choice entered/exited). 1,000 rounds stay under 9,100 events, far below
- * Step Functions' 25,000; a longer bake continues in a new execution of the next generation.
- */
-export const MAX_MEASURES_PER_EXECUTION = 1000;
-
 export function initialVerification(metrics: Metric[], now: Date): VerificationState {
   return {
     startedAt: now.toISOString(),
-    measuresThisExecution: 0,
     metrics: Object.fromEntries(
       metrics.map((m) => [
         m.name,
@@ -65,11 +56,7 @@ export async function measureRound(
 ): Promise<VerificationState> {
   const now = currentDate();
   const state = (release.verification as VerificationState | undefined) ?? initialVerification(metrics, now);
-  const next: VerificationState = {
-    ...state,
-    metrics: { ...state.metrics },
-    measuresThisExecution: state.measuresThisExecution + 1,
-  };
+  const next: VerificationState = { ...state, metrics: { ...state.metrics } };
   await Promise.all(
     metrics.map(async (metric) => {
       const current = next.metrics[metric.name] ?? {
@@ -95,7 +82,7 @@ export async function measureRound(
   next.verdict = overall(Object.values(next.metrics).map((m) => m.verdict));
   if (next.verdict !== 'continue') next.finishedAt = isoNow();
   try {
-    await updateRelease(rt, release, { verification: next }, ['verifying']);
+    await updateRelease(rt, release, { verification: next, ...oneMoreRound(release) }, ['verifying']);
   } catch (error) {
     if (!(error instanceof ConditionFailed)) throw error;
   }

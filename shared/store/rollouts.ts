@@ -52,6 +52,8 @@ export interface ReleaseRecord extends ReleaseKey {
   forced?: { by: string; reason: string; at: string };
   /** Bumped when an override replaces the release's execution (names stay deterministic). */
   generation?: number;
+  /** Poll and Measure rounds of the generation's execution (bounds its history; shared/rollouts/rounds.ts). */
+  executionRounds?: { generation: number; count: number };
   /** The kind of the release's next job: `rollback` for an on-demand rollback to this version. */
   jobKind?: 'deploy' | 'rollback';
   /** The rollback job of a failed release (its id; the version is `rolledBackTo`). */

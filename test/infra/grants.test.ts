@@ -72,6 +72,8 @@ const ALLOWED_EXTRAS: Record<string, string[]> = {
   'api-approvals': ['states:StartExecution'],
   'step-begin': ['states:StartExecution'],
   'step-evaluate': ['states:StartExecution'],
+  // Starts the release's next execution at the bound on loop rounds (shared/rollouts/rounds.ts).
+  'step-poll': ['states:StopExecution'],
   'step-wait': ['states:StartExecution'],
 };
 
