@@ -92,10 +92,15 @@ export async function runChunk(rt: Runtime, task: WorkTask, cursor: string | nul
   );
   const ctx: Context = { rt, deployment, environments: chosen, version };
 
+  // With no ready version there is no release to ensure: a whole-inventory pass would read every
+  // resource for nothing, so only the targets that vanished are looked for.
+  const nothingToEnsure = !version && !(task.type === 'reconcile' && 'resources' in task.scope);
   const after = await (at.phase === 'resources'
     ? task.type === 'reconcile' && 'resources' in task.scope
       ? reconcileResources(ctx, task.scope.resources).then(() => undefined)
-      : ensureResourcePage(ctx, at.after)
+      : nothingToEnsure
+        ? Promise.resolve(undefined)
+        : ensureResourcePage(ctx, at.after)
     : cancelVanishedPage(ctx, at.after));
   const next = nextCursor(task, at, after, inScope);
   return next ? JSON.stringify(next) : null;
