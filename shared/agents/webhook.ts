@@ -56,6 +56,14 @@ function statusUrlOf(body: string, base: URL, what: string): string | undefined 
   const { statusUrl } = value;
   if (typeof statusUrl === 'string' && URL.canParse(statusUrl, base.href)) {
     const resolved = new URL(statusUrl, base);
+    // API.md section 6: only the agent's own origin is polled, so an answer cannot point the server
+    // at another host (its metadata endpoint, the Lambda Runtime API, an internal service).
+    if (resolved.origin !== base.origin && (resolved.protocol === 'https:' || resolved.protocol === 'http:'))
+      throw new JobDispatchError(
+        `${what} answered 202 with a statusUrl of another origin (${resolved.origin}); only ${base.origin} is polled`,
+        false,
+        202,
+      );
     if (resolved.protocol === 'https:' || resolved.protocol === 'http:') return resolved.href;
   }
   throw new JobDispatchError(`${what} answered 202 with a statusUrl that is not an http(s) URL`, false, 202);
@@ -64,7 +72,13 @@ function statusUrlOf(body: string, base: URL, what: string): string | undefined 
 /** GET the status URL of a polled job: `{"status": "successful" | "failed"}`, anything else is still pending. */
 export async function pollJobStatus(statusUrl: string, deps: AgentDeps): Promise<JobStatus> {
   const what = `job status GET from ${URL.canParse(statusUrl) ? new URL(statusUrl).host : 'an invalid URL'}`;
-  const request = { method: 'GET' as const, url: statusUrl, headers: () => ({ Accept: 'application/json' }) };
+  // Redirects are never followed (API.md section 6): a 3xx is an answer like any other non-2xx.
+  const request = {
+    method: 'GET' as const,
+    url: statusUrl,
+    headers: () => ({ Accept: 'application/json' }),
+    redirect: 'manual' as const,
+  };
   return sendWithRetry(what, request, deps, (res) => {
     if (res.status < 200 || res.status > 299) throw httpFailure(what, res.status);
     const value = parseJson(res.body);

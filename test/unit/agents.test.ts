@@ -249,15 +249,15 @@ describe('webhook agent', () => {
     expect(server.requests).toHaveLength(3);
   });
 
-  it('switches to polling on 202 with a statusUrl', async () => {
+  it('switches to polling on 202 with a statusUrl of its own origin', async () => {
     const server = await startServer((_req, _i, res) =>
-      reply(res, 202, { statusUrl: 'https://agent.example/jobs/1' }),
+      reply(res, 202, { statusUrl: `${server.url}/jobs/1` }),
     );
     const { deps } = testDeps();
 
     await expect(dispatchJob({ type: 'webhook', url: server.url }, job, deps)).resolves.toEqual({
       type: 'polling',
-      statusUrl: 'https://agent.example/jobs/1',
+      statusUrl: `${server.url}/jobs/1`,
       pollIntervalSeconds: 30,
     });
     await expect(
@@ -287,6 +287,20 @@ describe('webhook agent', () => {
     const error = await dispatchError(dispatchJob({ type: 'webhook', url: bad.url }, job, deps));
     expect(error.retryable).toBe(false);
     expect(bad.requests).toHaveLength(1);
+  });
+
+  it.each([
+    ['another host', 'https://agent.example/jobs/1'],
+    ['the Lambda Runtime API', 'http://127.0.0.1:9001/2018-06-01/runtime/invocation/next'],
+    ['the instance metadata service', 'http://169.254.169.254/latest/meta-data/'],
+  ])('refuses a statusUrl on %s (issue 17: only the agent origin is polled)', async (_name, statusUrl) => {
+    const server = await startServer((_req, _i, res) => reply(res, 202, { statusUrl }));
+    const { deps } = testDeps();
+
+    const error = await dispatchError(dispatchJob({ type: 'webhook', url: server.url }, job, deps));
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain('another origin');
+    expect(server.requests).toHaveLength(1);
   });
 
   it('does not follow redirects', async () => {
@@ -443,6 +457,18 @@ describe('pollJobStatus', () => {
     const parseError = await dispatchError(pollJobStatus(garbled.url, deps));
     expect(parseError.message).toContain('not JSON');
     expect(garbled.requests).toHaveLength(2);
+  });
+
+  it('does not follow a redirect of the status URL (a success behind it does not count)', async () => {
+    const elsewhere = await startServer((_req, _i, res) => reply(res, 200, { status: 'successful' }));
+    const server = await startServer((_req, _i, res) =>
+      res.writeHead(302, { Location: elsewhere.url }).end(),
+    );
+    const { deps } = testDeps({ maxAttempts: 1 });
+
+    const error = await dispatchError(pollJobStatus(server.url, deps));
+    expect(error.status).toBe(302);
+    expect(elsewhere.requests).toHaveLength(0);
   });
 
   it('throws at once on a 404', async () => {
