@@ -208,22 +208,3 @@ export async function listAllConfig<T>(ctx: StoreContext, kind: ConfigKind): Pro
   } while (nextToken);
   return all;
 }
-
-export async function listProviderResources<T>(ctx: StoreContext, provider: string): Promise<Stored<T>[]> {
-  const all: Stored<T>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ctx.doc.send(
-      new QueryCommand({
-        TableName: ctx.tableName,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.provider(provider) },
-        ExclusiveStartKey: start,
-      }),
-    );
-    all.push(...(out.Items ?? []).map((item) => fromItem<T>(item)));
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return all;
-}

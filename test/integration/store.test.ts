@@ -14,7 +14,6 @@ import {
   InvalidPageToken,
   listAllConfig,
   listConfig,
-  listProviderResources,
   putConfig,
 } from '../../shared/store/config';
 import { keys } from '../../shared/store/keys';
@@ -27,6 +26,7 @@ import {
   updateItem,
   updateRelease,
 } from '../../shared/store/rollouts';
+import { providerResourceIds } from '../../shared/store/sync';
 import { createTableInput } from '../../shared/store/table';
 import {
   type DynamoBackend,
@@ -126,9 +126,11 @@ describe.each(BACKENDS)('store against $name', ({ start }) => {
       await putConfig(c, 'resource', 'g-1', { kind: 'vm', name: 'g', metadata: {} }, { provider: 'gcp' });
       await putConfig(c, 'resource', 'm-1', { kind: 'vm', name: 'm', metadata: {} });
 
-      const aws = await listProviderResources(c, 'aws');
+      const aws = await providerResourceIds(c, 'aws');
 
-      expect(aws.map((r) => [r.id, r.provider])).toEqual([['a-1', 'aws']]);
+      expect(
+        await Promise.all(aws.map(async (id) => [id, (await getConfig(c, 'resource', id))?.provider])),
+      ).toEqual([['a-1', 'aws']]);
       expect((await getConfig(c, 'resource', 'm-1'))?.provider).toBeUndefined();
     });
 
