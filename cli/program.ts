@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { version as packageVersion } from '../package.json';
 import { CliError, EXIT } from './client';
 import * as ops from './commands/ops';
 import { createVersion, getVersion, setVersionStatus } from './commands/version';
@@ -34,6 +35,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   const program = new Command('gantry')
     .description('Gantry: create versions, follow rollouts, approve, override and apply configuration')
+    .version(packageVersion)
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
     .addOption(new Option('--url <url>', 'Gantry API base URL').env('GANTRY_URL'))

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,51 +8,28 @@ import { FakeAgent } from '../helpers/agent';
 import { type Client, eventually } from '../helpers/client';
 import { ADMIN, startTestServer, TEST_KEYS } from '../helpers/local';
 import { freePort } from '../helpers/process';
+import { type Run, runNode } from './run';
 
 /** The `gantry` CLI as CI runs it: a child process against the local server, no TTY. */
 
 const ROOT = join(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'cli/bin.ts');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 let server: LocalServer;
 let admin: Client;
 const agent = new FakeAgent();
 const silent = new FakeAgent();
 
-/** Runs the CLI asynchronously: the server lives in this process, so the event loop must keep turning. */
+/** Runs the CLI from its TypeScript source. */
 function gantry(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  const merged: Record<string, string | undefined> = {
-    ...process.env,
+  const base = {
     GANTRY_URL: server.url,
     GANTRY_KEY_ID: ADMIN.id,
     GANTRY_KEY_SECRET: ADMIN.secret,
     GANTRY_POLL_MS: '100',
     GANTRY_JOB_TOKEN: undefined,
-    ...env,
   };
-  const childEnv = Object.fromEntries(
-    Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined),
-  );
-  const child = spawn(process.execPath, ['--import', 'tsx', BIN, ...args], {
-    cwd: ROOT,
-    env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return runNode(['--import', 'tsx', BIN, ...args], { ...base, ...env }, ROOT);
 }
 
 const keyEnv = (id: string) => {
