@@ -33,6 +33,17 @@ export async function requireConfig<T>(ctx: StoreContext, kind: ConfigKind, id: 
   return found;
 }
 
+/** The ids among `ids` with no stored object of that kind: one BatchGet, never a scan. */
+export async function missingConfigIds(ctx: StoreContext, kind: ConfigKind, ids: readonly string[]) {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return [];
+  const found = await batchGet(
+    ctx,
+    unique.map((id) => keys.config(kind, id)),
+  );
+  return unique.filter((id) => !found.has(itemId(keys.config(kind, id))));
+}
+
 const sameJson = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
 
 export interface SyncCounts {

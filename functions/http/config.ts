@@ -1,12 +1,13 @@
 import { invalid, notFound } from '../../shared/errors';
 import { type Actor, DETAIL_TYPES, type GantryEvent, publish } from '../../shared/events';
-import { render, requireConfig, syncProvider } from '../../shared/inventory';
+import { missingConfigIds, render, requireConfig, syncProvider } from '../../shared/inventory';
 import { assertNotInUse, RESOURCE_IDS_PER_TASK, type ReconcileScope } from '../../shared/rollouts/reconcile';
 import { queueWork } from '../../shared/rollouts/work-queue';
 import { type Runtime, runtime } from '../../shared/runtime';
-import type { SyncBody } from '../../shared/schemas/config';
+import type { DeploymentBody, SyncBody } from '../../shared/schemas/config';
 import { deleteConfig, InvalidPageToken, listConfig, putConfig } from '../../shared/store/config';
 import type { ConfigKind } from '../../shared/store/keys';
+import { unknownEnvironmentWarnings } from '../../shared/warnings';
 import { type ApiRequest, httpHandler, type Implementation, json } from './kernel';
 import { CONFIG_ROUTES } from './routes/config';
 
@@ -49,6 +50,13 @@ async function reconcile(rt: Runtime, kind: ConfigKind, ids: string[]): Promise<
   );
 }
 
+/** What a valid object may still be wrong about, answered as `warnings` (never stored). */
+async function warningsOf(rt: Runtime, kind: ConfigKind, body: object): Promise<string[]> {
+  if (kind !== 'deployment') return [];
+  const named = (body as DeploymentBody).environments ?? [];
+  return unknownEnvironmentWarnings(await missingConfigIds(rt, 'environment', named));
+}
+
 function crud(kind: ConfigKind, name: string): Record<string, Implementation> {
   const id = (request: ApiRequest) => request.params[idParam[kind]] as string;
   return {
@@ -59,7 +67,8 @@ function crud(kind: ConfigKind, name: string): Record<string, Implementation> {
       // Targets that appear get the newest ready version; targets that vanish are cancelled: off the
       // request, in bounded chunks (API.md section 3).
       await reconcile(rt, kind, [stored.id]);
-      return json(created ? 201 : 200, render(stored));
+      const warnings = await warningsOf(rt, kind, stored.data);
+      return json(created ? 201 : 200, { ...render(stored), ...(warnings.length ? { warnings } : {}) });
     },
     [`get${name}`]: async (request) =>
       json(200, render(await requireConfig<object>(runtime(), kind, id(request)))),

@@ -8,6 +8,7 @@ import { log } from '../../shared/log';
 import { runtime } from '../../shared/runtime';
 import { InvalidPageToken } from '../../shared/store/config';
 import { recordNonce } from '../../shared/store/nonces';
+import { jsonSyntaxError, leadingCause } from './explain';
 import { type RouteSpec, routeKey } from './routes/spec';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -49,7 +50,7 @@ export function json(status: number, body?: unknown): ApiResponse {
   return { status, body };
 }
 
-/** Zod issues become the contract's `details` with dotted paths. */
+/** Zod issues become the contract's `details` with dotted paths; `message` leads with the first cause. */
 export function parseWith<T extends z.ZodMiniType>(
   schema: T,
   value: unknown,
@@ -61,13 +62,7 @@ export function parseWith<T extends z.ZodMiniType>(
     path: issue.path.map(String).join('.'),
     message: issue.message,
   }));
-  const first = details[0];
-  throw invalid(
-    first
-      ? `${what} is invalid: ${first.path ? `${first.path}: ` : ''}${first.message}`
-      : `${what} is invalid.`,
-    details,
-  );
+  throw invalid(leadingCause(schema, value, result.error.issues, what), details);
 }
 
 function lowerCaseHeaders(headers: Event['headers']): Record<string, string | undefined> {
@@ -99,7 +94,7 @@ function parseBody(route: RouteSpec, headers: Record<string, string | undefined>
   try {
     return JSON.parse(raw) as unknown;
   } catch {
-    throw invalid('The request body is not valid JSON.');
+    throw invalid(jsonSyntaxError(raw));
   }
 }
 

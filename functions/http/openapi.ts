@@ -48,7 +48,12 @@ function operation(route: RouteSpec) {
   const responses: Record<string, unknown> = {};
   const content = Object.fromEntries((route.produces ?? ['application/json']).map((type) => [type, {}]));
   for (const [status, description] of Object.entries(route.responses)) {
-    responses[status] = status === '204' ? { description } : { description, content };
+    responses[status] =
+      status === '204'
+        ? { description }
+        : status.startsWith('3')
+          ? { description, headers: { Location: { schema: { type: 'string' } } } }
+          : { description, content };
   }
   if (route.auth.type !== 'public') {
     responses['400'] = errorResponse('Invalid request');

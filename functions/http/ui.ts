@@ -14,7 +14,7 @@ import {
 import { DEFAULT_VIEW_TTL_SECONDS, mintViewToken } from '../../shared/ui/view-token';
 import { ASSETS, PAGE_HTML } from '../../ui/assets';
 import { httpHandler, json } from './kernel';
-import { UI_ROUTES } from './routes/ui';
+import { STATUS_PAGE_PATH, UI_ROUTES } from './routes/ui';
 import { grantOf, readJson, SECURITY_HEADERS } from './view';
 
 /**
@@ -58,11 +58,12 @@ export const handler = httpHandler(UI_ROUTES, {
     const exp = Math.floor(Date.now() / 1000) + (body.ttlSeconds ?? DEFAULT_VIEW_TTL_SECONDS);
     const token = mintViewToken(key, exp, body.deployment);
     return json(201, {
-      url: `${rt.publicUrl}/ui?v=${encodeURIComponent(token)}`,
+      url: `${rt.publicUrl}${STATUS_PAGE_PATH}?v=${encodeURIComponent(token)}`,
       expiresAt: new Date(exp * 1000).toISOString(),
       deployment: body.deployment ?? null,
     });
   },
+  home: async () => ({ status: 302, headers: { location: STATUS_PAGE_PATH } }),
   statusPage: async () => ({
     status: 200,
     body: PAGE_HTML,

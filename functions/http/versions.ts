@@ -26,6 +26,7 @@ export const handler = httpHandler(VERSION_ROUTES, {
       version: out.version,
       releaseTargets: out.releaseTargets,
       releaseTargetCount: out.releaseTargetCount,
+      warnings: out.warnings,
     });
   },
   listVersions: async (request) => {

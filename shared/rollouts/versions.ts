@@ -9,7 +9,6 @@ import type { DeploymentBody } from '../schemas/config';
 import type { VersionBody } from '../schemas/rollouts';
 import { type ReleaseStatus, TERMINAL_RELEASE, UNDISPATCHED_RELEASE } from '../status';
 import { ConditionFailed } from '../store/client';
-import type { Stored } from '../store/config';
 import { loadInventory } from '../store/inventory';
 import { listReleasesPage, releaseStatusCounts } from '../store/pages';
 import {
@@ -25,6 +24,7 @@ import {
   versionKey,
 } from '../store/rollouts';
 import { computeReleaseTargets, type ReleaseTarget } from '../targets';
+import { versionWarnings } from '../warnings';
 import { releaseIdOf } from './ids';
 import { releaseTargetLock } from './lock';
 import { renderVerification, type VerificationState } from './verify';
@@ -47,11 +47,6 @@ export async function inParallel<T>(items: T[], work: (item: T) => Promise<void>
 
 export const bodyHashOf = (body: VersionBody) =>
   createHash('sha256').update(canonicalJson(body)).digest('hex');
-
-export async function targetsOf(rt: Runtime, deployment: Stored<DeploymentBody>) {
-  const { environments, resources } = await loadInventory(rt);
-  return computeReleaseTargets(deployment, environments, resources);
-}
 
 export function newRelease(version: VersionRecord, target: ReleaseTarget, now: string): ReleaseRecord {
   const key: ReleaseKey = { ...target, tag: version.tag };
@@ -163,6 +158,7 @@ export async function createVersion(
   version: Record<string, unknown>;
   releaseTargets: { environment: string; resource: string }[];
   releaseTargetCount: number;
+  warnings: string[];
 }> {
   const deployment = await requireConfig<DeploymentBody>(rt, 'deployment', deploymentId);
   const now = isoNow();
@@ -181,7 +177,8 @@ export async function createVersion(
   if (!created && item.bodyHash !== record.bodyHash) {
     throw conflict(`The version "${body.tag}" already exists with a different body.`);
   }
-  const { targets } = await targetsOf(rt, deployment);
+  const { environments, resources } = await loadInventory(rt);
+  const { targets } = computeReleaseTargets(deployment, environments, resources);
   // The releases are written and started off the request, in bounded chunks (shared/rollouts/work.ts).
   if (item.status === 'ready') await queueVersionRelease(rt, deploymentId, body.tag);
   await publish(rt, [
@@ -205,6 +202,14 @@ export async function createVersion(
       .slice(0, LISTED_TARGETS)
       .map((t) => ({ environment: t.environment, resource: t.resource })),
     releaseTargetCount: targets.length,
+    warnings: versionWarnings(
+      {
+        named: deployment.data.environments,
+        environmentIds: environments.map((e) => e.id),
+        resourceCount: resources.length,
+      },
+      targets.length,
+    ),
   };
 }
 

@@ -27,7 +27,11 @@ const crudRoutes = (
     summary: `Create or replace a ${kind.toLowerCase()}`,
     params: { [idParam]: idSchema },
     body,
-    responses: { 200: 'Replaced', 201: 'Created' },
+    // `warnings` (a deployment naming an environment that does not exist) is answered, never stored.
+    responses: {
+      200: 'Replaced: the stored object, and "warnings": [...] when there are any',
+      201: 'Created: the stored object, and "warnings": [...] when there are any',
+    },
   },
   {
     operationId: `get${kind}`,

@@ -17,7 +17,19 @@ const TargetSelection = z.object({
  * read API are public routes whose handler checks the view token (Authorization: View <token>).
  */
 
+/** Where the status page lives; `/` leads there. */
+export const STATUS_PAGE_PATH = '/ui';
+
 export const UI_ROUTES: RouteSpec[] = [
+  {
+    operationId: 'home',
+    method: 'GET',
+    path: '/',
+    fn: 'api-ui',
+    auth: { type: 'public' },
+    summary: 'Leads to the status page',
+    responses: { 302: `Redirect to ${STATUS_PAGE_PATH}` },
+  },
   {
     operationId: 'createViewLink',
     method: 'POST',
@@ -36,7 +48,7 @@ export const UI_ROUTES: RouteSpec[] = [
   {
     operationId: 'statusPage',
     method: 'GET',
-    path: '/ui',
+    path: STATUS_PAGE_PATH,
     fn: 'api-ui',
     auth: { type: 'public' },
     summary: 'The status page (HTML); its link carries the view token as ?v=',

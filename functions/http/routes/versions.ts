@@ -24,7 +24,10 @@ export const VERSION_ROUTES: RouteSpec[] = [
     summary: 'Create a version; ready versions start one rollout per release target',
     params: { deploymentId: Id },
     body: VersionBody,
-    responses: { 200: 'Same tag and body as before', 201: 'Created' },
+    responses: {
+      200: 'Same tag and body as before: {"version", "releaseTargets", "releaseTargetCount", "warnings"}',
+      201: 'Created: {"version", "releaseTargets", "releaseTargetCount", "warnings": [...]}',
+    },
   },
   {
     operationId: 'listVersions',
