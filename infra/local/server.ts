@@ -21,6 +21,7 @@ import type { ApiKey } from '../../shared/schemas/common';
 import { resetSecretSources } from '../../shared/secrets';
 import { scanUnfinishedReleases } from '../../shared/store/rollouts';
 import { createTableInput } from '../../shared/store/table';
+import { LOCAL_ACCESS_KEY_ID, newLocalSecret, refuseAwsRequest } from './aws-auth';
 import { LocalEventBus } from './eventbus';
 import {
   invokeLocal,
@@ -31,6 +32,7 @@ import {
   localDefinitions,
   stateMachineArn,
 } from './functions';
+import { hostGuard } from './hosts';
 import { enforceIam, runAs } from './iam';
 import { LocalStepFunctions } from './stepfunctions';
 
@@ -314,6 +316,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     });
   }
 
+  // Made at each start: only the handlers in this process can sign for the local AWS endpoints.
+  const awsSecret = newLocalSecret();
+  const hostAllowed = hostGuard(options.publicUrl);
   const server = createServer((req, res) => {
     handle(req, res).catch(() =>
       send(res, 500, JSON.stringify(errorBody('internal', 'The local server failed.'))),
@@ -325,8 +330,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   // The handlers read their configuration from the environment, as in Lambda.
   Object.assign(process.env, {
     AWS_REGION: LOCAL_REGION,
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ACCESS_KEY_ID: LOCAL_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: awsSecret,
     AWS_ENDPOINT_URL_DYNAMODB: dbEndpoint,
     AWS_ENDPOINT_URL_SFN: `${url}${SFN_PATH}`,
     AWS_ENDPOINT_URL_EVENTBRIDGE: `${url}${EVENTS_PATH}`,
@@ -347,10 +352,27 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const method = req.method ?? 'GET';
+    if (!hostAllowed(req.headers.host)) {
+      const message = 'The Host header does not name this server (127.0.0.1 or localhost).';
+      send(res, 403, JSON.stringify(errorBody('forbidden', message)));
+      return;
+    }
     const awsPath = path.replace(/\/$/, '');
     if (method === 'POST' && (awsPath === SFN_PATH || awsPath === EVENTS_PATH)) {
       const raw = await readBody(req, 10 * MAX_BODY_BYTES);
-      const body = raw === 'too_large' ? {} : (JSON.parse(raw.toString('utf8') || '{}') as unknown);
+      if (raw === 'too_large') {
+        const refusal = { __type: 'ValidationException', message: 'The request body is too large.' };
+        send(res, 413, JSON.stringify(refusal), 'application/x-amz-json-1.0');
+        return;
+      }
+      const service = awsPath === SFN_PATH ? 'states' : 'events';
+      const signed = { method, url: req.url ?? '/', headers: req.headers, body: raw };
+      const refusal = await refuseAwsRequest(signed, { secret: awsSecret, region: LOCAL_REGION, service });
+      if (refusal) {
+        send(res, 403, JSON.stringify(refusal), 'application/x-amz-json-1.0');
+        return;
+      }
+      const body = JSON.parse(raw.toString('utf8') || '{}') as unknown;
       const target = String(req.headers['x-amz-target'] ?? '');
       if (target === 'AWSStepFunctions.StartExecution' && !startBucket.take()) {
         throttled++;
