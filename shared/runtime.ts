@@ -20,6 +20,8 @@ export const ENV = {
   secretPrefix: 'GANTRY_SECRET_PREFIX',
   agentFunctionPrefix: 'GANTRY_AGENT_FUNCTION_PREFIX',
   timeScale: 'GANTRY_TIME_SCALE',
+  /** Address ranges outbound requests may reach besides public ones (shared/outbound.ts). */
+  outboundAllow: 'GANTRY_OUTBOUND_ALLOW',
   slackWebhookUrl: 'SLACK_WEBHOOK_URL',
   slackSigningSecret: 'SLACK_SIGNING_SECRET',
   slackWebhookSecretId: 'GANTRY_SLACK_WEBHOOK_SECRET_ID',

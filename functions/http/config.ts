@@ -1,11 +1,18 @@
 import { invalid, notFound } from '../../shared/errors';
 import { type Actor, DETAIL_TYPES, type GantryEvent, publish } from '../../shared/events';
 import { missingConfigIds, render, requireConfig, syncProvider } from '../../shared/inventory';
+import { redactPolicy } from '../../shared/policy/redact';
 import { assertNotInUse, RESOURCE_IDS_PER_TASK, type ReconcileScope } from '../../shared/rollouts/reconcile';
 import { queueWork } from '../../shared/rollouts/work-queue';
 import { type Runtime, runtime } from '../../shared/runtime';
-import type { DeploymentBody, SyncBody } from '../../shared/schemas/config';
-import { deleteConfig, InvalidPageToken, listConfig, putConfig } from '../../shared/store/config';
+import type { DeploymentBody, PolicyBody, SyncBody } from '../../shared/schemas/config';
+import {
+  deleteConfig,
+  InvalidPageToken,
+  listConfig,
+  putConfig,
+  type Stored,
+} from '../../shared/store/config';
 import type { ConfigKind } from '../../shared/store/keys';
 import { unknownEnvironmentWarnings } from '../../shared/warnings';
 import { type ApiRequest, httpHandler, type Implementation, json } from './kernel';
@@ -21,6 +28,10 @@ const idParam: Record<ConfigKind, string> = {
 };
 
 const actorOf = (request: ApiRequest): Actor => ({ keyId: request.caller?.keyId });
+
+/** A stored object as every answer shows it: a policy's plaintext header values redacted. */
+const show = (kind: ConfigKind, stored: Stored<object>) =>
+  render(kind === 'policy' ? { ...stored, data: redactPolicy(stored.data as PolicyBody) } : stored);
 
 /** The audit event of a configuration change (a deployment's own changes are filed under it). */
 const changed = (
@@ -68,10 +79,10 @@ function crud(kind: ConfigKind, name: string): Record<string, Implementation> {
       // request, in bounded chunks (API.md section 3).
       await reconcile(rt, kind, [stored.id]);
       const warnings = await warningsOf(rt, kind, stored.data);
-      return json(created ? 201 : 200, { ...render(stored), ...(warnings.length ? { warnings } : {}) });
+      return json(created ? 201 : 200, { ...show(kind, stored), ...(warnings.length ? { warnings } : {}) });
     },
     [`get${name}`]: async (request) =>
-      json(200, render(await requireConfig<object>(runtime(), kind, id(request)))),
+      json(200, show(kind, await requireConfig<object>(runtime(), kind, id(request)))),
     [`list${name}s`]: async (request) => {
       try {
         const page = await listConfig<object>(
@@ -80,7 +91,7 @@ function crud(kind: ConfigKind, name: string): Record<string, Implementation> {
           request.query as { limit?: number; nextToken?: string },
         );
         return json(200, {
-          items: page.items.map(render),
+          items: page.items.map((item) => show(kind, item)),
           ...(page.nextToken ? { nextToken: page.nextToken } : {}),
         });
       } catch (error) {

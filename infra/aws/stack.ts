@@ -3,6 +3,7 @@ import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ROUTES, UNKNOWN_ROUTE_FUNCTION } from '../../functions/http/routes';
+import { parseOutboundAllow } from '../../shared/outbound';
 import { Alarms } from './constructs/alarms';
 import { Api } from './constructs/api';
 import { Data } from './constructs/data';
@@ -22,6 +23,11 @@ export interface GantryStackProps extends StackProps {
   readonly logRetention?: RetentionDays;
   /** Take back the table a destroyed stack retained, by name, instead of creating an empty one. */
   readonly existingTableName?: string;
+  /**
+   * Address ranges outbound requests may reach besides public ones (GANTRY_OUTBOUND_ALLOW, e.g.
+   * `10.20.0.0/16,private`); default none. A value that does not parse fails the synth.
+   */
+  readonly outboundAllow?: string;
 }
 
 /** Gantry in one account and region: DESIGN.md section 2, `cdk deploy` as in infra/aws/DEPLOY.md. */
@@ -37,6 +43,7 @@ export class GantryStack extends Stack {
   constructor(scope: Construct, id: string, props: GantryStackProps = {}) {
     super(scope, id, props);
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    if (props.outboundAllow !== undefined) parseOutboundAllow(props.outboundAllow);
 
     this.data = new Data(this, 'Data', { existingTableName: props.existingTableName });
     this.events = new Events(this, 'Events');
@@ -52,6 +59,7 @@ export class GantryStack extends Stack {
       publicUrl: props.publicUrl ?? this.api.url,
       logRetention,
       agentFunctionPrefix: props.agentFunctionPrefix ?? `${this.stackName.toLowerCase()}-agent-`,
+      outboundAllow: props.outboundAllow,
     });
     const functionOf = (fnId: string) => this.functions.get(fnId).function;
     this.api.addRoutes(ROUTES, functionOf, UNKNOWN_ROUTE_FUNCTION);

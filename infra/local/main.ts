@@ -1,9 +1,11 @@
-import { startLocalServer } from './server';
+import { ENV } from '../../shared/runtime';
+import { LOCAL_OUTBOUND_ALLOW, startLocalServer } from './server';
 
 /** `npm start`: the whole service on 127.0.0.1, configured by the variables of API.md section 9. */
 // The SDK warns that its 2027 releases need Node 22; Gantry runs on 20 and 22 alike.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const port = Number(process.env.PORT ?? 3000);
+const outboundDefault = process.env[ENV.outboundAllow] === undefined;
 const server = await startLocalServer({
   port,
   dataDir: process.env.GANTRY_DATA_DIR ?? '.gantry',
@@ -14,6 +16,12 @@ const server = await startLocalServer({
 });
 
 console.log(`Gantry is listening on ${server.url} (data in ${server.dataDir})`);
+if (outboundDefault) {
+  console.log(
+    `Outbound requests may reach ${LOCAL_OUTBOUND_ALLOW} addresses: local runtime default; ` +
+      `${ENV.outboundAllow}=... to change (empty: only public addresses, as in AWS).`,
+  );
+}
 if (server.generatedKey) {
   console.log(`Admin key (also in ${server.dataDir}/api-keys.json):`);
   console.log(`  GANTRY_KEY_ID=${server.generatedKey.id}`);

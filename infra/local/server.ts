@@ -13,6 +13,7 @@ import { FUNCTIONS } from '../../functions/registry';
 import { parseApiKeys, resetKeySource } from '../../shared/auth/keys';
 import { nowMs, setTimeScale } from '../../shared/clock';
 import { errorBody } from '../../shared/errors';
+import { parseOutboundAllow } from '../../shared/outbound';
 import { resumeStalledWork } from '../../shared/rollouts/work';
 import { queueWork } from '../../shared/rollouts/work-queue';
 import { startRollouts } from '../../shared/rollouts/workflow';
@@ -49,6 +50,11 @@ export interface LocalServerOptions {
   publicUrl?: string;
   secrets?: string;
   timeScale?: number;
+  /**
+   * GANTRY_OUTBOUND_ALLOW (shared/outbound.ts); default the variable, else LOCAL_OUTBOUND_ALLOW. An
+   * empty string is the AWS default: no loopback, private or link-local address.
+   */
+  outboundAllow?: string;
   /** Keep DynamoDB in memory (tests). */
   inMemory?: boolean;
   /** Use this DynamoDB endpoint (e.g. DynamoDB Local) instead of starting dynalite; requests are then not counted. */
@@ -78,6 +84,8 @@ export interface LocalServer {
 }
 
 const TABLE_NAME = 'gantry';
+/** The local runtime's fakes and agents listen on loopback; AWS allows nothing but public addresses by default. */
+export const LOCAL_OUTBOUND_ALLOW = 'loopback';
 /** Lambda's limit on a synchronous invocation's response payload. */
 const LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024;
 const SFN_PATH = '/__local/sfn';
@@ -276,6 +284,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const dataDir = resolve(options.dataDir ?? '.gantry');
   mkdirSync(dataDir, { recursive: true });
   const keys = resolveKeys(dataDir, options.apiKeys);
+  const outboundAllow = options.outboundAllow ?? process.env[ENV.outboundAllow] ?? LOCAL_OUTBOUND_ALLOW;
+  parseOutboundAllow(outboundAllow); // a value that does not parse stops the start, naming the entry
 
   const db = options.dynamoEndpoint
     ? undefined
@@ -340,6 +350,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     [ENV.stateMachineArn]: stateMachineArn('rollout'),
     [ENV.publicUrl]: options.publicUrl ?? `http://127.0.0.1:${port}`,
     [ENV.apiKeys]: keys.json,
+    [ENV.outboundAllow]: outboundAllow,
     [ENV.secrets]: options.secrets ?? process.env[ENV.secrets] ?? '{}',
   });
   resetRuntime();

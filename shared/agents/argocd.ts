@@ -85,7 +85,7 @@ function argoCall(
   const described = `Argo CD ${what} on ${new URL(url).host}`;
   return sendWithRetry(
     described,
-    { method, url, headers: bearer(token), body: JSON.stringify(body), redirect: 'manual' },
+    { method, url, headers: bearer(token), body: JSON.stringify(body) },
     deps,
     (res) => {
       if (res.status < 200 || res.status > 299)
@@ -175,7 +175,7 @@ export async function pollArgoCd(statusUrl: string, poll: ArgoCdPoll, deps: Agen
   const what = `Argo CD application GET from ${URL.canParse(statusUrl) ? new URL(statusUrl).host : 'an invalid URL'}`;
   return sendWithRetry<Application>(
     what,
-    { method: 'GET', url: statusUrl, headers: bearer(token), redirect: 'manual' },
+    { method: 'GET', url: statusUrl, headers: bearer(token) },
     deps,
     (res) => {
       if (res.status < 200 || res.status > 299) throw httpFailure(what, res.status, argoMessage(res.body));

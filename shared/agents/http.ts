@@ -1,3 +1,4 @@
+import { OutboundError, outbound } from '../outbound';
 import type { AgentDeps } from './index';
 
 /** A job could not be handed to its agent. The message names the agent and the status, never a secret. */
@@ -19,7 +20,6 @@ export interface HttpRequest {
   /** Called for every attempt, so a signature carries a fresh timestamp. */
   headers: () => Record<string, string>;
   body?: string;
-  redirect?: 'follow' | 'manual';
 }
 
 export interface HttpResponse {
@@ -48,9 +48,10 @@ export async function resolveSecret(name: string, deps: AgentDeps): Promise<stri
 }
 
 /**
- * Sends `request` until `handle` returns. `handle` throws a JobDispatchError for an answer it does not want;
- * retryable ones, timeouts and connection errors are tried again after 1 s, 2 s, 4 s, ... (±20 % jitter)
- * until `maxAttempts` is used up.
+ * Sends `request` through the guarded outbound client (never following a redirect) until `handle`
+ * returns. `handle` throws a JobDispatchError for an answer it does not want; retryable ones, timeouts
+ * and connection errors are tried again after 1 s, 2 s, 4 s, ... (±20 % jitter) until `maxAttempts` is
+ * used up. A refused address or an answer over the size cap fails at once.
  */
 export async function sendWithRetry<T>(
   what: string,
@@ -58,7 +59,7 @@ export async function sendWithRetry<T>(
   deps: AgentDeps,
   handle: (response: HttpResponse) => T,
 ): Promise<T> {
-  const fetchFn = deps.fetch ?? globalThis.fetch;
+  const send = deps.outbound ?? outbound;
   const sleep = deps.sleep ?? defaultSleep;
   const timeoutMs = deps.attemptTimeoutMs ?? 10_000;
   const maxAttempts = Math.max(1, deps.maxAttempts ?? 4);
@@ -66,15 +67,13 @@ export async function sendWithRetry<T>(
   for (let attempt = 1; ; attempt++) {
     let failure: JobDispatchError;
     try {
-      const response = await fetchFn(request.url, {
+      const answer = await send({
+        url: request.url,
         method: request.method,
         headers: request.headers(),
         body: request.body,
-        redirect: request.redirect ?? 'follow',
-        // The signal also bounds reading the body, so a server that stalls mid-answer times out too.
-        signal: AbortSignal.timeout(timeoutMs),
+        timeoutMs,
       });
-      const answer = { status: response.status, body: await response.text() };
       try {
         return handle(answer);
       } catch (error) {
@@ -84,8 +83,8 @@ export async function sendWithRetry<T>(
     } catch (error) {
       if (error instanceof JobDispatchError) throw error;
       failure = new JobDispatchError(
-        `${what} failed: ${describeNetworkError(error, timeoutMs)}`,
-        true,
+        `${what} failed: ${describeNetworkError(error)}`,
+        retryable(error),
         undefined,
         {
           cause: error,
@@ -107,17 +106,14 @@ export async function sendWithRetry<T>(
   }
 }
 
-// Only the error name or code: undici's free text may quote the URL, which can carry credentials.
-function describeNetworkError(error: unknown, timeoutMs: number): string {
-  const name = error instanceof Error ? error.name : undefined;
-  if (name === 'TimeoutError' || name === 'AbortError') return `timed out after ${timeoutMs} ms`;
-  const cause = error instanceof Error ? error.cause : undefined;
-  const code =
-    typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string'
-      ? cause.code
-      : undefined;
-  return code ? `connection failed (${code})` : 'connection failed';
+// The outbound client's messages name no URL; anything else (an injected client's error) only by name.
+function describeNetworkError(error: unknown): string {
+  if (error instanceof OutboundError) return error.message;
+  return error instanceof Error ? `connection failed (${error.name})` : 'connection failed';
 }
+
+const retryable = (error: unknown) =>
+  !(error instanceof OutboundError) || error.reason === 'timeout' || error.reason === 'connection';
 
 /** Request headers of an API that takes a bearer token: built per attempt, the token never logged. */
 export const bearerHeaders = (token: string, mediaType: string) => () => ({

@@ -1,4 +1,5 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { Outbound } from '../outbound';
 import type { JobAgent } from '../schemas/config';
 import { type ArgoCdPoll, dispatchArgoCd, pollArgoCd } from './argocd';
 import { dispatchGithub } from './github';
@@ -38,8 +39,8 @@ export interface PollAnswer {
 export interface AgentDeps {
   /** Resolves a secretRef / tokenSecretRef. */
   getSecret: (name: string) => Promise<string>;
-  /** Default globalThis.fetch. */
-  fetch?: typeof fetch;
+  /** Default the guarded client of shared/outbound.ts; tests pass their own. */
+  outbound?: Outbound;
   /** Backoff sleeps; tests pass a fast one. */
   sleep?: (ms: number) => Promise<void>;
   /** Per HTTP attempt, default 10_000. */

@@ -68,7 +68,6 @@ export async function dispatchTerraformCloud(
         url,
         headers: headers(token),
         body: body === undefined ? undefined : JSON.stringify(body),
-        redirect: 'manual',
       },
       options,
       (res) => {
@@ -162,19 +161,14 @@ export async function pollTerraformCloud(
 ): Promise<PollAnswer> {
   const token = await resolveSecret(poll.tokenSecretRef, deps);
   const what = `Terraform Cloud run GET from ${URL.canParse(statusUrl) ? new URL(statusUrl).host : 'an invalid URL'}`;
-  return sendWithRetry(
-    what,
-    { method: 'GET', url: statusUrl, headers: headers(token), redirect: 'manual' },
-    deps,
-    (res) => {
-      if (res.status < 200 || res.status > 299) throw httpFailure(what, res.status, apiErrors(res.body));
-      try {
-        return judgeRun(JSON.parse(res.body) as Parameters<typeof judgeRun>[0]);
-      } catch {
-        throw new JobDispatchError(`${what} answered with a body that is not JSON`, true);
-      }
-    },
-  );
+  return sendWithRetry(what, { method: 'GET', url: statusUrl, headers: headers(token) }, deps, (res) => {
+    if (res.status < 200 || res.status > 299) throw httpFailure(what, res.status, apiErrors(res.body));
+    try {
+      return judgeRun(JSON.parse(res.body) as Parameters<typeof judgeRun>[0]);
+    } catch {
+      throw new JobDispatchError(`${what} answered with a body that is not JSON`, true);
+    }
+  });
 }
 
 /** JSON:API errors, `{"errors": [{"status", "title", "detail"}]}`: their titles and details, never a credential. */

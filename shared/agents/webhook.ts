@@ -29,24 +29,19 @@ export async function dispatchWebhook(
     };
   };
 
-  // Redirects are not followed: the body carries the callback token, and the signature covers this path only.
-  return sendWithRetry(
-    what,
-    { method: 'POST', url: url.href, headers, body, redirect: 'manual' },
-    deps,
-    (res) => {
-      // API.md section 6: any non-2xx answer is retried with backoff, then the job fails.
-      if (res.status < 200 || res.status > 299)
-        throw new JobDispatchError(`${what} answered HTTP ${res.status}`, true, res.status);
-      const statusUrl = res.status === 202 ? statusUrlOf(res.body, url, what) : undefined;
-      if (statusUrl === undefined) return { type: 'accepted' };
-      return {
-        type: 'polling',
-        statusUrl,
-        pollIntervalSeconds: agent.pollIntervalSeconds ?? DEFAULT_POLL_INTERVAL_SECONDS,
-      };
-    },
-  );
+  // A redirect is an answer (never followed): the body carries the callback token.
+  return sendWithRetry(what, { method: 'POST', url: url.href, headers, body }, deps, (res) => {
+    // API.md section 6: any non-2xx answer is retried with backoff, then the job fails.
+    if (res.status < 200 || res.status > 299)
+      throw new JobDispatchError(`${what} answered HTTP ${res.status}`, true, res.status);
+    const statusUrl = res.status === 202 ? statusUrlOf(res.body, url, what) : undefined;
+    if (statusUrl === undefined) return { type: 'accepted' };
+    return {
+      type: 'polling',
+      statusUrl,
+      pollIntervalSeconds: agent.pollIntervalSeconds ?? DEFAULT_POLL_INTERVAL_SECONDS,
+    };
+  });
 }
 
 /** The `statusUrl` of a 202 answer, resolved against the agent URL; undefined when the agent will call back. */
@@ -73,12 +68,7 @@ function statusUrlOf(body: string, base: URL, what: string): string | undefined 
 export async function pollJobStatus(statusUrl: string, deps: AgentDeps): Promise<JobStatus> {
   const what = `job status GET from ${URL.canParse(statusUrl) ? new URL(statusUrl).host : 'an invalid URL'}`;
   // Redirects are never followed (API.md section 6): a 3xx is an answer like any other non-2xx.
-  const request = {
-    method: 'GET' as const,
-    url: statusUrl,
-    headers: () => ({ Accept: 'application/json' }),
-    redirect: 'manual' as const,
-  };
+  const request = { method: 'GET' as const, url: statusUrl, headers: () => ({ Accept: 'application/json' }) };
   return sendWithRetry(what, request, deps, (res) => {
     if (res.status < 200 || res.status > 299) throw httpFailure(what, res.status);
     const value = parseJson(res.body);

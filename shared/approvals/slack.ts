@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { type Outbound, OutboundError, outbound } from '../outbound';
 
 /** What the Slack message about one approval shows (API.md section 7). */
 export interface ApprovalSummary {
@@ -138,11 +139,14 @@ export interface PostOptions {
 
 const RETRIES = 2;
 
-/** POSTs `body` as JSON to an incoming webhook; retries twice on 5xx, timeouts and connection errors. */
+/**
+ * POSTs `body` as JSON to an incoming webhook through the guarded outbound client (a redirect is an
+ * answer, not followed); retries twice on 5xx, timeouts and connection errors.
+ */
 export async function postToSlack(
   webhookUrl: string,
   body: unknown,
-  fetchImpl: typeof fetch = fetch,
+  send: Outbound = outbound,
   options: PostOptions = {},
 ): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 5000;
@@ -152,27 +156,28 @@ export async function postToSlack(
   for (let attempt = 0; attempt <= RETRIES; attempt++) {
     if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, retryDelayMs * attempt));
     try {
-      const response = await fetchImpl(webhookUrl, {
+      const response = await send({
+        url: webhookUrl,
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: payload,
-        signal: AbortSignal.timeout(timeoutMs),
+        timeoutMs,
+        maxBytes: 64 * 1024,
       });
-      const answer = await response.text();
-      if (response.ok) return;
+      if (response.status >= 200 && response.status <= 299) return;
       // Slack answers errors with a short code such as `invalid_payload`; anything else is not repeated.
-      const detail = /^[a-z_]{1,64}$/.test(answer.trim()) ? `: ${answer.trim()}` : '';
+      const answer = response.body.trim();
+      const detail = /^[a-z_]{1,64}$/.test(answer) ? `: ${answer}` : '';
       failure = new SlackError(`Slack webhook answered HTTP ${response.status}${detail}`, response.status);
       if (response.status < 500) throw failure;
     } catch (error) {
       if (error instanceof SlackError) throw error;
-      // Never the fetch error's own text: it may quote the URL.
-      const name = error instanceof Error ? error.name : '';
-      failure = new SlackError(
-        name === 'TimeoutError' || name === 'AbortError'
-          ? `Slack webhook timed out after ${timeoutMs} ms`
-          : 'Slack webhook could not be reached',
-      );
+      // The outbound client's messages name no URL; another error's own text might.
+      if (error instanceof OutboundError && error.reason === 'timeout')
+        failure = new SlackError(`Slack webhook timed out after ${timeoutMs} ms`);
+      else if (error instanceof OutboundError && (error.reason === 'refused' || error.reason === 'too_large'))
+        throw new SlackError(`Slack webhook failed: ${error.message}`);
+      else failure = new SlackError('Slack webhook could not be reached');
     }
   }
   throw new SlackError(`${failure.message} (gave up after ${RETRIES + 1} attempts)`, failure.status);

@@ -5,7 +5,7 @@ import { secrets } from '../secrets';
 import { ConditionFailed } from '../store/client';
 import { type ReleaseRecord, updateRelease } from '../store/rollouts';
 import { type MetricProgress, overall, record, start, type Verdict, verdict } from '../verification/analysis';
-import { measure } from '../verification/providers';
+import { keptResult, type Measurement, measure } from '../verification/providers';
 import { oneMoreRound } from './rounds';
 
 /**
@@ -89,6 +89,10 @@ export async function measureRound(
   return next;
 }
 
+/** A measurement as shown; one stored before bodies were dropped (issue 17) loses its body here too. */
+const shown = (m: Measurement): Measurement =>
+  m.value === undefined ? m : { ...m, value: keptResult(m.value) };
+
 /** What GET version shows of a release's verification: outcome and the last values. */
 export function renderVerification(state: VerificationState | undefined) {
   if (!state) return null;
@@ -104,7 +108,7 @@ export function renderVerification(state: VerificationState | undefined) {
       successes: m.progress.successes,
       failures: m.progress.failures,
       inconclusive: m.progress.inconclusive,
-      last: m.progress.last ?? null,
+      last: m.progress.last ? shown(m.progress.last) : null,
     })),
   };
 }

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { CelCompileError, compileCel } from '../cel';
 import { RRule } from '../rrule';
-import { Id, Int, ResourceId, SecretName, StringMap, Text, Url, withinStoredSize } from './common';
+import { Id, Int, MapKey, ResourceId, SecretName, StringMap, Text, Url, withinStoredSize } from './common';
 
 /** The configuration objects of API.md section 3 (inventory, deployments, policies). */
 
@@ -219,12 +219,33 @@ export type DeploymentBody = z.infer<typeof DeploymentBody>;
 
 const Seconds = Int(0, 365 * 24 * 3600);
 
+/** What GET shows for a plaintext header value of a verification metric (shared/policy/redact.ts). */
+export const REDACTED = '[redacted]';
+
+/** A verification request header: a plain value, or `{"secretRef"}` read at each measurement. */
+const HeaderValue = z.union([
+  z.string().check(
+    z.maxLength(1024),
+    z.refine(
+      (value) => value !== REDACTED,
+      `"${REDACTED}" is what a read shows for a header value: send the value itself again`,
+    ),
+  ),
+  z.strictObject({ secretRef: SecretName }),
+]);
+const Headers = z
+  .record(
+    MapKey(128).check(z.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name')),
+    HeaderValue,
+  )
+  .check(z.refine((map) => Object.keys(map).length <= 100, 'at most 100 entries'));
+
 const MetricProvider = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('http'),
     url: Url,
     method: z._default(z.enum(['GET', 'POST']), 'GET'),
-    headers: z.optional(StringMap),
+    headers: z.optional(Headers),
     body: z.optional(z.string().check(z.maxLength(65_536))),
     timeoutSeconds: z.optional(Int(1, 60)),
   }),

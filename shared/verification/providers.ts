@@ -1,6 +1,7 @@
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { z } from 'zod/mini';
 import { evaluateCel } from '../cel';
+import { type Outbound, OutboundError, outbound } from '../outbound';
 import type { Metric as MetricSchema } from '../schemas/config';
 
 /**
@@ -11,7 +12,8 @@ import type { Metric as MetricSchema } from '../schemas/config';
  *
  * Provider results (what `result` is in the condition):
  * - http:              {status, json (parsed body or null), body (text, first 64 KB)}; any status is
- *                      a result (the condition judges it), only a failed request is inconclusive.
+ *                      a result (the condition judges it; a redirect is not followed), only a failed
+ *                      request is inconclusive. A header may be a {secretRef}, read at each measurement.
  * - prometheus:        {value (first sample, number), vector: [{metric, value}]}; Prometheus'
  *                      instant query API, GET {url}/api/v1/query?query=.
  * - datadog:           {value (last non-null point of the first series)}; GET {apiUrl}/api/v1/query
@@ -20,6 +22,8 @@ import type { Metric as MetricSchema } from '../schemas/config';
  * - cloudwatch-alarms: {inAlarm, alarms (names in ALARM), total}; DescribeAlarms (metric and
  *                      composite alarms, paginated). No matching alarm at all is inconclusive: a
  *                      misspelt name must not pass as "no open alarms".
+ * The measurement keeps only what `keptResult` picks (status, value, alarm counts and names), never
+ * a response body: a read key must not read what a metric endpoint answered.
  */
 
 export type Metric = z.infer<typeof MetricSchema>;
@@ -28,7 +32,7 @@ type Result = Record<string, unknown>;
 
 export type Measurement = {
   outcome: 'success' | 'failure' | 'inconclusive';
-  /** The result object the condition saw, trimmed to at most 2 KB of JSON. */
+  /** What `keptResult` keeps of the result the condition saw, trimmed to at most 2 KB of JSON. */
   value?: unknown;
   /** Why the measurement is inconclusive. */
   error?: string;
@@ -37,7 +41,8 @@ export type Measurement = {
 
 export interface ProviderDeps {
   getSecret(name: string): Promise<string>;
-  fetch?: typeof fetch;
+  /** Default the guarded client of shared/outbound.ts; tests pass their own. */
+  outbound?: Outbound;
   cloudwatch?: (region?: string) => CloudWatchClient;
   /** Per measurement, default 10 000; an http provider's own timeoutSeconds wins. */
   timeoutMs?: number;
@@ -46,7 +51,6 @@ export interface ProviderDeps {
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const HTTP_BODY_LIMIT = 64 * 1024;
 export const VALUE_LIMIT = 2048;
-const ANSWER_LIMIT = 4 * 1024 * 1024;
 const CLOUDWATCH_PERIODS = 5;
 const MAX_ALARM_PAGES = 20;
 
@@ -63,11 +67,13 @@ export async function measure(metric: Metric, deps: ProviderDeps, now = new Date
   const secrets: string[] = [];
   let result: Result;
   try {
-    result = await withTimeout(timeoutMs, (signal) => query(provider, deps, signal, now, secrets));
+    result = await withTimeout(timeoutMs, (signal) =>
+      query(provider, { ...deps, timeoutMs }, signal, now, secrets),
+    );
   } catch (error) {
     return { outcome: 'inconclusive', error: `${provider.type}: ${describe(error, secrets)}`, at };
   }
-  const value = trimValue(result);
+  const value = trimValue(keptResult(result));
   const condition = evaluateCel(metric.successCondition, { result });
   if (!condition.ok) {
     return {
@@ -92,9 +98,9 @@ function query(
 ): Promise<Result> {
   switch (provider.type) {
     case 'http':
-      return http(provider, deps.fetch ?? fetch, signal);
+      return http(provider, deps, signal, secrets);
     case 'prometheus':
-      return prometheus(provider, deps.fetch ?? fetch, signal);
+      return prometheus(provider, deps, signal);
     case 'datadog':
       return datadog(provider, deps, signal, now, secrets);
     case 'cloudwatch':
@@ -106,19 +112,51 @@ function query(
 
 // ---- HTTP-based providers ---------------------------------------------------------------------
 
-async function http(p: Extract<Provider, { type: 'http' }>, fetcher: typeof fetch, signal: AbortSignal) {
-  const response = await fetcher(p.url, { method: p.method, headers: p.headers, body: p.body, signal });
-  const { text } = await readText(response, HTTP_BODY_LIMIT);
-  return { status: response.status, json: parseJson(text) ?? null, body: text };
+/** The fields of a result a measurement keeps: never `body`, `json` or Prometheus' `vector`. */
+const KEPT_FIELDS = ['status', 'value', 'inAlarm', 'total', 'alarms'];
+
+export function keptResult(result: unknown): Result {
+  if (typeof result !== 'object' || result === null) return {};
+  return Object.fromEntries(Object.entries(result).filter(([key]) => KEPT_FIELDS.includes(key)));
+}
+
+async function http(
+  p: Extract<Provider, { type: 'http' }>,
+  deps: ProviderDeps,
+  signal: AbortSignal,
+  secrets: string[],
+) {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(p.headers ?? {})) {
+    if (typeof value === 'string') headers[name] = value;
+    else {
+      const secret = await deps.getSecret(value.secretRef);
+      secrets.push(secret);
+      headers[name] = secret;
+    }
+  }
+  const response = await (deps.outbound ?? outbound)({
+    url: p.url,
+    method: p.method,
+    headers,
+    body: p.body,
+    timeoutMs: deps.timeoutMs,
+    signal,
+  });
+  return {
+    status: response.status,
+    json: parseJson(response.body) ?? null,
+    body: Buffer.from(response.body).subarray(0, HTTP_BODY_LIMIT).toString('utf8'),
+  };
 }
 
 async function prometheus(
   p: Extract<Provider, { type: 'prometheus' }>,
-  fetcher: typeof fetch,
+  deps: ProviderDeps,
   signal: AbortSignal,
 ) {
   const url = `${p.url.replace(/\/+$/, '')}/api/v1/query?${new URLSearchParams({ query: p.query })}`;
-  const answer = await getJson(fetcher, url, {}, signal);
+  const answer = await getJson(deps, url, {}, signal);
   const data = field(answer, 'data');
   if (field(answer, 'status') !== 'success') throw new Inconclusive('query did not succeed');
   const type = field(data, 'resultType');
@@ -164,7 +202,7 @@ async function datadog(
   const base = (p.apiUrl ?? 'https://api.datadoghq.com').replace(/\/+$/, '');
   const url = `${base}/api/v1/query?${new URLSearchParams({ from: String(from), to: String(to), query: p.query })}`;
   const headers = { 'DD-API-KEY': apiKey, 'DD-APPLICATION-KEY': appKey, accept: 'application/json' };
-  const answer = await getJson(deps.fetch ?? fetch, url, headers, signal);
+  const answer = await getJson(deps, url, headers, signal);
   if (field(answer, 'status') === 'error') {
     throw new Inconclusive(`query error: ${String(field(answer, 'error') ?? 'unknown').slice(0, 200)}`);
   }
@@ -179,34 +217,17 @@ async function datadog(
 }
 
 async function getJson(
-  fetcher: typeof fetch,
+  deps: ProviderDeps,
   url: string,
   headers: Record<string, string>,
   signal: AbortSignal,
 ) {
-  const response = await fetcher(url, { headers, signal });
-  const { text, truncated } = await readText(response, ANSWER_LIMIT);
-  if (!response.ok) throw new Inconclusive(`answered HTTP ${response.status}`);
-  if (truncated) throw new Inconclusive('answer too large');
-  const json = parseJson(text);
+  const response = await (deps.outbound ?? outbound)({ url, headers, timeoutMs: deps.timeoutMs, signal });
+  if (response.status < 200 || response.status > 299)
+    throw new Inconclusive(`answered HTTP ${response.status}`);
+  const json = parseJson(response.body);
   if (json === undefined) throw new Inconclusive('answer is not JSON');
   return json;
-}
-
-async function readText(response: Response, limit: number): Promise<{ text: string; truncated: boolean }> {
-  if (!response.body) return { text: '', truncated: false };
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  while (size <= limit) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
-  }
-  const truncated = size > limit;
-  if (truncated) await reader.cancel().catch(() => undefined);
-  return { text: Buffer.concat(chunks).subarray(0, limit).toString('utf8'), truncated };
 }
 
 function parseJson(text: string): unknown {
@@ -329,11 +350,11 @@ export async function withTimeout<T>(ms: number, run: (signal: AbortSignal) => P
 /** A short reason: our own messages as they are, others by name and cause, secrets and URLs removed. */
 function describe(error: unknown, secrets: string[]): string {
   if (error instanceof Timeout || error instanceof Inconclusive) return error.message;
-  if (!(error instanceof Error)) return clean(String(error), secrets);
-  const code = field(error.cause, 'code');
-  if (error.message === 'fetch failed') {
-    return typeof code === 'string' ? `request failed (${code})` : 'request failed';
+  if (error instanceof OutboundError) {
+    if (error.reason !== 'connection') return error.message;
+    return error.code ? `request failed (${error.code})` : 'request failed';
   }
+  if (!(error instanceof Error)) return clean(String(error), secrets);
   return clean(`${error.name}: ${error.message}`, secrets);
 }
 

@@ -100,7 +100,8 @@ describe('verification and automatic rollback', () => {
     const verification = done.body.releases[0]?.verification;
     expect(verification?.status).toBe('passed');
     expect(verification?.metrics[0]?.last?.outcome).toBe('success');
-    expect(JSON.stringify(verification?.metrics[0]?.last?.value)).toContain('0.001');
+    // Issue 17 item 3: the status, never the body the metric endpoint answered (errorRate 0.001).
+    expect(verification?.metrics[0]?.last?.value).toEqual({ status: 200 });
   });
 
   it('a bad metric rolls every affected target back to its last good version', async () => {

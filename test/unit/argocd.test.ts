@@ -145,10 +145,10 @@ describe('dispatchArgoCd', () => {
     let calls = 0;
     const deps = {
       getSecret: async () => 'token',
-      fetch: (async () => {
+      outbound: async () => {
         calls++;
-        return new Response('{}');
-      }) as typeof fetch,
+        return { status: 200, body: '{}' };
+      },
     };
     const agent = {
       type: 'argocd' as const,

@@ -10,6 +10,7 @@ import {
   SlackError,
   verifySlackSignature,
 } from '../../shared/approvals/slack';
+import { outbound } from '../../shared/outbound';
 
 const REVIEW_URL = 'https://gantry.example.com/approvals/01APPROVAL?t=tok_abc123-XYZ';
 
@@ -304,7 +305,7 @@ describe('postToSlack', () => {
   it('POSTs the body as JSON', async () => {
     const server = await startServer((_i, res) => res.writeHead(200).end('ok'));
     const body = approvalMessage(summary);
-    await postToSlack(server.url, body, fetch, fast);
+    await postToSlack(server.url, body, outbound, fast);
     expect(server.requests).toHaveLength(1);
     const [request] = server.requests;
     expect(request?.method).toBe('POST');
@@ -314,14 +315,14 @@ describe('postToSlack', () => {
 
   it('retries on 500 and succeeds', async () => {
     const server = await startServer((i, res) => res.writeHead(i < 2 ? 500 : 200).end(i < 2 ? 'oops' : 'ok'));
-    await postToSlack(server.url, { text: 'hi' }, fetch, fast);
+    await postToSlack(server.url, { text: 'hi' }, outbound, fast);
     expect(server.requests).toHaveLength(3);
     expect(new Set(server.requests.map((r) => r.body))).toEqual(new Set(['{"text":"hi"}']));
   });
 
   it('gives up after two retries without naming the URL', async () => {
     const server = await startServer((_i, res) => res.writeHead(503).end('service_unavailable'));
-    const error = await slackError(postToSlack(server.url, { text: 'hi' }, fetch, fast), server.url);
+    const error = await slackError(postToSlack(server.url, { text: 'hi' }, outbound, fast), server.url);
     expect(server.requests).toHaveLength(3);
     expect(error.status).toBe(503);
     expect(error.message).toContain('503');
@@ -329,28 +330,28 @@ describe('postToSlack', () => {
 
   it('does not retry a 4xx', async () => {
     const server = await startServer((_i, res) => res.writeHead(400).end('invalid_payload'));
-    const error = await slackError(postToSlack(server.url, { text: 'hi' }, fetch, fast), server.url);
+    const error = await slackError(postToSlack(server.url, { text: 'hi' }, outbound, fast), server.url);
     expect(server.requests).toHaveLength(1);
     expect(error.message).toContain('invalid_payload');
   });
 
   it('does not echo an unexpected response body', async () => {
     const server = await startServer((_i, res) => res.writeHead(404).end(`no route for ${server.url}`));
-    await slackError(postToSlack(server.url, { text: 'hi' }, fetch, fast), server.url);
+    await slackError(postToSlack(server.url, { text: 'hi' }, outbound, fast), server.url);
   });
 
   it('times out and retries a server that does not answer', async () => {
     const server = await startServer((i, res) => {
       if (i === 2) res.writeHead(200).end('ok');
     });
-    await postToSlack(server.url, { text: 'hi' }, fetch, { ...fast, timeoutMs: 200 });
+    await postToSlack(server.url, { text: 'hi' }, outbound, { ...fast, timeoutMs: 200 });
     expect(server.requests).toHaveLength(3);
   });
 
   it('reports a timeout once retries are used up', async () => {
     const server = await startServer(() => {});
     const error = await slackError(
-      postToSlack(server.url, { text: 'hi' }, fetch, { ...fast, timeoutMs: 100 }),
+      postToSlack(server.url, { text: 'hi' }, outbound, { ...fast, timeoutMs: 100 }),
       server.url,
     );
     expect(error.message).toMatch(/timed out/);
@@ -359,7 +360,7 @@ describe('postToSlack', () => {
 
   it('does not name the URL when the connection fails', async () => {
     const url = 'http://127.0.0.1:1/services/T000/B000/secretXYZ';
-    const error = await slackError(postToSlack(url, { text: 'hi' }, fetch, fast), url);
+    const error = await slackError(postToSlack(url, { text: 'hi' }, outbound, fast), url);
     expect(error.message).toMatch(/could not be reached/);
   });
 });

@@ -104,6 +104,8 @@ export interface FunctionsProps {
   readonly logRetention: RetentionDays;
   /** The lambda job agent may invoke only functions whose name starts with this. */
   readonly agentFunctionPrefix: string;
+  /** GANTRY_OUTBOUND_ALLOW of every function; unset: only public addresses (shared/outbound.ts). */
+  readonly outboundAllow?: string;
 }
 
 /** Every function of functions/registry.ts, with exactly the grants and variables its `needs` name. */
@@ -140,6 +142,7 @@ function environmentOf(spec: FunctionSpec, props: FunctionsProps): Record<string
     [ENV.bus]: props.bus.eventBusName,
     [ENV.stateMachineArn]: props.rollout.arn,
     [ENV.publicUrl]: props.publicUrl,
+    ...(props.outboundAllow === undefined ? {} : { [ENV.outboundAllow]: props.outboundAllow }),
     ...(spec.needs.includes('apiKeys') ? { [ENV.apiKeysSecretId]: props.secrets.apiKeys.secretArn } : {}),
     ...(spec.needs.includes('agentSecrets') ? { [ENV.secretPrefix]: props.secrets.namedSecretPrefix } : {}),
     ...(spec.needs.includes('agentFunctions')
