@@ -9,7 +9,7 @@ const POLL_MS = 2000;
 const token = new URLSearchParams(location.search).get('v');
 const byId = (id) => document.getElementById(id);
 const state = {
-  deployment: null, tag: null, follow: true, seq: 0, timer: 0, stopped: false, statuses: null, versionsKey: '', settled: '',
+  deployment: null, tag: null, follow: true, updatedAt: null, seq: 0, timer: 0, stopped: false, statuses: null, versionsKey: '', settled: '',
   // The drill-down: one environment, filtered, one page at a time (pages: the nextTokens that led here).
   environment: null, status: '', q: '', pages: [], next: null, timelineKey: '', timelineAt: 0, showTimeline: false, summary: null,
 };
@@ -67,17 +67,34 @@ function duration(ms) {
   return Math.floor(m / 60) + 'h ' + String(m % 60).padStart(2, '0') + 'm';
 }
 
+// What each read loads, so an error says what failed.
+const READS = {
+  deployments: 'the deployments', summary: 'the summary', versions: 'the versions', targets: 'the targets',
+  timeline: 'the timeline', plan: 'the plan',
+};
+
 async function api(path, params) {
   const query = new URLSearchParams(params || {}).toString();
-  const res = await fetch('/ui/api/' + path + (query ? '?' + query : ''), {
-    headers: { authorization: 'View ' + token },
-    cache: 'no-store',
-  });
+  const failure = 'Could not load ' + READS[path] + ': ';
+  let res;
+  try {
+    res = await fetch('/ui/api/' + path + (query ? '?' + query : ''), {
+      headers: { authorization: 'View ' + token },
+      cache: 'no-store',
+    });
+  } catch {
+    throw new Error(failure + 'the service did not answer.');
+  }
   const body = await res.json().catch(() => ({}));
-  const message = body.error ? body.error.message : 'The service answered ' + res.status + '.';
+  const message = failure + (body.error ? body.error.message : 'the service answered ' + res.status + '.');
   if (res.status === 401 || res.status === 403) throw new LinkError(message);
   if (!res.ok) throw new Error(message);
   return body;
+}
+
+/** The header's state ("Loading…" until the first answer): every way the page ends up sets it. */
+function showState(text) {
+  byId('updated').textContent = text;
 }
 
 function notice(text, kind) {
@@ -325,6 +342,8 @@ async function refresh() {
     if (state.follow && summary.version) state.tag = summary.version.tag;
     state.summary = summary;
     renderSummary(summary);
+    state.updatedAt = summary.now;
+    showState('Live \u00B7 updated ' + clock(summary.now));
     const tag = state.tag;
     const env = summary.environments.find((e) => e.id === state.environment);
     if (env && tag) {
@@ -334,7 +353,6 @@ async function refresh() {
     } else if (env) {
       byId('targets').replaceChildren(h('p', { class: 'muted' }, 'No versions yet.'));
     }
-    byId('updated').textContent = 'Live \u00B7 updated ' + clock(summary.now);
     notice('');
     const version = versions.items.find((v) => v.tag === tag);
     // The timeline of the targets the drill-down shows (the first page of all of them without one).
@@ -408,9 +426,12 @@ async function refreshDrill() {
 function failed(error) {
   if (error instanceof LinkError) {
     state.stopped = true;
-    byId('updated').textContent = 'Stopped';
+    showState('Stopped');
     notice(error.message + ' Ask for a new link with gantry open.', 'error');
-  } else notice('Could not refresh (' + error.message + '); trying again.', 'warn');
+    return;
+  }
+  showState((state.updatedAt ? 'Updated ' + clock(state.updatedAt) : 'Not loaded') + ' \u00B7 retrying');
+  notice(error.message + ' Trying again.', 'warn');
 }
 
 function remember() {
@@ -425,6 +446,7 @@ function remember() {
 
 async function start() {
   if (!token) {
+    showState('No view link');
     notice('This page needs a view link. Get one with gantry open (or POST /v1/view-links with a read key).', 'error');
     return;
   }
@@ -433,14 +455,16 @@ async function start() {
   try {
     deployments = await api('deployments');
   } catch (error) {
-    notice(error.message + (error instanceof LinkError ? ' Ask for a new link with gantry open.' : ''), 'error');
+    showState(error instanceof LinkError ? 'Stopped' : 'Not loaded');
+    notice(error.message + (error instanceof LinkError ? ' Ask for a new link with gantry open.' : ' Reload to try again.'), 'error');
     return;
   }
   byId('expires').textContent = 'Link valid until ' + new Date(deployments.expiresAt).toLocaleString();
   const select = byId('deployment');
   select.replaceChildren(...deployments.items.map((d) => h('option', { value: d.id }, d.name === d.id ? d.id : d.name + ' (' + d.id + ')')));
   if (!deployments.items.length) {
-    notice('No deployments yet.', 'warn');
+    showState('No deployments yet');
+    notice('No deployments yet: the page shows them once one is created (PUT /v1/deployments/{id}); reload then.', 'warn');
     return;
   }
   const wanted = saved.get('d');
@@ -461,6 +485,7 @@ async function start() {
   select.addEventListener('change', () => {
     state.deployment = select.value;
     state.summary = null;
+    state.updatedAt = null;
     state.tag = null;
     state.follow = true;
     state.statuses = null;
