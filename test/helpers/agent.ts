@@ -23,7 +23,8 @@ export class FakeAgent {
   private server?: Loopback;
   url = '';
 
-  async start(): Promise<this> {
+  /** `host`: another loopback address (127.0.0.2) where a test allows only that one. */
+  async start(host?: string): Promise<this> {
     this.server = await serveLoopback((req, res, raw) => {
       const job = { ...(JSON.parse(raw) as ReceivedJob), headers: req.headers, raw };
       this.jobs.push(job);
@@ -34,7 +35,7 @@ export class FakeAgent {
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       if (decision !== 'none') setTimeout(() => void this.report(job, decision), 5);
-    });
+    }, host);
     this.url = `${this.server.origin}/jobs`;
     return this;
   }
