@@ -20,6 +20,8 @@ export type Need =
   | 'agentSecrets'
   /** read the Slack webhook URL and signing secret */
   | 'slack'
+  /** sign-in on the review page: the OpenID Connect settings and client secret, where configured */
+  | 'oidc'
   /** read CloudWatch metrics and alarms (verification providers) */
   | 'metrics'
   /** invoke the Lambda functions of lambda job agents (named with the stack's agent prefix) */
@@ -86,7 +88,7 @@ export const FUNCTIONS: FunctionSpec[] = [
   http('api-config', 'config', ['events']),
   http('api-versions', 'versions', ['events', 'executions', 'taskCallbacks'], 1024),
   http('api-jobs', 'jobs', ['events', 'taskCallbacks']),
-  http('api-approvals', 'approvals', ['events', 'executions', 'taskCallbacks', 'slack']),
+  http('api-approvals', 'approvals', ['events', 'executions', 'taskCallbacks', 'slack', 'oidc']),
   http('api-meta', 'meta', [], 256),
   http('api-ui', 'ui', []),
   // Plans evaluate every target against every policy and expand windows: CPU-bound, so a full vCPU.

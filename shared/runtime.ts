@@ -26,7 +26,18 @@ export const ENV = {
   slackSigningSecret: 'SLACK_SIGNING_SECRET',
   slackWebhookSecretId: 'GANTRY_SLACK_WEBHOOK_SECRET_ID',
   slackSigningSecretId: 'GANTRY_SLACK_SIGNING_SECRET_ID',
+  oidcIssuer: 'GANTRY_OIDC_ISSUER',
+  oidcClientId: 'GANTRY_OIDC_CLIENT_ID',
+  oidcClientSecret: 'GANTRY_OIDC_CLIENT_SECRET',
+  oidcClientSecretId: 'GANTRY_OIDC_CLIENT_SECRET_ID',
+  oidcIdentityClaim: 'GANTRY_OIDC_IDENTITY_CLAIM',
+  oidcScopes: 'GANTRY_OIDC_SCOPES',
+  /** Set by the local server (`npm start`), never in AWS. */
+  localRuntime: 'GANTRY_LOCAL_RUNTIME',
 } as const;
+
+/** Whether this is the local runtime: what may be printed to its console is not logged in AWS. */
+export const runsLocally = (): boolean => process.env[ENV.localRuntime] === '1';
 
 export interface Runtime extends StoreContext {
   sfn: SFNClient;

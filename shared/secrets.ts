@@ -60,3 +60,29 @@ export function secrets(): SecretSource {
 export function resetSecretSources(): void {
   secretSource = undefined;
 }
+
+/**
+ * A setting given as an environment variable locally and as a secret in AWS (the variable
+ * `secretVariable` holds its id). Read through `source`'s cache, the "not configured" placeholder
+ * included, so a secret filled in after deploy takes effect within a minute, with no redeploy. A
+ * missing secret, or one still holding the stack's `REPLACE ...` placeholder, is unset.
+ */
+export async function envOrSecret(
+  variable: string,
+  secretVariable: string,
+  source: () => SecretSource,
+): Promise<string | undefined> {
+  if (process.env[variable]) return process.env[variable];
+  const secretId = process.env[secretVariable];
+  if (!secretId) return undefined;
+  const value = await source()
+    .get(secretId)
+    .then(
+      (found) => found.trim(),
+      (error: unknown) => {
+        if (error instanceof SecretNotFound) return undefined;
+        throw error;
+      },
+    );
+  return value && !value.startsWith('REPLACE') ? value : undefined;
+}

@@ -1,4 +1,13 @@
 import { resultPage, reviewPage } from '../../shared/approvals/pages';
+import {
+  beginSignIn,
+  finishSignIn,
+  SignInRefused,
+  type SignInSettings,
+  sessionIdentity,
+  signInSettings,
+  startSession,
+} from '../../shared/approvals/signin';
 import { parseInteraction, verifySlackSignature } from '../../shared/approvals/slack';
 import {
   APPROVAL_ID_PATTERN,
@@ -14,7 +23,7 @@ import {
   tokenMatches,
 } from '../../shared/approvals/store';
 import { ApiError, forbidden } from '../../shared/errors';
-import { runtime } from '../../shared/runtime';
+import { type Runtime, runtime } from '../../shared/runtime';
 import { recordNonce } from '../../shared/store/nonces';
 import { type ApiResponse, httpHandler, json } from './kernel';
 import { APPROVAL_ROUTES } from './routes/approvals';
@@ -35,6 +44,11 @@ const html = (status: number, body: string): ApiResponse => ({
   },
 });
 
+const redirect = (status: 302 | 303, location: string, cookies: string[]): ApiResponse => {
+  const answer = html(status, '');
+  return { ...answer, headers: { ...answer.headers, location }, cookies };
+};
+
 const forbiddenPage = () =>
   html(403, resultPage('Link not valid', 'This approval link is not valid or has expired.', 'error'));
 
@@ -48,7 +62,18 @@ async function approvalByLink(
   return approval && tokenMatches(approval, token) ? approval : undefined;
 }
 
-function pageModel(approval: ApprovalRecord, token: string) {
+const noSignIn = () =>
+  html(404, resultPage('No sign-in', 'Sign-in is not configured for approvals.', 'error'));
+
+/** The identity signed in on this browser, where a sign-in is configured. */
+async function signedIn(rt: Runtime, settings: SignInSettings | undefined, cookies: string[]) {
+  return settings ? await sessionIdentity(rt, cookies) : undefined;
+}
+
+const signInUrl = (approvalId: string, token: string) =>
+  `/approvals/${encodeURIComponent(approvalId)}/signin?t=${encodeURIComponent(token)}`;
+
+function pageModel(approval: ApprovalRecord, token: string, signIn?: { url: string; identity?: string }) {
   const status = isExpired(approval) ? 'expired' : approval.status;
   return {
     approvalId: approval.approvalId,
@@ -61,7 +86,9 @@ function pageModel(approval: ApprovalRecord, token: string) {
     minApprovals: approval.minApprovals,
     decisions: approval.decisions,
     expiresAt: approval.expiresAt,
+    decidedAt: approval.decidedAt,
     linkMayApprove: linkMayApprove(approval),
+    ...(signIn ? { signIn } : {}),
   } as const;
 }
 
@@ -97,20 +124,67 @@ export const handler = httpHandler(APPROVAL_ROUTES, {
     const token = (request.query as { t?: string }).t;
     const approval = await approvalByLink(request.params.approvalId as string, token);
     if (!approval || isExpired(approval)) return forbiddenPage();
-    return html(200, reviewPage(pageModel(approval, token as string)));
+    const settings = signInSettings();
+    const identity = await signedIn(runtime(), settings, request.cookies);
+    const signIn = settings
+      ? { url: signInUrl(approval.approvalId, token as string), ...(identity ? { identity } : {}) }
+      : undefined;
+    return html(200, reviewPage(pageModel(approval, token as string, signIn)));
+  },
+  signIn: async (request) => {
+    const settings = signInSettings();
+    if (!settings) return noSignIn();
+    const token = (request.query as { t?: string }).t;
+    const approval = await approvalByLink(request.params.approvalId as string, token);
+    if (!approval || isExpired(approval)) return forbiddenPage();
+    const started = await beginSignIn(runtime(), settings, approval.approvalId, token as string);
+    return redirect(302, started.location, [started.cookie]);
+  },
+  signInCallback: async (request) => {
+    const settings = signInSettings();
+    if (!settings) return noSignIn();
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(request.query as Record<string, string | undefined>))
+      if (value !== undefined) query.set(name, value);
+    if (!query.has('state') || !(query.has('code') || query.has('error')))
+      return html(
+        400,
+        resultPage('Not a sign-in', 'This address is where an identity provider answers a sign-in.', 'error'),
+      );
+    try {
+      const rt = runtime();
+      const done = await finishSignIn(rt, settings, query, request.cookies);
+      const approval = await approvalByLink(done.approvalId, done.linkToken);
+      if (!approval) return forbiddenPage();
+      const cookies = await startSession(rt, done.identity);
+      const page = `${rt.publicUrl}/approvals/${approval.approvalId}?t=${encodeURIComponent(done.linkToken)}`;
+      return redirect(303, page, cookies);
+    } catch (error) {
+      if (error instanceof SignInRefused)
+        return html(
+          403,
+          resultPage('Sign-in not accepted', `${error.message} Start again from the review link.`, 'error'),
+        );
+      throw error;
+    }
   },
   decideByLink: async (request) => {
     const form = request.body as { t?: string; decision?: 'approve' | 'reject'; approver?: string };
     const approval = await approvalByLink(request.params.approvalId as string, form.t);
     if (!approval) return forbiddenPage();
     if (!form.decision) return html(400, resultPage('No decision', 'Choose approve or reject.', 'error'));
+    // Signed in, the decision is the identity's; else the link's, with the typed name as a claim.
+    const identity = await signedIn(runtime(), signInSettings(), request.cookies);
     const claim = form.approver?.trim().slice(0, 200) || undefined;
+    const as = identity
+      ? { approver: identity, via: 'signin' }
+      : { approver: LINK_APPROVER, via: 'link', ...(claim ? { claim } : {}) };
     try {
       const decided = await decide(
         runtime(),
         approval.approvalId,
-        { decision: form.decision, approver: LINK_APPROVER, via: 'link', ...(claim ? { claim } : {}) },
-        { approver: LINK_APPROVER },
+        { decision: form.decision, ...as },
+        { approver: as.approver },
       );
       const outcome =
         decided.status === 'pending'

@@ -25,6 +25,8 @@ export interface ApiRequest {
   body: unknown;
   rawBody: string;
   headers: Record<string, string | undefined>;
+  /** The request's cookies (`name=value`), which API Gateway hands over apart from the headers. */
+  cookies: string[];
   /** The signing key, or undefined on public routes and job-token calls. */
   caller?: Caller;
   /** The bearer token of a job callback, verified by the jobs handler against the job. */
@@ -37,6 +39,8 @@ export interface ApiResponse {
   /** HTML pages and other non-JSON answers. */
   contentType?: string;
   headers?: Record<string, string>;
+  /** Set-Cookie values: API Gateway makes each one a `set-cookie` header. */
+  cookies?: string[];
 }
 
 export type Implementation = (request: ApiRequest) => Promise<ApiResponse>;
@@ -167,6 +171,7 @@ async function toRequest(route: RouteSpec, event: Event): Promise<ApiRequest> {
     body: undefined,
     rawBody,
     headers,
+    cookies: event.cookies ?? [],
   };
   // Authentication comes first: an unsigned caller learns nothing about ids or schemas.
   await authorizeRequest(route, request, event, Date.now());
@@ -193,7 +198,12 @@ function toResult(response: ApiResponse): Result {
       : typeof response.body === 'string' && contentType !== 'application/json'
         ? response.body
         : JSON.stringify(response.body);
-  return { statusCode: response.status, headers: { 'content-type': contentType, ...response.headers }, body };
+  return {
+    statusCode: response.status,
+    headers: { 'content-type': contentType, ...response.headers },
+    ...(response.cookies ? { cookies: response.cookies } : {}),
+    body,
+  };
 }
 
 const internalError = (requestId: string) =>

@@ -32,6 +32,8 @@ export interface GrantResources {
   readonly apiKeysSecretArn: string;
   readonly slackWebhookSecretArn: string;
   readonly slackSigningSecretArn: string;
+  /** The OpenID Connect client secret: only where a sign-in issuer is configured. */
+  readonly oidcClientSecretArn?: string;
   /** Every secret under the stack's prefix: `arn:...:secret:<prefix>*`. */
   readonly namedSecretsArn: string;
   /** Every function named with the agent prefix: `arn:...:function:<prefix>*`. */
@@ -86,6 +88,10 @@ export function statementsFor(need: Need, r: GrantResources): GrantStatement[] {
           resources: [r.slackWebhookSecretArn, r.slackSigningSecretArn],
         },
       ];
+    case 'oidc':
+      return r.oidcClientSecretArn
+        ? [{ actions: ['secretsmanager:GetSecretValue'], resources: [r.oidcClientSecretArn] }]
+        : [];
     case 'agentSecrets':
       return [
         {

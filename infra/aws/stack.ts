@@ -8,7 +8,7 @@ import { Alarms } from './constructs/alarms';
 import { Api } from './constructs/api';
 import { Data } from './constructs/data';
 import { Events } from './constructs/events';
-import { Functions } from './constructs/functions';
+import { Functions, type OidcProps } from './constructs/functions';
 import { Secrets } from './constructs/secrets';
 import { machineIdentity, Workflows } from './constructs/workflows';
 
@@ -28,6 +28,8 @@ export interface GantryStackProps extends StackProps {
    * `10.20.0.0/16,private`); default none. A value that does not parse fails the synth.
    */
   readonly outboundAllow?: string;
+  /** Sign-in on the approval review page (OpenID Connect); none by default. */
+  readonly oidc?: OidcProps;
 }
 
 /** Gantry in one account and region: DESIGN.md section 2, `cdk deploy` as in infra/aws/DEPLOY.md. */
@@ -47,7 +49,10 @@ export class GantryStack extends Stack {
 
     this.data = new Data(this, 'Data', { existingTableName: props.existingTableName });
     this.events = new Events(this, 'Events');
-    this.secrets = new Secrets(this, 'Secrets', { namedSecretPrefix: `gantry/${this.stackName}/` });
+    this.secrets = new Secrets(this, 'Secrets', {
+      namedSecretPrefix: `gantry/${this.stackName}/`,
+      oidcClientSecret: props.oidc !== undefined,
+    });
     this.api = new Api(this, 'Api', { logRetention, throttle: props.throttle });
     const rollout = machineIdentity(this, 'rollout');
 
@@ -60,6 +65,7 @@ export class GantryStack extends Stack {
       logRetention,
       agentFunctionPrefix: props.agentFunctionPrefix ?? `${this.stackName.toLowerCase()}-agent-`,
       outboundAllow: props.outboundAllow,
+      oidc: props.oidc,
     });
     const functionOf = (fnId: string) => this.functions.get(fnId).function;
     this.api.addRoutes(ROUTES, functionOf, UNKNOWN_ROUTE_FUNCTION);
@@ -102,6 +108,18 @@ export class GantryStack extends Stack {
       this.secrets.slackSigningSecret.secretArn,
       "Fill with the Slack app's signing secret",
     );
+    if (this.secrets.oidcClientSecret) {
+      output(
+        'OidcClientSecretArn',
+        this.secrets.oidcClientSecret.secretArn,
+        'Fill with the client secret of the review page sign-in (keep it for a public client)',
+      );
+      output(
+        'OidcRedirectUri',
+        `${props.publicUrl?.replace(/\/+$/, '') ?? this.api.url}/approvals/oidc/callback`,
+        'Register this redirect URI with the OpenID Connect client at the issuer',
+      );
+    }
     output(
       'NamedSecretPrefix',
       this.secrets.namedSecretPrefix,

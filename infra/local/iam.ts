@@ -53,6 +53,7 @@ export function localGrantResources(env: NodeJS.ProcessEnv = process.env): Grant
     apiKeysSecretArn: secretArn(env[ENV.apiKeysSecretId] ?? 'gantry/local/api-keys'),
     slackWebhookSecretArn: secretArn(env[ENV.slackWebhookSecretId] ?? 'gantry/local/slack-webhook-url'),
     slackSigningSecretArn: secretArn(env[ENV.slackSigningSecretId] ?? 'gantry/local/slack-signing-secret'),
+    oidcClientSecretArn: secretArn(env[ENV.oidcClientSecretId] ?? 'gantry/local/oidc-client-secret'),
     namedSecretsArn: arn('secretsmanager', `secret:${env[ENV.secretPrefix] ?? ''}*`),
     agentFunctionsArn: arn('lambda', `function:${env[ENV.agentFunctionPrefix] ?? ''}*`),
   };
@@ -181,6 +182,7 @@ const POLICY_ENV = [
   ENV.apiKeysSecretId,
   ENV.slackWebhookSecretId,
   ENV.slackSigningSecretId,
+  ENV.oidcClientSecretId,
   ENV.secretPrefix,
   ENV.agentFunctionPrefix,
 ];

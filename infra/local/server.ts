@@ -158,6 +158,11 @@ function toEvent(
   for (const [name, values] of Object.entries(req.headersDistinct)) {
     if (values !== undefined) headers[name.toLowerCase()] = values.join(',');
   }
+  // As API Gateway (payload v2): the cookies come apart from the headers, one `name=value` each.
+  const cookies = (req.headersDistinct.cookie ?? []).flatMap((value) =>
+    value.split(';').flatMap((cookie) => (cookie.trim() ? [cookie.trim()] : [])),
+  );
+  delete headers.cookie;
   const query: Record<string, string> = {};
   for (const [name, value] of url.searchParams)
     query[name] = query[name] === undefined ? value : `${query[name]},${value}`;
@@ -172,6 +177,7 @@ function toEvent(
     rawPath,
     rawQueryString,
     headers,
+    ...(cookies.length ? { cookies } : {}),
     queryStringParameters: Object.keys(query).length ? query : undefined,
     pathParameters: match.names.length ? pathParameters : undefined,
     body: body.length ? body.toString('utf8') : undefined,
@@ -352,6 +358,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     [ENV.apiKeys]: keys.json,
     [ENV.outboundAllow]: outboundAllow,
     [ENV.secrets]: options.secrets ?? process.env[ENV.secrets] ?? '{}',
+    [ENV.localRuntime]: '1',
   });
   resetRuntime();
   resetSecretSources();
@@ -429,7 +436,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       send(res, 500, JSON.stringify(errorBody('internal', 'The response was larger than Lambda allows.')));
       return;
     }
-    const headers = { ...(result.headers as Record<string, string>) };
+    const headers: Record<string, string | string[]> = { ...(result.headers as Record<string, string>) };
+    // API Gateway makes each of the result's cookies a set-cookie header.
+    if (result.cookies?.length) headers['set-cookie'] = result.cookies;
     res.writeHead(result.statusCode ?? 200, headers);
     res.end(method === 'HEAD' ? undefined : (result.body ?? undefined));
   }

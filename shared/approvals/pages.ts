@@ -20,8 +20,12 @@ export interface ApprovalPageModel {
   minApprovals: number;
   decisions: ApprovalDecisionView[];
   expiresAt: string;
+  /** When it was approved, rejected or expired. */
+  decidedAt?: string | null;
   /** False where the policy lists approvers or needs more than one: a link can then only reject. */
   linkMayApprove: boolean;
+  /** Where a sign-in is configured: the page's sign-in link, and who is signed in. */
+  signIn?: { url: string; identity?: string };
 }
 
 export function escapeHtml(value: string): string {
@@ -55,6 +59,7 @@ input[type=text]{width:100%;max-width:24rem;padding:.5rem;font:inherit;border:1p
 .buttons{display:flex;gap:.75rem;margin-top:1rem}
 button{font:inherit;font-weight:600;padding:.55rem 1.25rem;border:0;border-radius:4px;color:#fff;cursor:pointer}
 .approve{background:#116329}
+a.button{display:inline-block;color:#fff;background:#0550ae;text-decoration:none;font-weight:600;padding:.55rem 1.25rem;border-radius:4px}
 .reject{background:#a40e26}
 :focus-visible{outline:3px solid #0550ae;outline-offset:2px}
 `;
@@ -91,12 +96,16 @@ const STATUS_TEXT: Record<ApprovalPageModel['status'], string> = {
   expired: 'Expired',
 };
 
+/** Who made a decision: an identity, or the review link (with the name typed into it, a claim). */
+const decidedBy = (d: ApprovalDecisionView) =>
+  d.via === 'link' ? `the review link${d.claim ? ` (signed “${e(d.claim)}”)` : ''}` : e(d.approver);
+
 function decisionsSection(decisions: ApprovalDecisionView[]): string {
   if (decisions.length === 0) return '<h2>Decisions</h2>\n<p>No decisions yet.</p>';
   const rows = decisions
     .map(
       (d) =>
-        `<tr><td>${d.via === 'link' ? `the review link${d.claim ? ` (signed “${e(d.claim)}”)` : ''}` : e(d.approver)}</td><td>${d.decision === 'approve' ? 'Approved' : 'Rejected'}</td>` +
+        `<tr><td>${decidedBy(d)}</td><td>${d.decision === 'approve' ? 'Approved' : 'Rejected'}</td>` +
         `<td>${time(d.at)}</td><td>${e(d.via)}</td><td>${d.reason ? e(d.reason) : ''}</td></tr>`,
     )
     .join('\n');
@@ -110,35 +119,53 @@ ${rows}
 }
 
 function decisionForm(m: ApprovalPageModel): string {
-  const how = m.linkMayApprove
-    ? ''
-    : `<p class="note">This approval needs a known approver: approve with the Approve button of the Slack message, or with <code>gantry approve ${e(m.approvalId)}</code> and your API key. This link can reject.</p>\n`;
-  const approve = m.linkMayApprove
-    ? '<button type="submit" name="decision" value="approve" class="approve">Approve</button>\n'
-    : '';
+  const identity = m.signIn?.identity;
+  const signIn =
+    m.signIn && !identity
+      ? `<p><a class="button" href="${e(m.signIn.url)}">Sign in to approve</a></p>\n`
+      : '';
+  const how =
+    identity || m.linkMayApprove
+      ? ''
+      : `<p class="note">This approval needs a known approver: ${m.signIn ? 'sign in, or ' : ''}approve with the Approve button of the Slack message, or with <code>gantry approve ${e(m.approvalId)}</code> and your API key. This link can reject.</p>\n`;
+  const approve =
+    identity || m.linkMayApprove
+      ? '<button type="submit" name="decision" value="approve" class="approve">Approve</button>\n'
+      : '';
+  // Signed in, the decision is the identity's: no name to type.
+  const who = identity
+    ? `<p class="note" role="status">Signed in as <strong>${e(identity)}</strong>.</p>\n`
+    : '<label for="approver">Your name, for the record (optional)</label>\n<input type="text" id="approver" name="approver" maxlength="200" autocomplete="name">\n';
   return `<h2>Your decision</h2>
-${how}<form method="post" action="/approvals/${e(encodeURIComponent(m.approvalId))}">
+${how}${signIn}<form method="post" action="/approvals/${e(encodeURIComponent(m.approvalId))}">
 <input type="hidden" name="t" value="${e(m.token)}">
-<label for="approver">Your name, for the record (optional)</label>
-<input type="text" id="approver" name="approver" maxlength="200" autocomplete="name">
-<div class="buttons">
+${who}<div class="buttons">
 ${approve}<button type="submit" name="decision" value="reject" class="reject">Reject</button>
 </div>
 </form>`;
+}
+
+/** The status line: who decided and when, once decided. */
+function outcome(m: ApprovalPageModel): string {
+  if (m.status === 'pending') return STATUS_TEXT.pending;
+  if (m.status === 'expired') return `Expired at ${time(m.expiresAt)}`;
+  const decision = m.status === 'approved' ? 'approve' : 'reject';
+  const by = m.decisions.filter((d) => d.decision === decision).map(decidedBy);
+  return `${STATUS_TEXT[m.status]}${by.length ? ` by ${by.join(', ')}` : ''}${m.decidedAt ? ` at ${time(m.decidedAt)}` : ''}`;
 }
 
 /** The review page for GET /approvals/{id}. It only shows; the form POSTs the decision. */
 export function reviewPage(m: ApprovalPageModel): string {
   const approvals = new Set(m.decisions.filter((d) => d.decision === 'approve').map((d) => d.approver)).size;
   const title = `Approve ${m.deployment.name || m.deployment.id} ${m.version} to ${m.environment.name || m.environment.id}`;
+  const pending = m.status === 'pending';
   const targets =
     m.targets.length > 0
       ? `<ul>\n${m.targets.map((t) => `<li><code>${e(t)}</code></li>`).join('\n')}\n</ul>`
-      : '<p>No targets are waiting.</p>';
-  const action =
-    m.status === 'pending'
-      ? decisionForm(m)
-      : `<p class="note" role="status">This approval is ${e(STATUS_TEXT[m.status].toLowerCase())}; it takes no more decisions.</p>`;
+      : `<p>${pending ? 'No targets are waiting.' : 'No targets.'}</p>`;
+  const action = pending
+    ? decisionForm(m)
+    : `<p class="note" role="status">This approval is ${e(STATUS_TEXT[m.status].toLowerCase())}; it takes no more decisions.</p>`;
 
   return layout(
     title,
@@ -147,11 +174,11 @@ export function reviewPage(m: ApprovalPageModel): string {
 <dt>Deployment</dt><dd>${named(m.deployment)}</dd>
 <dt>Version</dt><dd><code>${e(m.version)}</code></dd>
 <dt>Environment</dt><dd>${named(m.environment)}</dd>
-<dt>Status</dt><dd>${STATUS_TEXT[m.status]}</dd>
+<dt>Status</dt><dd>${outcome(m)}</dd>
 <dt>Approvals</dt><dd>${approvals} of ${m.minApprovals} needed</dd>
 <dt>Expires</dt><dd>${time(m.expiresAt)}</dd>
 </dl>
-<h2>Waiting targets (${m.targets.length})</h2>
+<h2>${pending ? 'Waiting targets' : 'Targets'} (${m.targets.length})</h2>
 ${targets}
 ${decisionsSection(m.decisions)}
 ${action}`,

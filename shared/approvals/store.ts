@@ -7,8 +7,8 @@ import { type Actor, DETAIL_TYPES, publish, SYSTEM } from '../events';
 import { log } from '../log';
 import { cancelReleases } from '../rollouts/versions';
 import { signals, wake } from '../rollouts/workflow';
-import { ENV, type Runtime } from '../runtime';
-import { SecretNotFound, SecretsManagerSource } from '../secrets';
+import { ENV, type Runtime, runsLocally } from '../runtime';
+import { envOrSecret, SecretsManagerSource } from '../secrets';
 import { ConditionFailed } from '../store/client';
 import { decodeToken, encodeToken, type Page } from '../store/config';
 import { keys } from '../store/keys';
@@ -25,7 +25,7 @@ export interface Decision {
   approver: string;
   decision: 'approve' | 'reject';
   at: string;
-  /** How it was made: `link`, `slack`, or `api:<key id>`. */
+  /** How it was made: `link`, `signin` (the review page, signed in), `slack`, or `api:<key id>`. */
   via: string;
   reason?: string;
   /** The name typed into the review form (a claim, not an identity). */
@@ -104,28 +104,15 @@ export const isExpired = (a: ApprovalRecord, now = nowMs()) =>
 
 // ---- Slack configuration: an env variable locally, a secret in AWS ------------------------------
 
-/**
- * Read through the same 60 s cache as every other secret, the "not configured" placeholder included,
- * so a Slack secret filled in after deploy takes effect within a minute, with no redeploy.
- */
 let slackSecrets: SecretsManagerSource | undefined;
-async function fromEnvOrSecret(variable: string, secretVariable: string): Promise<string | undefined> {
-  if (process.env[variable]) return process.env[variable];
-  const secretId = process.env[secretVariable];
-  if (!secretId) return undefined;
+const slackSecretSource = () => {
   slackSecrets ??= new SecretsManagerSource('');
-  const value = await slackSecrets.get(secretId).then(
-    (found) => found.trim(),
-    (error: unknown) => {
-      if (error instanceof SecretNotFound) return undefined;
-      throw error;
-    },
-  );
-  return value && !value.startsWith('REPLACE') ? value : undefined;
-}
-export const slackWebhookUrl = () => fromEnvOrSecret(ENV.slackWebhookUrl, ENV.slackWebhookSecretId);
+  return slackSecrets;
+};
+export const slackWebhookUrl = () =>
+  envOrSecret(ENV.slackWebhookUrl, ENV.slackWebhookSecretId, slackSecretSource);
 export const slackSigningSecret = () =>
-  fromEnvOrSecret('SLACK_SIGNING_SECRET', 'GANTRY_SLACK_SIGNING_SECRET_ID');
+  envOrSecret(ENV.slackSigningSecret, ENV.slackSigningSecretId, slackSecretSource);
 
 /**
  * Opens the approval of a release's environment (once) and announces it. A re-run that finds an
@@ -192,8 +179,13 @@ export async function openApproval(
   const webhook = await slackWebhookUrl();
   try {
     if (webhook) await postToSlack(webhook, message);
-    // Without Slack the message is printed: the local user's way to the link (API.md section 9).
-    else console.log(`[approval] ${message.text}`);
+    // Without Slack the message is printed: the local user's way to the link (API.md section 9). In
+    // AWS the logs are read by more people than the approvers, so the live link stays out of them.
+    else if (runsLocally()) console.log(`[approval] ${message.text}`);
+    else
+      log.warn('approval requested, but Slack is not configured: decide with `gantry approve`', {
+        approvalId,
+      });
   } catch (error) {
     // Let a later re-run announce it again with a fresh token.
     await updateItem(rt, approvalKey(approvalId), { set: { notifiedAt: null } });
@@ -230,14 +222,14 @@ export const LINK_APPROVER = 'link';
 export const linkMayApprove = (a: Pick<ApprovalRecord, 'approvers' | 'minApprovals'>) =>
   !(a.approvers && a.approvers.length > 0) && a.minApprovals <= 1;
 export const LINK_CANNOT_APPROVE =
-  'A review link cannot approve this: it needs a known approver. Approve with the Slack button or with `gantry approve` and an API key; a link can still reject.';
+  'A review link cannot approve this: it needs a known approver. Sign in on the review page where a sign-in is configured, or approve with the Slack button or with `gantry approve` and an API key; a link can still reject.';
 
 export async function decide(
   rt: Runtime,
   approvalId: string,
   input: {
     decision: 'approve' | 'reject';
-    /** The identity that counts: a Slack user, a key's approver, or LINK_APPROVER. */
+    /** The identity that counts: a Slack user, a key's approver, a signed-in identity, or LINK_APPROVER. */
     approver: string;
     via: string;
     reason?: string;

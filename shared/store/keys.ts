@@ -27,6 +27,10 @@ export const keys = {
   eventsOfDeployment: (deployment: string) => `EVENTS#${deployment}`,
   approval: (approvalId: string) => ({ pk: `APPROVAL#${approvalId}`, sk: 'APPROVAL' }),
   approvals: 'APPROVALS',
+  /** A sign-in on the review page under way (OpenID Connect), by the hash of its state; with TTL. */
+  signIn: (stateHash: string) => ({ pk: `SIGNIN#${stateHash}`, sk: 'SIGNIN' }),
+  /** A signed-in review page session, by the hash of its cookie; with TTL. */
+  session: (cookieHash: string) => ({ pk: `SESSION#${cookieHash}`, sk: 'SESSION' }),
   /** When a version's rollout in an environment started its gradual rollout (its anchor). */
   rolloutAnchor: (deployment: string, tag: string, environment: string) => ({
     pk: `ANCHOR#${deployment}#${tag}`,

@@ -18,6 +18,7 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * 12. audit trail, newest last; per deployment                                   pk=EVENTS sk=time#id, gsi1 EVENTS#dep
  * 13. work a write caused, advanced chunk by chunk (reconcile, fan-out)           pk=WORK         sk=work id
  * 14. a paged provider sync session: head and the ids each page named            pk=SYNC#p#s     sk=HEAD | page#n
+ * 15. a review page sign-in under way, and a signed-in session, with TTL         pk=SIGNIN#h | SESSION#h
  *
  * Every state change is a single-item conditional write (no transactions: DESIGN.md section 3).
  */

@@ -55,6 +55,7 @@ const CHECKED = /^(dynamodb|states|events|secretsmanager|lambda|cloudwatch):/;
 const SECRET_READERS: Record<string, Need> = {
   'shared/auth/keys.ts': 'apiKeys',
   'shared/approvals/store.ts': 'slack',
+  'shared/approvals/signin.ts': 'oidc',
   'shared/rollouts/jobs.ts': 'agentSecrets',
   'shared/rollouts/verify.ts': 'agentSecrets',
   'shared/github/deployments.ts': 'agentSecrets',

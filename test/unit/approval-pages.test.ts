@@ -144,3 +144,61 @@ describe('resultPage', () => {
     expect(html).toContain('This approval was already decided or has expired.');
   });
 });
+
+describe('reviewPage with a sign-in configured', () => {
+  const signIn = { url: '/approvals/01APPROVAL/signin?t=tok_abc123-XYZ' };
+
+  it('offers "Sign in to approve" where the link cannot approve, and says sign-in is a way to approve', () => {
+    const html = reviewPage({ ...model, linkMayApprove: false, signIn });
+    expect(html).toContain(
+      '<a class="button" href="/approvals/01APPROVAL/signin?t=tok_abc123-XYZ">Sign in to approve</a>',
+    );
+    expect(html).toContain('sign in, or approve with the Approve button');
+    expect(html).not.toMatch(/value="approve"/);
+  });
+
+  it('signed in: names the identity, offers Approve, and asks for no name', () => {
+    const html = reviewPage({ ...model, linkMayApprove: false, signIn: { ...signIn, identity: '<alice>' } });
+    expect(html).toContain('Signed in as <strong>&lt;alice&gt;</strong>');
+    expect(html).toMatch(/<button type="submit" name="decision" value="approve"[^>]*>Approve<\/button>/);
+    expect(html).not.toContain('Sign in to approve');
+    expect(html).not.toContain('name="approver"');
+  });
+});
+
+describe('reviewPage once decided', () => {
+  const decisions = [
+    { approver: 'alice', decision: 'approve' as const, at: '2026-11-20T09:00:00.000Z', via: 'signin' },
+    { approver: 'link', decision: 'approve' as const, at: '2026-11-20T09:01:00.000Z', via: 'link' },
+  ];
+
+  it.each([
+    [
+      'approved',
+      decisions,
+      'Approved by alice, the review link at <time datetime="2026-11-20T09:02:00.000Z">',
+    ],
+    [
+      'rejected',
+      [{ approver: 'bob', decision: 'reject' as const, at: '2026-11-20T09:02:00.000Z', via: 'slack' }],
+      'Rejected by bob at <time datetime="2026-11-20T09:02:00.000Z">',
+    ],
+    ['expired', [], `Expired at <time datetime="${model.expiresAt}">`],
+  ] as const)('%s: says by whom and when, and lists no target as waiting', (status, made, says) => {
+    const html = reviewPage({
+      ...model,
+      status,
+      decisions: [...made],
+      decidedAt: '2026-11-20T09:02:00.000Z',
+    });
+    expect(html).toContain(says);
+    expect(html).toContain('<h2>Targets (2)</h2>');
+    expect(html).not.toContain('Waiting');
+  });
+
+  it('while pending, lists the targets as waiting', () => {
+    const html = reviewPage(model);
+    expect(html).toContain('<h2>Waiting targets (2)</h2>');
+    expect(html).toContain('<dd>Waiting for approval</dd>');
+  });
+});

@@ -106,6 +106,18 @@ export interface FunctionsProps {
   readonly agentFunctionPrefix: string;
   /** GANTRY_OUTBOUND_ALLOW of every function; unset: only public addresses (shared/outbound.ts). */
   readonly outboundAllow?: string;
+  /** The review page sign-in (its client secret is `secrets.oidcClientSecret`). */
+  readonly oidc?: OidcProps;
+}
+
+/** OpenID Connect sign-in on the review page (API.md section 7); the client secret is a stack secret. */
+export interface OidcProps {
+  readonly issuer: string;
+  readonly clientId: string;
+  /** Default `sub`. */
+  readonly identityClaim?: string;
+  /** Default `openid email profile`. */
+  readonly scopes?: string;
 }
 
 /** Every function of functions/registry.ts, with exactly the grants and variables its `needs` name. */
@@ -148,6 +160,15 @@ function environmentOf(spec: FunctionSpec, props: FunctionsProps): Record<string
     ...(spec.needs.includes('agentFunctions')
       ? { [ENV.agentFunctionPrefix]: props.agentFunctionPrefix }
       : {}),
+    ...(spec.needs.includes('oidc') && props.oidc && props.secrets.oidcClientSecret
+      ? {
+          [ENV.oidcIssuer]: props.oidc.issuer,
+          [ENV.oidcClientId]: props.oidc.clientId,
+          [ENV.oidcClientSecretId]: props.secrets.oidcClientSecret.secretArn,
+          ...(props.oidc.identityClaim ? { [ENV.oidcIdentityClaim]: props.oidc.identityClaim } : {}),
+          ...(props.oidc.scopes ? { [ENV.oidcScopes]: props.oidc.scopes } : {}),
+        }
+      : {}),
     ...(spec.needs.includes('slack')
       ? {
           [ENV.slackWebhookSecretId]: props.secrets.slackWebhookUrl.secretArn,
@@ -167,6 +188,7 @@ function grantResources(scope: Construct, props: FunctionsProps): GrantResources
     apiKeysSecretArn: props.secrets.apiKeys.secretArn,
     slackWebhookSecretArn: props.secrets.slackWebhookUrl.secretArn,
     slackSigningSecretArn: props.secrets.slackSigningSecret.secretArn,
+    oidcClientSecretArn: props.secrets.oidcClientSecret?.secretArn,
     namedSecretsArn: props.secrets.namedSecretsArn,
     agentFunctionsArn: Stack.of(scope).formatArn({
       service: 'lambda',

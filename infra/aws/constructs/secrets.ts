@@ -9,6 +9,8 @@ export interface SecretsProps {
    * `<prefix><name>`. The team creates them; functions that need them may read nothing else.
    */
   readonly namedSecretPrefix: string;
+  /** Make the OpenID Connect client secret (where a review page sign-in is configured). */
+  readonly oidcClientSecret?: boolean;
 }
 
 /**
@@ -20,6 +22,8 @@ export class Secrets extends Construct {
   public readonly apiKeys: Secret;
   public readonly slackWebhookUrl: Secret;
   public readonly slackSigningSecret: Secret;
+  /** Where a sign-in is configured; left as REPLACE..., the client is public (PKCE only). */
+  public readonly oidcClientSecret?: Secret;
   public readonly namedSecretPrefix: string;
   /** Every secret under the prefix (Secrets Manager appends a random suffix to each ARN). */
   public readonly namedSecretsArn: string;
@@ -41,11 +45,21 @@ export class Secrets extends Construct {
       description: 'Gantry: the signing secret of the Slack app whose interactions are verified',
       secretStringValue: SecretValue.unsafePlainText('REPLACE with the signing secret of the Slack app'),
     });
-    for (const secret of [this.apiKeys, this.slackWebhookUrl, this.slackSigningSecret]) {
+    if (props.oidcClientSecret) {
+      this.oidcClientSecret = new Secret(this, 'OidcClientSecret', {
+        description: 'Gantry: the client secret of the review page sign-in at the OpenID Connect issuer',
+        secretStringValue: SecretValue.unsafePlainText(
+          'REPLACE with the client secret, or keep for a public client',
+        ),
+      });
+    }
+    const owned = [this.apiKeys, this.slackWebhookUrl, this.slackSigningSecret, this.oidcClientSecret];
+    for (const secret of owned.filter((each) => each !== undefined)) {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason:
-          'No rotation function can rotate these: Slack issues the webhook URL and the signing secret, and ' +
+          'No rotation function can rotate these: Slack issues the webhook URL and the signing secret, the ' +
+          'identity provider the OpenID Connect client secret, and ' +
           'API keys are rotated by the team without a redeploy (add the new key, move clients, remove the ' +
           'old one: API.md section 2).',
       });
