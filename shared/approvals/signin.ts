@@ -61,9 +61,10 @@ const clientSecret = () =>
   });
 
 /**
- * The one place sign-in calls out to the issuer (discovery, keys, token, userinfo). openid-client
- * already refuses redirects and times out (TIMEOUT_SECONDS); the server's guarded outbound client
- * goes here once there is one.
+ * The one place sign-in calls out to the issuer (discovery, keys, token, userinfo); openid-client
+ * follows no redirect and times out (TIMEOUT_SECONDS). Not shared/outbound.ts yet: its answers carry
+ * no headers, and openid-client reads them (content-type, WWW-Authenticate). The issuer is the
+ * operator's configuration, not a URL a request names.
  */
 const outboundFetch: oidc.CustomFetch = (url, options) => fetch(url, options);
 
