@@ -1,12 +1,10 @@
-import { policyContext } from '../../shared/rollouts/gates';
-import { jobIdOf } from '../../shared/rollouts/ids';
 import { dispatchReleaseJob, pollJob } from '../../shared/rollouts/jobs';
+import { jobTimeout } from '../../shared/rollouts/reads';
 import { pollRound } from '../../shared/rollouts/rounds';
-import { jobTimeout, startDeploying } from '../../shared/rollouts/steps';
+import { startJob } from '../../shared/rollouts/steps';
 import { runtime } from '../../shared/runtime';
-import { TERMINAL_RELEASE } from '../../shared/status';
 import { readForRelease } from '../../shared/store/release-reads';
-import { getRelease, releaseItemKey, updateItem, updateRelease } from '../../shared/store/rollouts';
+import { getRelease } from '../../shared/store/rollouts';
 import type { StepInput } from './rollout';
 
 /** The rollout's job tasks: send a job to the deployment's agent, and poll an agent that cannot call back. */
@@ -19,6 +17,7 @@ class ReleaseClosed extends Error {
   }
 }
 
+/** Dispatch: the release's move that goes with the job (shared/rollouts/steps.ts), then the job itself. */
 export const dispatch = async (
   input: StepInput & { kind: 'deploy' | 'rollback' | 'drain' | 'undrain'; taskToken: string },
 ) => {
@@ -31,64 +30,9 @@ export const dispatch = async (
     'resource',
     'version',
   ]);
-  const { release } = reads;
-  if (input.kind === 'undrain') {
-    // After the rollout (whatever its outcome): give the target its traffic back.
-    if (!release?.drain) throw new ReleaseClosed();
-    const undrainJobId = jobIdOf(release.releaseId, 'undrain', release.attempt);
-    const drain = { ...release.drain, state: 'undraining' as const, undrainJobId };
-    await updateItem(rt, releaseItemKey(release), { set: { drain } });
-    await dispatchReleaseJob(rt, { ...release, drain }, 'undrain', input.taskToken, reads);
-    return;
-  }
-  if (!release || TERMINAL_RELEASE.has(release.status)) throw new ReleaseClosed();
-  if (input.kind === 'drain') {
-    // Draining dispatches the release: from here on it can no longer be superseded.
-    const drain = release.drain ?? {
-      state: 'draining' as const,
-      seconds: (await policyContext(rt, release, reads)).rules.trafficDrain?.seconds ?? 0,
-      jobId: jobIdOf(release.releaseId, 'drain', release.attempt),
-    };
-    const deploying = await startDeploying(
-      rt,
-      input.release,
-      jobIdOf(release.releaseId, 'deploy', release.attempt),
-    );
-    if (!deploying) throw new ReleaseClosed();
-    const draining = await updateRelease(
-      rt,
-      release,
-      { drain, message: 'Draining traffic before the deploy.' },
-      ['deploying'],
-    );
-    await dispatchReleaseJob(rt, draining, 'drain', input.taskToken, reads);
-    return;
-  }
-  if (input.kind === 'rollback') {
-    // The automatic rollback of a failed release: the target's last good version, as a job of its own.
-    if (release.status !== 'rolling_back' || !release.rolledBackTo) throw new ReleaseClosed();
-    const jobId = jobIdOf(release.releaseId, 'rollback', release.attempt);
-    if (release.rollbackJobId !== jobId)
-      await updateRelease(rt, release, { rollbackJobId: jobId }, ['rolling_back']);
-    await dispatchReleaseJob(rt, release, 'rollback', input.taskToken, reads, release.rolledBackTo);
-    return;
-  }
-  // An on-demand rollback to this version is a release whose deploy job is of kind `rollback`.
-  const deploying = await startDeploying(
-    rt,
-    input.release,
-    jobIdOf(release.releaseId, 'deploy', release.attempt),
-  );
-  if (!deploying) throw new ReleaseClosed();
-  await dispatchReleaseJob(
-    rt,
-    deploying,
-    release.jobKind ?? 'deploy',
-    input.taskToken,
-    reads,
-    undefined,
-    'deploy',
-  );
+  const job = await startJob(rt, input.kind, reads);
+  if (!job) throw new ReleaseClosed();
+  await dispatchReleaseJob(rt, { ...job, taskToken: input.taskToken, reads });
 };
 
 /** Poll: one look at a polling agent's job (the deploy job, or the rollback job while rolling back). */

@@ -1,11 +1,6 @@
-import type { JobOutcome } from '../../shared/rollouts/jobs';
-import {
-  begin as beginStep,
-  complete,
-  evaluate,
-  recordFailure,
-  registerWait,
-} from '../../shared/rollouts/steps';
+import { complete } from '../../shared/rollouts/complete';
+import type { TaskOutcome } from '../../shared/rollouts/jobs';
+import { begin as beginStep, evaluate, recordFailure, registerWait } from '../../shared/rollouts/steps';
 import { runtime } from '../../shared/runtime';
 import type { ReleaseKey } from '../../shared/store/rollouts';
 
@@ -27,7 +22,7 @@ export const wait = async (input: StepInput & { signal: string; taskToken: strin
   await registerWait(runtime(), input.release, input.signal, input.taskToken);
 };
 
-export const completeRelease = async (input: StepInput & { job: JobOutcome | { status: 'timed_out' } }) =>
+export const completeRelease = async (input: StepInput & { job: TaskOutcome }) =>
   complete(runtime(), input.release, input.job);
 
 export const fail = async (input: StepInput & { error: { Error?: string; Cause?: string } }) => {

@@ -7,7 +7,7 @@ import { rolloutOrder, slotTime } from '../policy/rollout-order';
 import { nextDispatchableAt } from '../policy/window';
 import type { Runtime } from '../runtime';
 import type { DeploymentBody, EnvironmentBody, ResourceBody } from '../schemas/config';
-import { TERMINAL_RELEASE, type WaitingFor } from '../status';
+import { TERMINAL_RELEASE } from '../status';
 import { isConditionFailed } from '../store/client';
 import { listAllConfigCached } from '../store/inventory';
 import { keys } from '../store/keys';
@@ -20,13 +20,9 @@ import {
   releaseKeyString,
 } from '../store/rollouts';
 import { type CelScope, celDeployment, celEnvironment, celResource } from '../targets';
+import type { GateWait } from './lifecycle';
 import { getAbort } from './safety';
-import { signals } from './workflow';
-
-/** What a closed gate asks of the workflow: wait until a moment, or until a signal wakes it. */
-export type GateWait =
-  | { gate: WaitingFor; until: Date; message: string }
-  | { gate: WaitingFor; signal: string; message: string; timeoutSeconds?: number };
+import { signals } from './signals';
 
 export interface PolicyContext {
   scope: CelScope;

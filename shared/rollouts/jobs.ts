@@ -166,6 +166,40 @@ function outcomeOf(job: JobRecord): JobOutcome {
   };
 }
 
+/** What the Dispatch task answered the workflow: the job's outcome, or its timeout (JobTimedOut). */
+export type TaskOutcome = JobOutcome | { status: 'timed_out' };
+
+/** The outcome of a release's job from the workflow's point of view, a timeout included. */
+export async function jobResult(rt: Runtime, jobId: string, outcome: TaskOutcome): Promise<JobOutcome> {
+  if (outcome.status !== 'timed_out') return outcome;
+  const job = await getJob(rt, jobId);
+  const recorded = job
+    ? await recordJobStatus(rt, jobId, { status: 'failed', message: 'The job timed out.' }, SYSTEM).catch(
+        () => undefined,
+      )
+    : undefined;
+  const final = recorded?.job ?? (await getJob(rt, jobId));
+  return {
+    jobId,
+    status: final?.status === 'successful' ? 'successful' : 'failed',
+    message: final?.message ?? 'The job timed out.',
+  };
+}
+
+/** A job a rollout step sends for its release (the state change that goes with it is made). */
+export interface JobToSend {
+  release: ReleaseRecord;
+  kind: JobKind;
+  /** The version the job deploys: a rollback job deploys another version than the release's. */
+  forTag?: string;
+  /**
+   * The job's place in the release, which names it: an on-demand rollback's own job is of kind
+   * `rollback` but is the release's `deploy` job, so an automatic rollback of that release gets a
+   * job of its own instead of finding that one.
+   */
+  role?: JobKind;
+}
+
 /**
  * The Dispatch step: one job per (release, kind, attempt). A re-run finds the job it created before:
  * a finished job resumes the workflow at once, a sent one only gets the fresh task token, and one
@@ -173,17 +207,14 @@ function outcomeOf(job: JobRecord): JobOutcome {
  */
 export async function dispatchReleaseJob(
   rt: Runtime,
-  release: ReleaseRecord,
-  kind: JobKind,
-  taskToken: string,
-  reads: PayloadReads,
-  forTag = release.tag,
-  /**
-   * The job's place in the release, which names it: an on-demand rollback's own job is of kind
-   * `rollback` but is the release's `deploy` job, so an automatic rollback of that release gets a
-   * job of its own instead of finding that one.
-   */
-  role: JobKind = kind,
+  {
+    release,
+    kind,
+    forTag = release.tag,
+    role = kind,
+    taskToken,
+    reads,
+  }: JobToSend & { taskToken: string; reads: PayloadReads },
 ): Promise<JobRecord> {
   const now = isoNow();
   const jobId = jobIdOf(release.releaseId, role, release.attempt);

@@ -1,25 +1,18 @@
-import { isoNow } from '../clock';
 import { DETAIL_TYPES, publish, releaseEvent } from '../events';
 import type { Runtime } from '../runtime';
 import { TERMINAL_RELEASE, UNDISPATCHED_RELEASE } from '../status';
 import { ConditionFailed } from '../store/client';
 import {
+  applyTransition,
   getRelease,
   type ReleaseRecord,
   type TargetRecord,
   targetItemKey,
   updateItem,
-  updateRelease,
 } from '../store/rollouts';
 import { releaseSlot } from './gates';
+import type { ClaimOutcome } from './lifecycle';
 import { signals, stopRollout, wake } from './workflow';
-
-export type ClaimOutcome =
-  | { type: 'claimed' }
-  /** A newer version holds the target: this release is superseded. */
-  | { type: 'superseded'; by: string }
-  /** An older version's job is running on the target: wait for it to finish. */
-  | { type: 'busy'; holder: string };
 
 const isNewer = (a: { createdAt: string; tag: string }, b: { createdAt: string; tag: string }) =>
   a.createdAt > b.createdAt || (a.createdAt === b.createdAt && a.tag > b.tag);
@@ -69,24 +62,11 @@ export async function claimTarget(rt: Runtime, release: ReleaseRecord): Promise<
       continue;
     }
     if (!UNDISPATCHED_RELEASE.has(other.status)) return { type: 'busy', holder: holderTag };
-    try {
-      await updateRelease(
-        rt,
-        other,
-        {
-          status: 'superseded',
-          finishedAt: isoNow(),
-          message: `Superseded by ${release.tag}.`,
-        },
-        [...UNDISPATCHED_RELEASE],
-        { expression: 'attribute_not_exists(jobId) OR jobId = :null', values: { ':null': null } },
-      );
+    // Unless it dispatched meanwhile (or finished): then look again.
+    if (await applyTransition(rt, other, 'supersede', { by: release.tag })) {
       await stopRollout(rt, other, `Superseded by ${release.tag}.`);
       await publish(rt, [releaseEvent(other, DETAIL_TYPES.releaseSuperseded, { by: release.tag })]);
       await releaseTargetLock(rt, other, false);
-    } catch (error) {
-      if (!(error instanceof ConditionFailed)) throw error;
-      // It dispatched meanwhile (or finished): look again.
     }
   }
   return { type: 'busy', holder: 'unknown' };

@@ -4,17 +4,15 @@ import { conflict, notFound } from '../errors';
 import { type Actor, DETAIL_TYPES, publish, releaseEvent } from '../events';
 import { requireConfig } from '../inventory';
 import type { Runtime } from '../runtime';
-import { TERMINAL_RELEASE } from '../status';
-import { ConditionFailed } from '../store/client';
 import { keys } from '../store/keys';
 import {
+  applyTransition,
   getRelease,
   getTarget,
   getVersion,
   putReleaseIfAbsent,
   type ReleaseRecord,
   updateItem,
-  updateRelease,
 } from '../store/rollouts';
 import { jobIdOf } from './ids';
 import { cancelReleases, newRelease, renderRelease } from './versions';
@@ -102,21 +100,11 @@ export async function forceRelease(
   const key = { ...target };
   const release = await getRelease(rt, key);
   if (!release) throw notFound(`The release of "${target.tag}" to ${target.environment}/${target.resource}`);
-  let updated: ReleaseRecord;
-  try {
-    updated = await updateRelease(
-      rt,
-      release,
-      {
-        forced: { by: actor.keyId ?? 'unknown', reason: target.reason, at: isoNow() },
-        generation: (release.generation ?? 0) + 1,
-      },
-      ['pending', 'waiting'],
-    );
-  } catch (error) {
-    if (error instanceof ConditionFailed)
-      throw conflict(`The release is ${release.status}; only a pending or waiting release can be forced.`);
-    throw error;
+  const updated = await applyTransition(rt, release, 'force', {
+    forced: { by: actor.keyId ?? 'unknown', reason: target.reason, at: isoNow() },
+  });
+  if (!updated) {
+    throw conflict(`The release is ${release.status}; only a pending or waiting release can be forced.`);
   }
   await stopRollout(rt, release, `Forced by ${actor.keyId ?? 'unknown'}: ${target.reason}`);
   await startRollout(rt, updated);
@@ -153,43 +141,25 @@ export async function rollbackTarget(
     throw conflict(`The version "${toVersion}" cannot be deployed.`);
   const key = { ...ref, tag: toVersion };
   const now = isoNow();
-  const intent = {
-    jobKind: 'rollback' as const,
-    forced: { by: actor.keyId ?? 'unknown', reason: input.reason ?? 'rollback', at: now },
-    // The newest intent for the target: it supersedes releases that have not dispatched.
-    versionCreatedAt: now,
-  };
+  const forced = { by: actor.keyId ?? 'unknown', reason: input.reason ?? 'rollback', at: now };
   const existing = await getRelease(rt, key);
   let release: ReleaseRecord;
   if (!existing) {
-    release = { ...newRelease(version, { ...ref }, now), ...intent };
-    const { created } = await putReleaseIfAbsent(rt, release);
-    if (!created) throw conflict('A rollout of that version to this target started meanwhile; try again.');
+    // The newest intent for the target (versionCreatedAt): it supersedes releases that have not dispatched.
+    const fresh = {
+      ...newRelease(version, { ...ref }, now),
+      jobKind: 'rollback' as const,
+      forced,
+      versionCreatedAt: now,
+    };
+    if (!(await putReleaseIfAbsent(rt, fresh)).created)
+      throw conflict('A rollout of that version to this target started meanwhile; try again.');
+    release = fresh;
   } else {
-    try {
-      release = await updateRelease(
-        rt,
-        existing,
-        {
-          ...intent,
-          status: 'pending',
-          attempt: existing.attempt + 1,
-          generation: (existing.generation ?? 0) + 1,
-          jobId: null,
-          waitingFor: null,
-          message: `Rollback requested by ${actor.keyId ?? 'unknown'}.`,
-          startedAt: null,
-          finishedAt: null,
-          rolledBackTo: null,
-          verification: null,
-        },
-        [...TERMINAL_RELEASE],
-      );
-    } catch (error) {
-      if (error instanceof ConditionFailed)
-        throw conflict(`A rollout of ${toVersion} to this target is in progress.`);
-      throw error;
-    }
+    const message = `Rollback requested by ${actor.keyId ?? 'unknown'}.`;
+    const again = await applyTransition(rt, existing, 'redeploy', { forced, message, versionCreatedAt: now });
+    if (!again) throw conflict(`A rollout of ${toVersion} to this target is in progress.`);
+    release = again;
   }
   await startRollout(rt, release);
   await publish(rt, [

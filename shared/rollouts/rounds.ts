@@ -1,6 +1,5 @@
 import type { Runtime } from '../runtime';
-import { ConditionFailed } from '../store/client';
-import { type ReleaseRecord, updateRelease } from '../store/rollouts';
+import { type ReleaseRecord, updateReleaseFields } from '../store/rollouts';
 import { startRollout } from './workflow';
 
 /**
@@ -29,14 +28,9 @@ export const oneMoreRound = (release: ReleaseRecord): Pick<ReleaseRecord, 'execu
  */
 export async function continuedInNewExecution(rt: Runtime, release: ReleaseRecord): Promise<boolean> {
   if (roundsOf(release) < MAX_ROUNDS_PER_EXECUTION) return false;
-  let next: ReleaseRecord;
-  try {
-    next = await updateRelease(rt, release, { generation: (release.generation ?? 0) + 1 }, [release.status]);
-  } catch (error) {
-    // The release moved on meanwhile (a callback, a cancel): this execution sees it next round.
-    if (error instanceof ConditionFailed) return false;
-    throw error;
-  }
+  const next = await updateReleaseFields(rt, release, { generation: (release.generation ?? 0) + 1 });
+  // The release moved on meanwhile (a callback, a cancel): this execution sees it next round.
+  if (!next) return false;
   await startRollout(rt, next);
   return true;
 }
@@ -44,10 +38,6 @@ export async function continuedInNewExecution(rt: Runtime, release: ReleaseRecor
 /** A Poll round that found the job still running: counted, or the end of this execution at the bound. */
 export async function pollRound(rt: Runtime, release: ReleaseRecord): Promise<'poll' | 'continued'> {
   if (await continuedInNewExecution(rt, release)) return 'continued';
-  try {
-    await updateRelease(rt, release, oneMoreRound(release), [release.status]);
-  } catch (error) {
-    if (!(error instanceof ConditionFailed)) throw error;
-  }
+  await updateReleaseFields(rt, release, oneMoreRound(release));
   return 'poll';
 }

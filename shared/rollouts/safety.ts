@@ -4,9 +4,9 @@ import { SYSTEM } from '../events';
 import type { MergedRules } from '../policy/merge';
 import type { Runtime } from '../runtime';
 import type { ReleaseStatus } from '../status';
-import { ConditionFailed, type Item } from '../store/client';
+import type { Item } from '../store/client';
 import { keys } from '../store/keys';
-import { getTarget, listReleases, putIfAbsent, type ReleaseRecord, updateRelease } from '../store/rollouts';
+import { applyTransition, getTarget, listReleases, putIfAbsent, type ReleaseRecord } from '../store/rollouts';
 import { cancelReleases } from './versions';
 import { signals, startRollout, wake } from './workflow';
 
@@ -98,23 +98,8 @@ export async function rollBackEnvironment(rt: Runtime, failing: ReleaseRecord): 
     const target = await getTarget(rt, release);
     const lastGood = (target?.successfulVersions ?? []).find((tag) => tag !== release.tag);
     if (!lastGood) continue;
-    try {
-      const reopened = await updateRelease(
-        rt,
-        release,
-        {
-          status: 'rolling_back',
-          rolledBackTo: lastGood,
-          message: reason,
-          finishedAt: null,
-          generation: (release.generation ?? 0) + 1,
-        },
-        ['successful'],
-      );
-      // The target's lock belongs to the rollback now; a newer version waits for it.
-      await startRollout(rt, reopened);
-    } catch (error) {
-      if (!(error instanceof ConditionFailed)) throw error;
-    }
+    const reopened = await applyTransition(rt, release, 'roll_back', { to: lastGood, message: reason });
+    // The target's lock belongs to the rollback now; a newer version waits for it.
+    if (reopened) await startRollout(rt, reopened);
   }
 }

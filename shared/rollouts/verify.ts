@@ -2,10 +2,10 @@ import { currentDate, isoNow } from '../clock';
 import type { MergedRules } from '../policy/merge';
 import type { Runtime } from '../runtime';
 import { secrets } from '../secrets';
-import { ConditionFailed } from '../store/client';
-import { type ReleaseRecord, updateRelease } from '../store/rollouts';
-import { type MetricProgress, overall, record, start, type Verdict, verdict } from '../verification/analysis';
+import { type ReleaseRecord, updateReleaseFields } from '../store/rollouts';
+import { overall, record, start, type Verdict, verdict } from '../verification/analysis';
 import { keptResult, type Measurement, measure } from '../verification/providers';
+import type { VerificationState } from './lifecycle';
 import { oneMoreRound } from './rounds';
 
 /**
@@ -13,13 +13,6 @@ import { oneMoreRound } from './rounds';
  * the state machine. The progress lives on the release, so a re-run or a new execution resumes it.
  */
 type Metric = MergedRules['verification'][number];
-
-export interface VerificationState {
-  startedAt: string;
-  metrics: Record<string, { progress: MetricProgress; nextDueAt: string; verdict: Verdict; policy: string }>;
-  verdict: Verdict;
-  finishedAt: string | null;
-}
 
 export function initialVerification(metrics: Metric[], now: Date): VerificationState {
   return {
@@ -40,14 +33,6 @@ export function initialVerification(metrics: Metric[], now: Date): VerificationS
   };
 }
 
-export function secondsUntilNextDue(state: VerificationState, now: Date): number {
-  const due = Object.values(state.metrics)
-    .filter((m) => m.verdict === 'continue')
-    .map((m) => Date.parse(m.nextDueAt));
-  if (due.length === 0) return 0;
-  return Math.max(0, Math.ceil((Math.min(...due) - now.getTime()) / 1000));
-}
-
 /** One Measure round: every metric that is due is measured, then the verdicts are updated. */
 export async function measureRound(
   rt: Runtime,
@@ -55,7 +40,7 @@ export async function measureRound(
   metrics: Metric[],
 ): Promise<VerificationState> {
   const now = currentDate();
-  const state = (release.verification as VerificationState | undefined) ?? initialVerification(metrics, now);
+  const state = release.verification ?? initialVerification(metrics, now);
   const next: VerificationState = { ...state, metrics: { ...state.metrics } };
   await Promise.all(
     metrics.map(async (metric) => {
@@ -81,11 +66,7 @@ export async function measureRound(
   );
   next.verdict = overall(Object.values(next.metrics).map((m) => m.verdict));
   if (next.verdict !== 'continue') next.finishedAt = isoNow();
-  try {
-    await updateRelease(rt, release, { verification: next, ...oneMoreRound(release) }, ['verifying']);
-  } catch (error) {
-    if (!(error instanceof ConditionFailed)) throw error;
-  }
+  await updateReleaseFields(rt, release, { verification: next, ...oneMoreRound(release) });
   return next;
 }
 
@@ -94,7 +75,7 @@ const shown = (m: Measurement): Measurement =>
   m.value === undefined ? m : { ...m, value: keptResult(m.value) };
 
 /** What GET version shows of a release's verification: outcome and the last values. */
-export function renderVerification(state: VerificationState | undefined) {
+export function renderVerification(state: VerificationState | null | undefined) {
   if (!state) return null;
   return {
     status: state.verdict === 'continue' ? 'running' : state.verdict,

@@ -7,11 +7,12 @@ import { canonicalJson } from '../json';
 import type { Runtime } from '../runtime';
 import type { DeploymentBody } from '../schemas/config';
 import type { VersionBody } from '../schemas/rollouts';
-import { type ReleaseStatus, TERMINAL_RELEASE, UNDISPATCHED_RELEASE } from '../status';
+import { TERMINAL_RELEASE } from '../status';
 import { ConditionFailed } from '../store/client';
 import { loadInventory } from '../store/inventory';
 import { listReleasesPage, releaseStatusCounts } from '../store/pages';
 import {
+  applyTransition,
   getRelease,
   getVersion,
   listReleases,
@@ -19,15 +20,15 @@ import {
   type ReleaseKey,
   type ReleaseRecord,
   updateItem,
-  updateRelease,
   type VersionRecord,
   versionKey,
 } from '../store/rollouts';
 import { computeReleaseTargets, type ReleaseTarget } from '../targets';
 import { versionWarnings } from '../warnings';
 import { releaseIdOf } from './ids';
+import type { ReleaseIn } from './lifecycle';
 import { releaseTargetLock } from './lock';
-import { renderVerification, type VerificationState } from './verify';
+import { renderVerification } from './verify';
 import { queueVersionRelease } from './work-queue';
 import { stopRollout } from './workflow';
 
@@ -48,7 +49,7 @@ export async function inParallel<T>(items: T[], work: (item: T) => Promise<void>
 export const bodyHashOf = (body: VersionBody) =>
   createHash('sha256').update(canonicalJson(body)).digest('hex');
 
-export function newRelease(version: VersionRecord, target: ReleaseTarget, now: string): ReleaseRecord {
+export function newRelease(version: VersionRecord, target: ReleaseTarget, now: string): ReleaseIn<'pending'> {
   const key: ReleaseKey = { ...target, tag: version.tag };
   return {
     ...key,
@@ -111,7 +112,7 @@ export function renderRelease(r: ReleaseRecord) {
     finishedAt: r.finishedAt,
     rolledBackTo: r.rolledBackTo,
     message: r.message,
-    verification: renderVerification(r.verification as VerificationState | undefined),
+    verification: renderVerification(r.verification),
   };
 }
 
@@ -286,23 +287,11 @@ export async function cancelReleaseRecords(
   releases: ReleaseRecord[],
   options: { onlyUndispatched: boolean; message: string; actor: Actor },
 ): Promise<number> {
-  const from: ReleaseStatus[] = options.onlyUndispatched
-    ? [...UNDISPATCHED_RELEASE]
-    : ['pending', 'waiting', 'deploying', 'verifying', 'rolling_back'];
   let cancelled = 0;
   const events: GantryEvent[] = [];
   await inParallel(releases, async (release) => {
-    try {
-      await updateRelease(
-        rt,
-        release,
-        { status: 'cancelled', finishedAt: isoNow(), message: options.message },
-        from,
-      );
-    } catch (error) {
-      if (error instanceof ConditionFailed) return;
-      throw error;
-    }
+    const event = options.onlyUndispatched ? 'withdraw' : 'cancel';
+    if (!(await applyTransition(rt, release, event, { message: options.message }))) return;
     cancelled++;
     await stopRollout(rt, release, options.message);
     await releaseTargetLock(rt, release);

@@ -121,13 +121,5 @@ export async function wake(rt: Runtime, signal: string): Promise<number> {
   return woken;
 }
 
-export const signals = {
-  target: (r: Omit<ReleaseKey, 'tag'>) => `target:${r.deployment}#${r.environment}#${r.resource}`,
-  paused: (deployment: string) => `paused:${deployment}`,
-  approval: (approvalId: string) => `approval:${approvalId}`,
-  progression: (deployment: string, tag: string, environment: string) =>
-    `progression:${deployment}#${tag}#${environment}`,
-  concurrency: (deployment: string, environment: string) => `concurrency:${deployment}#${environment}`,
-  verified: (deployment: string, tag: string, environment: string) =>
-    `verified:${deployment}#${tag}#${environment}`,
-} as const;
+/** The signal names, where the modules that wake executions look for them. */
+export { signals } from './signals';

@@ -8,8 +8,19 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AgentPoll } from '../agents';
-import { isoNow } from '../clock';
-import type { JobKind, JobStatus, ReleaseStatus, WaitingFor } from '../status';
+import { currentDate, isoNow } from '../clock';
+import {
+  type EventData,
+  type Guard,
+  type LifecycleEvent,
+  type ReleaseIn,
+  type ReleaseRecord,
+  type ReleaseUpdate,
+  type ReleaseUpdateFields,
+  TransitionRefused,
+  transition,
+} from '../rollouts/lifecycle';
+import type { JobKind, JobStatus, ReleaseStatus } from '../status';
 import { ConditionFailed, type Item, isConditionFailed, type StoreContext } from './client';
 import { keys } from './keys';
 
@@ -35,45 +46,8 @@ export interface ReleaseKey {
   resource: string;
 }
 
-export interface ReleaseRecord extends ReleaseKey {
-  releaseId: string;
-  status: ReleaseStatus;
-  waitingFor: WaitingFor | null;
-  /** Why a pending release is held (another version's job on the target), or a terminal reason. */
-  message: string | null;
-  jobId: string | null;
-  attempt: number;
-  versionCreatedAt: string;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  rolledBackTo: string | null;
-  /** Set by the force override: the remaining gates are skipped. */
-  forced?: { by: string; reason: string; at: string };
-  /** Bumped when an override replaces the release's execution (names stay deterministic). */
-  generation?: number;
-  /** Poll and Measure rounds of the generation's execution (bounds its history; shared/rollouts/rounds.ts). */
-  executionRounds?: { generation: number; count: number };
-  /** The kind of the release's next job: `rollback` for an on-demand rollback to this version. */
-  jobKind?: 'deploy' | 'rollback';
-  /** The rollback job of a failed release (its id; the version is `rolledBackTo`). */
-  rollbackJobId?: string | null;
-  /** Verification progress (shared/rollouts/verify.ts). */
-  verification?: unknown;
-  /** Traffic drain around the deploy (rule trafficDrain): its jobs and where it stands. */
-  drain?: DrainState;
-  updatedAt: string;
-}
-
-export interface DrainState {
-  state: 'draining' | 'drained' | 'undraining' | 'undrained';
-  seconds: number;
-  jobId: string;
-  drainedAt?: string;
-  undrainJobId?: string;
-  /** Set when the drain job failed: the deploy is skipped, the undrain still runs. */
-  failed?: boolean;
-}
+/** A release, by status, and its drain sub-state: shared/rollouts/lifecycle.ts. */
+export type { DrainState, ReleaseRecord } from '../rollouts/lifecycle';
 
 export interface TargetRecord {
   deployment: string;
@@ -312,7 +286,8 @@ export const releaseItemKey = (r: ReleaseKey) => keys.release(r.deployment, r.ta
 
 export const getRelease = (ctx: StoreContext, r: ReleaseKey) => get<ReleaseRecord>(ctx, releaseItemKey(r));
 
-export const putReleaseIfAbsent = (ctx: StoreContext, release: ReleaseRecord) =>
+/** A release is created pending; from there only `applyTransition` moves it. */
+export const putReleaseIfAbsent = (ctx: StoreContext, release: ReleaseIn<'pending'>) =>
   putIfAbsent(ctx, releaseItemKey(release), release);
 
 export const listReleases = (ctx: StoreContext, deployment: string, tag: string, environment?: string) =>
@@ -321,31 +296,91 @@ export const listReleases = (ctx: StoreContext, deployment: string, tag: string,
     skPrefix: environment ? `${environment}#` : undefined,
   });
 
-/** Updates a release when its status is one of `from`. */
-export function updateRelease(
+/**
+ * The one writer of a release's lifecycle (status, waitingFor, jobId, drain, rolledBackTo, jobKind,
+ * rollbackJobId, finishedAt): the update the transition table of shared/rollouts/lifecycle.ts allows
+ * for `event` from the status the release was read in, written on the condition that the status is
+ * still one of the row's `from` (and, for a guard a concurrent write could break, that the guard
+ * still holds). Undefined when the table or the condition refuses: the release moved on meanwhile.
+ * Progress that is not lifecycle state is written by `updateReleaseFields` below.
+ */
+export async function applyTransition<E extends LifecycleEvent>(
+  ctx: StoreContext,
+  release: ReleaseRecord,
+  event: E,
+  data: EventData[E],
+  now = currentDate(),
+): Promise<ReleaseRecord | undefined> {
+  let update: ReleaseUpdate;
+  try {
+    update = transition(release, event, data, now);
+  } catch (error) {
+    if (error instanceof TransitionRefused) return undefined;
+    throw error;
+  }
+  const guard = update.guard && GUARD_CONDITIONS[update.guard]?.(data as { jobId?: string });
+  return writeRelease(ctx, release, { ...update.set, updatedAt: now.toISOString() }, update.from, guard);
+}
+
+/**
+ * Progress that is not lifecycle state: verification measurements, the execution's round count and
+ * its generation (shared/rollouts/verify.ts, rounds.ts). Written only while the release is still in
+ * the status it was read in; undefined when it is not.
+ */
+export const updateReleaseFields = (
+  ctx: StoreContext,
+  release: ReleaseRecord,
+  fields: Partial<Pick<ReleaseRecord, 'verification' | 'executionRounds' | 'generation'>>,
+) => writeRelease(ctx, release, { ...fields, updatedAt: isoNow() }, [release.status]);
+
+interface Condition {
+  expression: string;
+  values?: Record<string, unknown>;
+}
+
+/** The table's guards that a concurrent write could break, as conditions of the write. */
+const GUARD_CONDITIONS: Partial<Record<Guard, (data: { jobId?: string }) => Condition>> = {
+  not_started: () => ({
+    expression: 'attribute_not_exists(startedAt) OR startedAt = :null',
+    values: { ':null': null },
+  }),
+  no_job: () => ({ expression: 'attribute_not_exists(jobId) OR jobId = :null', values: { ':null': null } }),
+  no_other_job: (data) => ({
+    expression: 'attribute_not_exists(jobId) OR jobId = :null OR jobId = :job',
+    values: { ':null': null, ':job': data.jobId },
+  }),
+};
+
+/** Updates a release when its status is one of `from` (and the extra condition holds). */
+async function writeRelease(
   ctx: StoreContext,
   r: ReleaseKey,
-  set: Partial<ReleaseRecord>,
+  set: ReleaseUpdateFields,
   from: readonly ReleaseStatus[],
-  extraCondition?: { expression: string; values?: Record<string, unknown> },
-): Promise<ReleaseRecord> {
+  extraCondition?: Condition,
+): Promise<ReleaseRecord | undefined> {
   const values: Record<string, unknown> = {};
   from.forEach((status, i) => {
     values[`:from${i}`] = status;
   });
   const statusCondition = `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`;
-  return updateItem<ReleaseRecord>(
-    ctx,
-    releaseItemKey(r),
-    { set: { ...set, updatedAt: isoNow() } },
-    {
-      expression: extraCondition
-        ? `(${statusCondition}) AND (${extraCondition.expression})`
-        : statusCondition,
-      names: { '#status': 'status' },
-      values: { ...values, ...extraCondition?.values },
-    },
-  );
+  try {
+    return await updateItem<ReleaseRecord>(
+      ctx,
+      releaseItemKey(r),
+      { set },
+      {
+        expression: extraCondition
+          ? `(${statusCondition}) AND (${extraCondition.expression})`
+          : statusCondition,
+        names: { '#status': 'status' },
+        values: { ...values, ...extraCondition?.values },
+      },
+    );
+  } catch (error) {
+    if (error instanceof ConditionFailed) return undefined;
+    throw error;
+  }
 }
 
 /** Non-terminal releases, for the local runtime's restart (a Scan is fine on a local table). */

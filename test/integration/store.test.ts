@@ -1,6 +1,7 @@
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ReleaseIn } from '../../shared/rollouts/lifecycle';
 import {
   ConditionFailed,
   documentClient,
@@ -19,12 +20,13 @@ import {
 import { keys } from '../../shared/store/keys';
 import { recordNonce } from '../../shared/store/nonces';
 import {
+  applyTransition,
   getRelease,
   putIfAbsent,
   putReleaseIfAbsent,
   type ReleaseRecord,
   updateItem,
-  updateRelease,
+  updateReleaseFields,
 } from '../../shared/store/rollouts';
 import { providerResourceIds } from '../../shared/store/sync';
 import { createTableInput } from '../../shared/store/table';
@@ -248,8 +250,8 @@ describe.each(BACKENDS)('store against $name', ({ start }) => {
     });
   });
 
-  describe('updateRelease: the status condition', () => {
-    const release = (): ReleaseRecord => ({
+  describe('applyTransition: the transition table as conditional writes', () => {
+    const release = (): ReleaseIn<'pending'> => ({
       deployment: 'api',
       tag: 'v1',
       environment: 'prod',
@@ -268,73 +270,87 @@ describe.each(BACKENDS)('store against $name', ({ start }) => {
       updatedAt: iso(T0),
     });
 
-    it('moves a release only from one of the given statuses', async () => {
-      const r = release();
-      expect((await putReleaseIfAbsent(ctx, r)).created).toBe(true);
+    it('moves a release only while its stored status is one its row allows', async () => {
+      const read = release();
+      expect((await putReleaseIfAbsent(ctx, read)).created).toBe(true);
 
-      const waiting = await updateRelease(ctx, r, { status: 'waiting', waitingFor: 'approval' }, ['pending']);
-      const refused = await updateRelease(ctx, r, { status: 'deploying' }, ['pending']).catch(
-        (e: unknown) => e,
-      );
-      const deploying = await updateRelease(ctx, r, { status: 'deploying', waitingFor: null }, [
-        'pending',
-        'waiting',
-      ]);
-
-      expect(waiting).toMatchObject({ status: 'waiting', waitingFor: 'approval' });
-      expect(refused).toBeInstanceOf(ConditionFailed);
-      expect((refused as ConditionFailed).current).toMatchObject({ status: 'waiting' });
-      expect(deploying).toMatchObject({ status: 'deploying', waitingFor: null });
-      expect(await getRelease(ctx, r)).toMatchObject({ status: 'deploying' });
-      expect(Date.parse(deploying.updatedAt)).not.toBeNaN();
-    });
-
-    it('applies an extra condition on top of the status', async () => {
-      const r = { ...release(), tag: 'v2' };
-      await putReleaseIfAbsent(ctx, r);
-
-      const wrongAttempt = await updateRelease(ctx, r, { status: 'deploying' }, ['pending'], {
-        expression: 'attempt = :a',
-        values: { ':a': 2 },
-      }).catch((e: unknown) => e);
-      const rightAttempt = await updateRelease(ctx, r, { status: 'deploying', jobId: 'job1' }, ['pending'], {
-        expression: 'attempt = :a',
-        values: { ':a': 1 },
+      const waiting = await applyTransition(ctx, read, 'wait', {
+        waitingFor: 'approval',
+        message: 'Approve.',
+      });
+      const deploying = await applyTransition(ctx, waiting as ReleaseRecord, 'dispatch', { jobId: 'job1' });
+      const staleWithdraw = await applyTransition(ctx, read, 'withdraw', { message: 'Rejected.' });
+      const notInTable = await applyTransition(ctx, deploying as ReleaseRecord, 'wait', {
+        waitingFor: 'paused',
+        message: 'Paused.',
       });
 
-      expect(wrongAttempt).toBeInstanceOf(ConditionFailed);
-      expect((wrongAttempt as ConditionFailed).current).toMatchObject({ status: 'pending', attempt: 1 });
-      expect(rightAttempt).toMatchObject({ status: 'deploying', jobId: 'job1' });
+      expect(waiting).toMatchObject({ status: 'waiting', waitingFor: 'approval', message: 'Approve.' });
+      expect(deploying).toMatchObject({
+        status: 'deploying',
+        waitingFor: null,
+        jobId: 'job1',
+        message: null,
+      });
+      expect(staleWithdraw).toBeUndefined();
+      expect(notInTable).toBeUndefined();
+      expect(await getRelease(ctx, read)).toMatchObject({
+        status: 'deploying',
+        jobId: 'job1',
+        finishedAt: null,
+      });
+      expect((deploying as ReleaseRecord).updatedAt).not.toBe(iso(T0));
+    });
+
+    it("writes a guard a concurrent write could break into the condition: another job's dispatch is refused", async () => {
+      const read = { ...release(), tag: 'v2' };
+      await putReleaseIfAbsent(ctx, read);
+      await applyTransition(ctx, read, 'dispatch', { jobId: 'job1' });
+
+      const otherJob = await applyTransition(ctx, read, 'dispatch', { jobId: 'job2' });
+      const sameJobAgain = await applyTransition(ctx, read, 'dispatch', { jobId: 'job1' });
+
+      expect(otherJob).toBeUndefined();
+      expect(sameJobAgain).toMatchObject({ status: 'deploying', jobId: 'job1' });
+      expect(await getRelease(ctx, read)).toMatchObject({ status: 'deploying', jobId: 'job1' });
     });
 
     it('two concurrent transitions from the same status: exactly one wins', async () => {
-      const r = { ...release(), tag: 'v3' };
-      await putReleaseIfAbsent(ctx, r);
+      const read = { ...release(), tag: 'v3' };
+      await putReleaseIfAbsent(ctx, read);
 
-      const outcomes = await Promise.allSettled([
-        updateRelease(ctx, r, { status: 'cancelled' }, ['pending']),
-        updateRelease(ctx, r, { status: 'deploying' }, ['pending']),
+      const outcomes = await Promise.all([
+        applyTransition(ctx, read, 'withdraw', { message: 'Rejected.' }),
+        applyTransition(ctx, read, 'dispatch', { jobId: 'job1' }),
       ]);
 
-      const won = outcomes.filter((o) => o.status === 'fulfilled');
+      const won = outcomes.filter((o) => o !== undefined);
       expect(won).toHaveLength(1);
-      const lost = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
-      expect(lost.reason).toBeInstanceOf(ConditionFailed);
-      const winner = (won[0] as PromiseFulfilledResult<ReleaseRecord>).value.status;
-      expect((lost.reason as ConditionFailed).current).toMatchObject({ status: winner });
-      expect(await getRelease(ctx, r)).toMatchObject({ status: winner });
+      const winner = (won[0] as ReleaseRecord).status;
+      expect(['cancelled', 'deploying']).toContain(winner);
+      expect(await getRelease(ctx, read)).toMatchObject({ status: winner });
     });
 
     it('never creates a release that does not exist', async () => {
-      const r = { ...release(), tag: 'never-created' };
+      const read = { ...release(), tag: 'never-created' };
 
-      const error = await updateRelease(ctx, r, { status: 'deploying' }, ['pending']).catch(
-        (e: unknown) => e,
-      );
+      const moved = await applyTransition(ctx, read, 'dispatch', { jobId: 'job1' });
 
-      expect(error).toBeInstanceOf(ConditionFailed);
-      expect((error as ConditionFailed).current).toBeUndefined();
-      expect(await getRelease(ctx, r)).toBeUndefined();
+      expect(moved).toBeUndefined();
+      expect(await getRelease(ctx, read)).toBeUndefined();
+    });
+
+    it('updateReleaseFields writes progress only while the release is in the status it was read in', async () => {
+      const read = { ...release(), tag: 'v4' };
+      await putReleaseIfAbsent(ctx, read);
+
+      const counted = await updateReleaseFields(ctx, read, { generation: 1 });
+      await applyTransition(ctx, read, 'wait', { waitingFor: 'approval', message: 'Approve.' });
+      const stale = await updateReleaseFields(ctx, read, { generation: 2 });
+
+      expect(counted).toMatchObject({ status: 'pending', generation: 1 });
+      expect(stale).toBeUndefined();
+      expect(await getRelease(ctx, read)).toMatchObject({ status: 'waiting', generation: 1 });
     });
   });
 

@@ -1,0 +1,16 @@
+/**
+ * The names executions park on (WaitForSignal) and are woken by (workflow.ts `wake`): plain strings,
+ * so deciding which one a release waits for needs no AWS client.
+ */
+type TargetRef = { deployment: string; environment: string; resource: string };
+
+export const signals = {
+  target: (r: TargetRef) => `target:${r.deployment}#${r.environment}#${r.resource}`,
+  paused: (deployment: string) => `paused:${deployment}`,
+  approval: (approvalId: string) => `approval:${approvalId}`,
+  progression: (deployment: string, tag: string, environment: string) =>
+    `progression:${deployment}#${tag}#${environment}`,
+  concurrency: (deployment: string, environment: string) => `concurrency:${deployment}#${environment}`,
+  verified: (deployment: string, tag: string, environment: string) =>
+    `verified:${deployment}#${tag}#${environment}`,
+} as const;
