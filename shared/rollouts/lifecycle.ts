@@ -285,7 +285,7 @@ export interface ReleaseUpdate {
 }
 
 /** The row of the table that takes this event from the release's status. */
-export const rowOf = (status: ReleaseStatus, event: LifecycleEvent) =>
+const rowOf = (status: ReleaseStatus, event: LifecycleEvent) =>
   TRANSITIONS.find((row) => row.event === event && row.from.includes(status));
 
 export function transition<E extends LifecycleEvent>(
