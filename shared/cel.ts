@@ -1,35 +1,81 @@
-import { parse } from '@marcbachmann/cel-js';
+import { createRequire } from 'node:module';
+import { Environment } from '@marcbachmann/cel-js';
+import LRUCache from 'mnemonist/lru-cache';
+import type { RE2JS } from 're2js';
 
 /**
  * CEL selectors and conditions. Expressions are compiled once when they are written (a bad one is a
  * 400 naming the expression and position) and the compiled programs are cached by source text.
+ * Evaluation is bounded (API.md section 3): `matches()` runs on RE2, which takes time linear in its
+ * input, and an expression over CEL_LIMITS does not compile, so it is refused when written and is an
+ * error (no match, a warning) if it was stored before the limits.
  */
 type Program = (context: Record<string, unknown>) => unknown;
 
-const cache = new Map<string, Program>();
-const MAX_CACHED = 5_000;
+/** The limits README.md states ("Limits and known gaps"). */
+export const CEL_LIMITS = {
+  /** Characters, checked by the schema (shared/schemas/config.ts): nodes and cost bound the rest. */
+  maxLength: 4096,
+  /** Nodes of the syntax tree, and how deeply they nest (parentheses, calls, member chains). */
+  maxNodes: 1000,
+  maxDepth: 32,
+  /** all, exists, exists_one, map, filter and cel.bind inside one another. */
+  maxNesting: 2,
+  /** Estimated steps of one evaluation (see `checkLimits`). */
+  maxCost: 100_000,
+  /** RE2 instructions of one `matches()` pattern: a match costs up to this many steps per character. */
+  maxPatternSize: 300,
+} as const;
+
+/**
+ * What a value read from the input counts as in the cost estimate: a resource's metadata has at most
+ * 100 entries (StringMap in schemas/common.ts).
+ */
+const INPUT_SIZE = 100;
+const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
+
+/** cel-js runs its `matches()` on JavaScript's backtracking RegExp: expressions call this instead. */
+const RE2_METHOD = 'matchesRE2';
+
+const OVER = 'is over the limits';
+
+const search = (text: string, pattern: string) => {
+  const compiled = compilePattern(pattern);
+  if (typeof compiled === 'string') throw new Error(compiled);
+  return compiled.test(text);
+};
+const environment = new Environment({
+  unlistedVariablesAreDyn: true,
+  limits: { maxAstNodes: CEL_LIMITS.maxNodes, maxDepth: CEL_LIMITS.maxDepth },
+})
+  .registerFunction(`string.${RE2_METHOD}(string): bool`, search)
+  .registerFunction('matches(string, string): bool', search);
+
+const programs = new LRUCache<string, Program>(5_000);
 
 export class CelCompileError extends Error {
   constructor(
     readonly expression: string,
     detail: string,
   ) {
-    super(`CEL expression "${expression}" does not compile: ${detail}`);
+    super(`CEL expression "${expression}" ${detail}`);
     this.name = 'CelCompileError';
   }
 }
 
 export function compileCel(expression: string): Program {
-  const cached = cache.get(expression);
+  const cached = programs.get(expression);
   if (cached) return cached;
-  let program: Program;
+  let parsed: ReturnType<typeof environment.parse>;
   try {
-    program = parse(expression) as unknown as Program;
+    parsed = environment.parse(expression);
   } catch (error) {
-    throw new CelCompileError(expression, oneLine(error));
+    const over = (error as { code?: string }).code === 'limit_exceeded';
+    throw new CelCompileError(expression, `${over ? OVER : 'does not compile'}: ${oneLine(error)}`);
   }
-  if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
-  cache.set(expression, program);
+  checkLimits(parsed.ast as unknown as Node, expression);
+  const program = parsed as unknown as Program;
+  programs.set(expression, program);
   return program;
 }
 
@@ -50,9 +96,110 @@ export function matches(expression: string, context: Record<string, unknown>): C
   return outcome.ok ? { ok: true, value: outcome.value === true } : outcome;
 }
 
+// ---- RE2 ---------------------------------------------------------------------------------------
+
+// Loaded at the first pattern, from node_modules: it stays out of the Lambda bundles (146 KiB, and
+// most functions never match a pattern), which ship it beside the bundle (infra/aws/bundling.ts).
+let engine: typeof RE2JS | undefined;
+
+/** Compiled patterns, and the reason for those RE2 refuses (a pattern read from the input may repeat). */
+const patterns = new LRUCache<string, RE2JS | string>(1_000);
+
+function compilePattern(pattern: string): RE2JS | string {
+  let compiled = patterns.get(pattern);
+  if (compiled === undefined) {
+    try {
+      engine ??= (createRequire(import.meta.url)('re2js') as typeof import('re2js')).RE2JS;
+      compiled = engine.compile(pattern);
+      const size = compiled.programSize();
+      if (size > CEL_LIMITS.maxPatternSize)
+        compiled = `pattern "${pattern}" ${OVER}: ${size} RE2 instructions, at most ${CEL_LIMITS.maxPatternSize}`;
+    } catch (error) {
+      compiled = `pattern "${pattern}" cannot run on RE2: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    patterns.set(pattern, compiled);
+  }
+  return compiled;
+}
+
+// ---- Limits ------------------------------------------------------------------------------------
+
+/** A node of cel-js's syntax tree (its `ASTNode`, loosely typed for a walk over every kind). */
+interface Node {
+  op: string;
+  args: unknown;
+}
+const isNode = (value: unknown): value is Node => (value as Node | null)?.op !== undefined;
+const childrenOf = (args: unknown): Node[] =>
+  isNode(args) ? [args] : Array.isArray(args) ? args.flatMap(childrenOf) : [];
+
+/**
+ * Walks the tree once: refuses it over the nesting and cost limits, checks literal patterns, and points
+ * `matches()` at RE2. The cost is the number of node evaluations, estimated: a comprehension's body
+ * counts once per element of its range; a `+` counts the size of what it builds (bindings can double
+ * a value at each level); a `matches()` counts its pattern's RE2 instructions. Sizes are those of
+ * literals where the expression has them, INPUT_SIZE for what it reads from its input.
+ */
+function checkLimits(root: Node, expression: string): void {
+  function refuse(detail: string): never {
+    throw new CelCompileError(expression, detail);
+  }
+  let cost = 0;
+  /** `times`: how often the node is evaluated, at most; `sizes`: those of the variables in scope. */
+  const visit = (node: Node, nesting: number, times: number, sizes: ReadonlyMap<string, number>): void => {
+    cost += times * (node.op === '+' ? sizeOf(node, sizes) : 1);
+    if (cost > CEL_LIMITS.maxCost) refuse(`${OVER}: its estimated cost is over ${CEL_LIMITS.maxCost} steps`);
+    if (node.op === 'value' || node.op === 'id') return;
+    const [name, receiver, args] = (node.op === 'rcall' ? node.args : []) as [string, Node, Node[]];
+    const loop = COMPREHENSIONS.has(name) && (args.length === 2 || name === 'map');
+    const bind = name === 'bind' && receiver.op === 'id' && receiver.args === 'cel';
+    if (loop || bind) {
+      // range.all(variable, body) runs its body once per element; cel.bind(variable, value, body) once.
+      const [variable, value, ...bodies] = (loop ? [args[0], receiver, ...args.slice(1)] : args) as Node[];
+      visit(value as Node, nesting, times, sizes);
+      if (nesting >= CEL_LIMITS.maxNesting)
+        refuse(`${OVER}: it nests more than ${CEL_LIMITS.maxNesting} comprehensions or bindings`);
+      const size = sizeOf(value as Node, sizes);
+      const scoped = new Map(sizes).set((variable as Node).args as string, size);
+      for (const body of bodies) visit(body, nesting + 1, loop ? times * size : times, scoped);
+      return;
+    }
+    const pattern = pointAtRE2(node);
+    // A literal pattern is checked now; one computed at run time when it is evaluated.
+    const compiled =
+      pattern?.op === 'value' && typeof pattern.args === 'string' && compilePattern(pattern.args);
+    if (typeof compiled === 'string') refuse(`is refused: ${compiled}`);
+    if (pattern) cost += times * (compiled ? compiled.programSize() : CEL_LIMITS.maxPatternSize);
+    for (const child of childrenOf(node.args)) visit(child, nesting, times, sizes);
+  };
+  visit(root, 0, 1, new Map());
+}
+
+/** The pattern of `text.matches(pattern)`, which it points at RE2, or of `matches(text, pattern)`. */
+function pointAtRE2(node: Node): Node | undefined {
+  if (node.op !== 'rcall' && node.op !== 'call') return undefined;
+  const [name, ...rest] = node.args as [string, ...unknown[]];
+  if (name !== 'matches') return undefined;
+  if (node.op === 'rcall') (node.args as unknown[])[0] = RE2_METHOD;
+  return (rest.at(-1) as Node[]).at(-1);
+}
+
+/** The estimated size of a node's value: elements of a list or map, characters of a string. */
+function sizeOf(node: Node, sizes: ReadonlyMap<string, number>): number {
+  const { op, args } = node;
+  // A string's or bytes' length; 1 for a number, a boolean or null.
+  if (op === 'value') return (args as { length?: number } | null)?.length ?? 1;
+  if (op === 'id') return sizes.get(args as string) ?? INPUT_SIZE;
+  const parts = childrenOf(args).map((child) => sizeOf(child, sizes));
+  if (op === '+') return parts.reduce((sum, part) => sum + part, 0);
+  // Anything else made from parts (an element or field of one, a list mapped, filtered or split from
+  // one) is taken to be no larger than its largest part.
+  return Math.max(op === 'list' || op === 'map' ? (args as unknown[]).length : 1, ...parts);
+}
+
 /** "Unexpected token: EOF\n\n> 1 | a ==\n ^" -> "Unexpected token: EOF at column 5". */
 function oneLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = (error instanceof Error ? error.message : String(error)).replaceAll(RE2_METHOD, 'matches');
   const [first = text, ...rest] = text.split('\n');
   const caret = rest.find((line) => line.trim() === '^');
   const source = rest.find((line) => /^>\s+\d+ \|/.test(line));

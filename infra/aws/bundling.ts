@@ -43,6 +43,13 @@ const EXTERNAL_MODULES: string[] = [
   '@smithy/credential-provider-imds',
 ];
 
+/**
+ * Files shipped beside the bundle, in its node_modules, for a module loaded at run time: shared/cel.ts
+ * loads re2js at the first `matches()` pattern (146 KiB minified, more than the bundles have to spare,
+ * and what most invocations never need). Relative to the repository's node_modules.
+ */
+export const BESIDE_BUNDLE = ['re2js/package.json', 're2js/LICENSE', 're2js/build/index.cjs'];
+
 export const NODEJS_BUNDLING: BundlingOptions = {
   format: OutputFormat.ESM,
   target: TARGET,
@@ -55,6 +62,15 @@ export const NODEJS_BUNDLING: BundlingOptions = {
   externalModules: EXTERNAL_MODULES,
   bundleAwsSDK: true,
   logLevel: LogLevel.ERROR,
+  commandHooks: {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (inputDir, outputDir) =>
+      BESIDE_BUNDLE.map((file) => {
+        const to = `${outputDir}/node_modules/${file}`;
+        return `mkdir -p "${dirname(to)}" && cp "${inputDir}/node_modules/${file}" "${to}"`;
+      }),
+  },
 };
 
 /** The same build through esbuild's API: `outfile` should end in `.mjs`, as NodejsFunction's does. */

@@ -1,14 +1,14 @@
 import * as z from 'zod/mini';
-import { CelCompileError, compileCel } from '../cel';
+import { CEL_LIMITS, CelCompileError, compileCel } from '../cel';
 import { RRule } from '../rrule';
 import { Id, Int, MapKey, ResourceId, SecretName, StringMap, Text, Url, withinStoredSize } from './common';
 
 /** The configuration objects of API.md section 3 (inventory, deployments, policies). */
 
-/** A CEL expression, compiled when written so a bad one is a 400 that names it. */
+/** A CEL expression, compiled when written so a bad one (or one over the limits) is a 400 that names it. */
 export const Cel = z.string().check(
   z.minLength(1),
-  z.maxLength(4096),
+  z.maxLength(CEL_LIMITS.maxLength),
   z.superRefine((expression, ctx) => {
     try {
       compileCel(expression);
