@@ -378,7 +378,8 @@ describe('public and unknown routes', () => {
   it.each([
     ['GET', '/v1/nothing-here'],
     ['GET', '/v2/environments'],
-    ['GET', '/'],
+    // GET / leads to the status page (302, test/integration/newcomer.test.ts); other methods on / are unknown.
+    ['POST', '/'],
     ['POST', '/v1/environments/existing'],
     ['DELETE', '/healthz'],
     ['GET', '/v1/environments/existing/extra'],
