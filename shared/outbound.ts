@@ -31,6 +31,8 @@ export interface OutboundRequest {
 export interface OutboundResponse {
   status: number;
   body: string;
+  /** Header names in lower case; repeated headers joined with ', '. */
+  headers?: Record<string, string>;
 }
 
 export type Outbound = (request: OutboundRequest) => Promise<OutboundResponse>;
@@ -211,7 +213,11 @@ export const outbound: Outbound = async (request) => {
         else chunks.push(chunk);
       });
       res.on('end', () =>
-        finish(undefined, { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        finish(undefined, {
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString('utf8'),
+          headers: joinedHeaders(res),
+        }),
       );
       res.on('error', (error) => finish(connectionError(error)));
       // After 'end' this changes nothing; before it, the answer was cut short.
@@ -238,6 +244,13 @@ export const outbound: Outbound = async (request) => {
     req.end(request.body);
   });
 };
+
+const joinedHeaders = (res: IncomingMessage): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(res.headers).flatMap(([name, value]) =>
+      value === undefined ? [] : [[name, Array.isArray(value) ? value.join(', ') : value]],
+    ),
+  );
 
 const tooLarge = (maxBytes: number) =>
   new OutboundError('too_large', `the answer is larger than ${maxBytes} bytes`);

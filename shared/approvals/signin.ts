@@ -3,6 +3,7 @@ import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import * as oidc from 'openid-client';
 import { constantTimeEqual } from '../auth/signature';
 import { log } from '../log';
+import { outbound } from '../outbound';
 import { ENV, type Runtime, requiredEnv } from '../runtime';
 import { envOrSecret, SecretsManagerSource } from '../secrets';
 import { isConditionFailed } from '../store/client';
@@ -61,12 +62,29 @@ const clientSecret = () =>
   });
 
 /**
- * The one place sign-in calls out to the issuer (discovery, keys, token, userinfo); openid-client
- * follows no redirect and times out (TIMEOUT_SECONDS). Not shared/outbound.ts yet: its answers carry
- * no headers, and openid-client reads them (content-type, WWW-Authenticate). The issuer is the
- * operator's configuration, not a URL a request names.
+ * The one place sign-in calls out to the issuer (discovery, keys, token, userinfo): through the
+ * server's outbound client (no redirects, a timeout, a size cap, the address policy).
  */
-const outboundFetch: oidc.CustomFetch = (url, options) => fetch(url, options);
+const outboundFetch: oidc.CustomFetch = async (url, options) => {
+  const answer = await outbound({
+    url,
+    method: options.method === 'POST' ? 'POST' : 'GET',
+    headers: options.headers,
+    body: bodyText(options.body),
+    timeoutMs: TIMEOUT_SECONDS * 1000,
+    signal: options.signal,
+  });
+  const empty = answer.status === 204 || answer.status === 304;
+  return new Response(empty ? null : answer.body, { status: answer.status, headers: answer.headers });
+};
+
+function bodyText(body: oidc.FetchBody): string | undefined {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === 'string') return body;
+  if (body instanceof URLSearchParams) return body.toString();
+  if (body instanceof Uint8Array || body instanceof ArrayBuffer) return Buffer.from(body).toString('utf8');
+  throw new Error('A streamed request body is not sent to the issuer.');
+}
 
 /** Plain HTTP only to an issuer on this machine (a development identity provider, the tests). */
 const isLoopbackHttp = (url: URL) =>

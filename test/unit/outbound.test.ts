@@ -160,7 +160,15 @@ afterAll(() => {
 
 describe('outbound', () => {
   it('sends method, headers and body (with a length) and answers status and body', async () => {
-    const server = await serve((_req, res) => res.writeHead(201).end('{"ok":true}'));
+    const server = await serve((_req, res) =>
+      res
+        .writeHead(201, [
+          ['Set-Cookie', 'a=1'],
+          ['Set-Cookie', 'b=2'],
+          ['X-Answer', 'v'],
+        ])
+        .end('{"ok":true}'),
+    );
 
     const answer = await outbound({
       url: `${server.origin}/hook?x=1`,
@@ -169,7 +177,8 @@ describe('outbound', () => {
       body: '{"a":"ü"}',
     });
 
-    expect(answer).toEqual({ status: 201, body: '{"ok":true}' });
+    expect(answer).toMatchObject({ status: 201, body: '{"ok":true}' });
+    expect(answer.headers).toMatchObject({ 'x-answer': 'v', 'set-cookie': 'a=1, b=2' });
     const [request] = server.requests;
     expect(request).toMatchObject({ method: 'POST', url: '/hook?x=1', body: '{"a":"ü"}' });
     expect(request?.headers).toMatchObject({
@@ -189,7 +198,7 @@ describe('outbound', () => {
 
   it('reaches a name that resolves to an allowed address', async () => {
     const server = await serve((_req, res) => res.end('hi'));
-    await expect(outbound({ url: `http://localhost:${server.port}/` })).resolves.toEqual({
+    await expect(outbound({ url: `http://localhost:${server.port}/` })).resolves.toMatchObject({
       status: 200,
       body: 'hi',
     });
