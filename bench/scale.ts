@@ -104,7 +104,7 @@ function selects(selector: string | undefined, resource: FleetResource): boolean
   return outcome.ok && outcome.value === true;
 }
 
-/** Release targets at the defaults of API.md section 4: every environment x matching resource. */
+/** Release targets at the defaults of docs/api.md section 4: every environment x matching resource. */
 function targetCount(resources: FleetResource[]): number {
   const perEnvironment = FLEET_ENVIRONMENTS.map((env) =>
     resources.filter((r) => selects(environmentSelector(env), r)),

@@ -1,7 +1,7 @@
 import type { AuditRecord } from '../shared/events';
 import type { ReleaseStatus } from '../shared/status';
 
-/** The shapes of the answers the CLI reads (API.md sections 4-8); only the fields it uses. */
+/** The shapes of the answers the CLI reads (docs/api.md sections 4-8); only the fields it uses. */
 
 export type { ReleaseStatus } from '../shared/status';
 export {

@@ -10,7 +10,7 @@ import type { Context } from './context';
 /**
  * `gantry apply -f gantry.yaml`: the delivery configuration kept in git. The file is validated with
  * the service's own schemas, each object is compared with what Gantry holds, the diff is printed,
- * then every new or changed object is PUT (idempotent upserts, API.md section 3). Objects missing
+ * then every new or changed object is PUT (idempotent upserts, docs/api.md section 3). Objects missing
  * from the file are left alone.
  */
 

@@ -1,6 +1,6 @@
 import { sha256Hex, signedHeaders } from '../shared/auth/signature';
 
-/** The HTTP client of the CLI: signs every request (API.md section 2) and turns failures into CliErrors. */
+/** The HTTP client of the CLI: signs every request (docs/api.md section 2) and turns failures into CliErrors. */
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, timeout: 3 } as const;
 
@@ -48,7 +48,7 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNR
 export interface Credentials {
   url: string;
   key?: { id: string; secret: string };
-  /** A job's own bearer token (API.md section 6): used instead of the key when set. */
+  /** A job's own bearer token (docs/api.md section 6): used instead of the key when set. */
   bearer?: string;
 }
 
@@ -89,7 +89,7 @@ export class GantryClient {
   }
 
   /**
-   * Every page of a list (API.md: every list pages with `limit` and `nextToken`): the first answer
+   * Every page of a list (docs/api.md section 3: every list pages with `limit` and `nextToken`): the first answer
    * with `field` holding the items of all pages.
    */
   async getAll<T extends object>(path: string, field: string): Promise<T> {
@@ -178,7 +178,7 @@ export class GantryClient {
 
   /**
    * Two identical writes in one second would share a signature and the second would be refused as
-   * a replay (API.md section 2), so a repeated write waits for the next second.
+   * a replay (docs/api.md section 2), so a repeated write waits for the next second.
    */
   private async nextFreshSecond(method: string, path: string, payload: string): Promise<void> {
     const id = `${method} ${path} ${sha256Hex(payload)}`;

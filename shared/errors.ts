@@ -1,4 +1,4 @@
-/** Errors that map to the contract's error body (API.md section 1). Anything else becomes a bare 500. */
+/** Errors that map to the contract's error body (docs/api.md section 1). Anything else becomes a bare 500. */
 export type ErrorCode =
   | 'invalid_request'
   | 'unauthenticated'

@@ -7,7 +7,7 @@ import { batchWrite } from './store/batch';
 import { decodeToken, encodeToken, type Page } from './store/config';
 import { keys } from './store/keys';
 
-/** Event source and detail types (API.md section 8): used by publishers and by the bus rules. */
+/** Event source and detail types (docs/api.md section 8): used by publishers and by the bus rules. */
 export const EVENT_SOURCE = 'gantry';
 
 export const DETAIL_TYPES = {

@@ -59,7 +59,7 @@ export interface SyncPage {
 }
 
 /**
- * A provider's whole set of resources (API.md section 3), in one body or in the pages of a session:
+ * A provider's whole set of resources (docs/api.md section 3), in one body or in the pages of a session:
  * creates, updates and deletes exactly that provider's resources. A resource that another provider
  * (or a PUT) owns is not taken over silently, and a refused page changes nothing. The provider's
  * resources that no page named are deleted when the set is complete (the body, or the final page).

@@ -1,4 +1,4 @@
-/** Release and job status vocabularies (API.md sections 4 and 6), with their groups. */
+/** Release and job status vocabularies (docs/api.md sections 4 and 6), with their groups. */
 export const RELEASE_STATUSES = [
   'pending',
   'waiting',

@@ -2,7 +2,7 @@ import { type CelOutcome, matches } from './cel';
 import type { DeploymentBody, EnvironmentBody, ResourceBody } from './schemas/config';
 import type { Stored } from './store/config';
 
-/** What CEL selectors see (API.md section 3). */
+/** What CEL selectors see (docs/api.md section 3). */
 export interface CelScope {
   resource: { id: string; kind: string; name: string; metadata: Record<string, string> };
   environment: { id: string; name: string };
@@ -64,7 +64,7 @@ function derivedOf(resources: readonly Stored<ResourceBody>[]): Derived {
 }
 
 /**
- * Release targets (API.md section 4): for each of the deployment's environments (all when it lists
+ * Release targets (docs/api.md section 4): for each of the deployment's environments (all when it lists
  * none), every resource the environment's selector and the deployment's selector both match. An
  * expression that errors on a resource does not match it and is reported as a warning.
  */

@@ -3,7 +3,7 @@ import type { DeploymentBody } from './schemas/config';
 import type { SecretSource } from './secrets';
 
 /**
- * Deployment variables (API.md section 3), resolved per release target: the first override whose
+ * Deployment variables (docs/api.md section 3), resolved per release target: the first override whose
  * selector matches wins, else the default. A `secretRef` variable is only named here; its value is
  * read at dispatch and goes to the agent alone.
  */

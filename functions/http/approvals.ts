@@ -28,7 +28,7 @@ import { recordNonce } from '../../shared/store/nonces';
 import { type ApiResponse, httpHandler, json } from './kernel';
 import { APPROVAL_ROUTES } from './routes/approvals';
 
-/** Approvals (API.md section 7): review page and form, Slack buttons, the API decision route. */
+/** Approvals (docs/api.md section 7): review page and form, Slack buttons, the API decision route. */
 
 const html = (status: number, body: string): ApiResponse => ({
   status,
@@ -38,7 +38,7 @@ const html = (status: number, body: string): ApiResponse => ({
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
-    // The review pages cannot be framed (API.md section 7: no clickjacking of the approve button).
+    // The review pages cannot be framed (docs/api.md section 7: no clickjacking of the approve button).
     'content-security-policy': "frame-ancestors 'none'",
     'x-frame-options': 'DENY',
   },
@@ -108,7 +108,7 @@ export const handler = httpHandler(APPROVAL_ROUTES, {
   decideApproval: async (request) => {
     const body = request.body as { decision: 'approve' | 'reject'; approver?: string; reason?: string };
     const keyId = request.caller?.keyId ?? 'unknown';
-    // Decisions through the API are made as the key (API.md section 7), never as a name in the body.
+    // Decisions through the API are made as the key (docs/api.md section 7), never as a name in the body.
     const approver = request.caller?.approver ?? keyId;
     if (body.approver !== undefined && body.approver !== approver)
       throw forbidden(`This key decides as "${approver}"; it cannot decide as "${body.approver}".`);

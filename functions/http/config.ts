@@ -18,7 +18,7 @@ import { unknownEnvironmentWarnings } from '../../shared/warnings';
 import { type ApiRequest, httpHandler, type Implementation, json } from './kernel';
 import { CONFIG_ROUTES } from './routes/config';
 
-/** Resources, environments, deployments, policies and the provider sync (API.md section 3). */
+/** Resources, environments, deployments, policies and the provider sync (docs/api.md section 3). */
 
 const idParam: Record<ConfigKind, string> = {
   resource: 'resourceId',
@@ -76,7 +76,7 @@ function crud(kind: ConfigKind, name: string): Record<string, Implementation> {
       const { stored, created } = await putConfig(rt, kind, id(request), request.body as object);
       await publish(rt, [changed(request, kind, stored.id, created ? 'created' : 'replaced')]);
       // Targets that appear get the newest ready version; targets that vanish are cancelled: off the
-      // request, in bounded chunks (API.md section 3).
+      // request, in bounded chunks (docs/api.md section 3).
       await reconcile(rt, kind, [stored.id]);
       const warnings = await warningsOf(rt, kind, stored.data);
       return json(created ? 201 : 200, { ...show(kind, stored), ...(warnings.length ? { warnings } : {}) });

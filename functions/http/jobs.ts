@@ -4,7 +4,7 @@ import type { JobStatusBody } from '../../shared/schemas/rollouts';
 import { httpHandler, json } from './kernel';
 import { JOB_ROUTES } from './routes/jobs';
 
-/** Job callbacks (API.md section 6): bearer job token or a jobs:write key. */
+/** Job callbacks (docs/api.md section 6): bearer job token or a jobs:write key. */
 export const handler = httpHandler(JOB_ROUTES, {
   reportJobStatus: async (request) => {
     const job = await reportJobStatus(

@@ -103,7 +103,7 @@ function parseBody(route: RouteSpec, headers: Record<string, string | undefined>
 }
 
 /**
- * The path the signature covers (API.md section 2): the route's path with each parameter as API
+ * The path the signature covers (docs/api.md section 2): the route's path with each parameter as API
  * Gateway hands it over (decoded) encoded again, which is the canonical path whatever encoding the
  * client sent, also for a value that decodes to a `/` (rawPath alone could not tell `a%2Fb` from a/b).
  */

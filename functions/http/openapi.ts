@@ -103,7 +103,7 @@ export function openApiDocument(): Record<string, unknown> {
       title: 'Gantry',
       version: '1.0.0',
       description:
-        'Serverless deployment control plane. Every /v1 route is signed with X-Gantry-Key-Id, X-Gantry-Timestamp and X-Gantry-Signature (HMAC-SHA256, see API.md section 2).',
+        'Serverless deployment control plane. Every /v1 route is signed with X-Gantry-Key-Id, X-Gantry-Timestamp and X-Gantry-Signature (HMAC-SHA256, see docs/api.md section 2).',
     },
     paths,
     components: {

@@ -9,7 +9,7 @@ import { listVersionsPage, type PageRequest } from '../../shared/store/pages';
 import { type ApiRequest, httpHandler, json } from './kernel';
 import { VERSION_ROUTES } from './routes/versions';
 
-/** Versions, their releases, release targets and overrides (API.md sections 4 and 5). */
+/** Versions, their releases, release targets and overrides (docs/api.md sections 4 and 5). */
 
 const actorOf = (request: ApiRequest): Actor => ({ keyId: request.caller?.keyId });
 const param = (request: ApiRequest, name: string) => request.params[name] as string;

@@ -7,7 +7,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 /**
  * The local runtime's Step Functions and EventBridge endpoints take only requests signed (AWS
  * Signature V4) with a secret made at each start, which only the in-process handlers' SDK clients
- * hold (API.md section 9). A request is verified by signing it again with that secret.
+ * hold (docs/api.md section 9). A request is verified by signing it again with that secret.
  */
 export const LOCAL_ACCESS_KEY_ID = 'local';
 /** As AWS: a signature dated further than this from the server's clock has expired. */

@@ -1,5 +1,5 @@
 /**
- * The names the local server answers to (API.md section 9): the loopback address and `localhost`,
+ * The names the local server answers to (docs/api.md section 9): the loopback address and `localhost`,
  * so a page whose own name was rebound to 127.0.0.1 (DNS rebinding) is refused, plus the host of
  * GANTRY_PUBLIC_URL when a tunnel or proxy in front of the server forwards under its own name.
  */

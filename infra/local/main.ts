@@ -1,7 +1,7 @@
 import { ENV } from '../../shared/runtime';
 import { LOCAL_OUTBOUND_ALLOW, startLocalServer } from './server';
 
-/** `npm start`: the whole service on 127.0.0.1, configured by the variables of API.md section 9. */
+/** `npm start`: the whole service on 127.0.0.1, configured by the variables of docs/api.md section 9. */
 // The SDK warns that its 2027 releases need Node 22; Gantry runs on 20 and 22 alike.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const port = Number(process.env.PORT ?? 3000);

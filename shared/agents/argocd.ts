@@ -29,7 +29,7 @@ const REVISION = /^[A-Za-z0-9][A-Za-z0-9._/+-]{0,254}$/;
 const bearer = (token: string) => bearerHeaders(token, 'application/json');
 
 /**
- * Argo CD (API.md section 3, "further types"): sets the target's Application to the version's
+ * Argo CD (docs/api.md section 3, "further types"): sets the target's Application to the version's
  * revision (a merge patch of spec.source.targetRevision), starts a sync of that revision (unless an
  * automated sync already did), and hands the job to the poll loop, which watches the sync and the
  * Application's health.

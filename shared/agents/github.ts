@@ -7,7 +7,7 @@ type GithubAgent = Extract<JobAgent, { type: 'github' }>;
 const DEFAULT_API_URL = 'https://api.github.com';
 const MAX_MESSAGE_LENGTH = 300;
 
-/** API.md section 6: a workflow_dispatch with inputs `job_id` and `callback_url`. */
+/** docs/api.md section 6: a workflow_dispatch with inputs `job_id` and `callback_url`. */
 export async function dispatchGithub(
   agent: GithubAgent,
   job: JobPayload,

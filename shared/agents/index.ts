@@ -10,7 +10,7 @@ import { dispatchWebhook, pollJobStatus } from './webhook';
 export { JobDispatchError } from './http';
 export { pollJobStatus };
 
-/** The job a job agent receives (API.md section 6); the webhook agent gets exactly this as its body. */
+/** The job a job agent receives (docs/api.md section 6); the webhook agent gets exactly this as its body. */
 export interface JobPayload {
   jobId: string;
   kind: 'deploy' | 'rollback' | 'drain' | 'undrain';
@@ -22,7 +22,7 @@ export interface JobPayload {
   callback: { url: string; token: string };
 }
 
-/** How to read a polled job's statusUrl when it is not the webhook format of API.md section 6. */
+/** How to read a polled job's statusUrl when it is not the webhook format of docs/api.md section 6. */
 export type AgentPoll = ArgoCdPoll | TerraformCloudPoll;
 
 export type DispatchOutcome =

@@ -14,7 +14,7 @@ export const functionNameOf = (functionName: string) =>
   functionName.startsWith('arn:') ? (functionName.split(':')[6] ?? '') : functionName;
 
 /**
- * Invokes the function asynchronously (InvocationType Event) with the job of API.md section 6 as its
+ * Invokes the function asynchronously (InvocationType Event) with the job of docs/api.md section 6 as its
  * event. Lambda queues the event and answers 202; the function reports like any agent, with the
  * job's callback URL and token. The SDK retries throttling and 5xx answers; what is left fails the
  * job with the error's name, never its payload.

@@ -33,7 +33,7 @@ export const hclString = (value: string) =>
 const headers = (token: string) => bearerHeaders(token, 'application/vnd.api+json');
 
 /**
- * Terraform Cloud (API.md section 3, "further types"): finds the target's workspace, starts a run
+ * Terraform Cloud (docs/api.md section 3, "further types"): finds the target's workspace, starts a run
  * with `auto-apply` and the rendered run variables (once per job: a run naming the job is reused),
  * and hands the job to the poll loop, which reads the run's status until it is applied (or finished
  * with nothing to apply), errored or discarded.

@@ -7,7 +7,7 @@ type WebhookAgent = Extract<JobAgent, { type: 'webhook' }>;
 
 const DEFAULT_POLL_INTERVAL_SECONDS = 30;
 
-/** API.md section 6: POST the job as JSON, signed as in section 2 (without a key id) when the agent has a secret. */
+/** docs/api.md section 6: POST the job as JSON, signed as in section 2 (without a key id) when the agent has a secret. */
 export async function dispatchWebhook(
   agent: WebhookAgent,
   job: JobPayload,
@@ -31,7 +31,7 @@ export async function dispatchWebhook(
 
   // A redirect is an answer (never followed): the body carries the callback token.
   return sendWithRetry(what, { method: 'POST', url: url.href, headers, body }, deps, (res) => {
-    // API.md section 6: any non-2xx answer is retried with backoff, then the job fails.
+    // docs/api.md section 6: any non-2xx answer is retried with backoff, then the job fails.
     if (res.status < 200 || res.status > 299)
       throw new JobDispatchError(`${what} answered HTTP ${res.status}`, true, res.status);
     const statusUrl = res.status === 202 ? statusUrlOf(res.body, url, what) : undefined;
@@ -51,7 +51,7 @@ function statusUrlOf(body: string, base: URL, what: string): string | undefined 
   const { statusUrl } = value;
   if (typeof statusUrl === 'string' && URL.canParse(statusUrl, base.href)) {
     const resolved = new URL(statusUrl, base);
-    // API.md section 6: only the agent's own origin is polled, so an answer cannot point the server
+    // docs/api.md section 6: only the agent's own origin is polled, so an answer cannot point the server
     // at another host (its metadata endpoint, the Lambda Runtime API, an internal service).
     if (resolved.origin !== base.origin && (resolved.protocol === 'https:' || resolved.protocol === 'http:'))
       throw new JobDispatchError(
@@ -67,7 +67,7 @@ function statusUrlOf(body: string, base: URL, what: string): string | undefined 
 /** GET the status URL of a polled job: `{"status": "successful" | "failed"}`, anything else is still pending. */
 export async function pollJobStatus(statusUrl: string, deps: AgentDeps): Promise<JobStatus> {
   const what = `job status GET from ${URL.canParse(statusUrl) ? new URL(statusUrl).host : 'an invalid URL'}`;
-  // Redirects are never followed (API.md section 6): a 3xx is an answer like any other non-2xx.
+  // Redirects are never followed (docs/api.md section 6): a 3xx is an answer like any other non-2xx.
   const request = { method: 'GET' as const, url: statusUrl, headers: () => ({ Accept: 'application/json' }) };
   return sendWithRetry(what, request, deps, (res) => {
     if (res.status < 200 || res.status > 299) throw httpFailure(what, res.status);

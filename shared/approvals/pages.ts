@@ -1,4 +1,4 @@
-/** Server-rendered approval pages (API.md section 7): no script, no external resources, every value escaped. */
+/** Server-rendered approval pages (docs/api.md section 7): no script, no external resources, every value escaped. */
 
 export interface ApprovalDecisionView {
   approver: string;

@@ -11,7 +11,7 @@ import { keys } from '../store/keys';
 import { LINK_APPROVER } from './store';
 
 /**
- * Sign-in on the review page (API.md section 7): OpenID Connect, authorization code with PKCE (S256),
+ * Sign-in on the review page (docs/api.md section 7): OpenID Connect, authorization code with PKCE (S256),
  * state and nonce, through openid-client, which validates the ID token (issuer, audience, nonce,
  * expiry). The identity it proves is an approver, as a Slack user or an API key's approver is.
  *

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { type Outbound, OutboundError, outbound } from '../outbound';
 
-/** What the Slack message about one approval shows (API.md section 7). */
+/** What the Slack message about one approval shows (docs/api.md section 7). */
 export interface ApprovalSummary {
   approvalId: string;
   deployment: { id: string; name: string };
@@ -197,7 +197,7 @@ export function verifySlackSignature(input: {
   if (!signingSecret || !timestamp || !signature) return false;
   if (!/^\d{1,12}$/.test(timestamp)) return false;
   if (Math.abs(nowSeconds - Number(timestamp)) > REPLAY_WINDOW_SECONDS) return false;
-  // Lower case only (API.md section 7): an upper-cased copy is another string, which would slip past
+  // Lower case only (docs/api.md section 7): an upper-cased copy is another string, which would slip past
   // the replay check that remembers the header as it was accepted.
   if (!/^v0=[0-9a-f]{64}$/.test(signature)) return false;
   const expected = createHmac('sha256', signingSecret).update(`v0:${timestamp}:${rawBody}`, 'utf8').digest();

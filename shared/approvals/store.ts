@@ -16,7 +16,7 @@ import { putIfAbsent, type ReleaseKey, updateItem } from '../store/rollouts';
 import { approvalMessage, postToSlack } from './slack';
 
 /**
- * Approvals (API.md section 7): one per (deployment, version, environment), however many targets
+ * Approvals (docs/api.md section 7): one per (deployment, version, environment), however many targets
  * wait on it. The review link carries the approval id and an opaque token stored only as a hash.
  */
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired';
@@ -179,7 +179,7 @@ export async function openApproval(
   const webhook = await slackWebhookUrl();
   try {
     if (webhook) await postToSlack(webhook, message);
-    // Without Slack the message is printed: the local user's way to the link (API.md section 9). In
+    // Without Slack the message is printed: the local user's way to the link (docs/api.md section 9). In
     // AWS the logs are read by more people than the approvers, so the live link stays out of them.
     else if (runsLocally()) console.log(`[approval] ${message.text}`);
     else
@@ -215,7 +215,7 @@ export async function openApproval(
  * A conditional write on `rev` makes two simultaneous clicks safe: each is applied once, in turn.
  */
 /**
- * A review link proves only that its holder has the link (API.md section 7): every decision through
+ * A review link proves only that its holder has the link (docs/api.md section 7): every decision through
  * one link is this one approver, and the name typed into the form is a claim for the audit trail.
  */
 export const LINK_APPROVER = 'link';

@@ -3,7 +3,7 @@ import { ENV } from '../runtime';
 import { type ApiKey, ApiKeys } from '../schemas/common';
 
 /**
- * The API keys of API.md section 2: a port with two adapters, GANTRY_API_KEYS locally and a Secrets
+ * The API keys of docs/api.md section 2: a port with two adapters, GANTRY_API_KEYS locally and a Secrets
  * Manager secret holding the same JSON in AWS (cached a minute, so rotation needs no redeploy).
  * Only the HTTP functions load this module (and zod with it).
  */

@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
-/** The request signature of API.md section 2, shared by the API, the CLI and the webhook agent. */
+/** The request signature of docs/api.md section 2, shared by the API, the CLI and the webhook agent. */
 export const SIGNATURE_HEADERS = {
   keyId: 'x-gantry-key-id',
   timestamp: 'x-gantry-timestamp',
@@ -14,7 +14,7 @@ export function sha256Hex(body: string | Uint8Array): string {
 }
 
 /**
- * The canonical path of API.md section 2: each `/`-separated segment percent-decoded, then encoded
+ * The canonical path of docs/api.md section 2: each `/`-separated segment percent-decoded, then encoded
  * with encodeURIComponent. So a path signs the same whether it arrives encoded (the local server) or
  * decoded (API Gateway's `rawPath`), e.g. a tag `v1.2.3+build.7`. The query string stays as sent.
  */

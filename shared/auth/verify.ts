@@ -20,7 +20,7 @@ export interface Caller {
 
 const SIGNATURE_FORMAT = /^v1=[0-9a-f]{64}$/;
 
-/** Verifies API.md section 2 (all but replay, which needs a write and comes after authorisation). */
+/** Verifies docs/api.md section 2 (all but replay, which needs a write and comes after authorisation). */
 export async function authenticate(request: SignedRequest, keys: KeySource, nowMs: number): Promise<ApiKey> {
   const keyId = request.headers[SIGNATURE_HEADERS.keyId];
   const timestamp = request.headers[SIGNATURE_HEADERS.timestamp];

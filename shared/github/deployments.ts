@@ -9,7 +9,7 @@ import { keys } from '../store/keys';
 import { getVersion, listReleases } from '../store/rollouts';
 
 /**
- * GitHub Deployments (API.md section 3, `github`): each version x environment becomes one GitHub
+ * GitHub Deployments (docs/api.md section 3, `github`): each version x environment becomes one GitHub
  * Deployment whose status follows its releases, so the repository shows what runs where.
  */
 export type GithubState = 'in_progress' | 'success' | 'failure' | 'inactive';

@@ -4,7 +4,7 @@ import type { Stored } from '../store/config';
 import type { CelScope, Warning } from '../targets';
 
 /**
- * The policies whose `targets` match a release target, merged strictest-wins (API.md section 3):
+ * The policies whose `targets` match a release target, merged strictest-wins (docs/api.md section 3):
  * the highest minApprovals, every progression dependency, the longest interval, every window, every
  * metric. Each merged rule remembers the policies behind it, for the plan and for messages.
  */

@@ -1,7 +1,7 @@
 import type { ReleaseStatus } from '../status';
 
 /**
- * Environment progression (API.md section 3): the upstream environment's releases of the same
+ * Environment progression (docs/api.md section 3): the upstream environment's releases of the same
  * version reached `minSuccessPercentage`, and `minSoakSeconds` passed since the success that reached it.
  */
 export interface UpstreamRelease {

@@ -374,7 +374,7 @@ export async function reportJobStatus(
   report: JobStatusBody,
   auth: { bearerToken?: string; keyId?: string; deployments?: string[] },
 ): Promise<JobRecord> {
-  // A key limited to some deployments completes only their jobs (API.md section 2, `jobs:write`).
+  // A key limited to some deployments completes only their jobs (docs/api.md section 2, `jobs:write`).
   if (auth.deployments && !auth.bearerToken) {
     const job = await getJob(rt, jobId);
     if (job && !auth.deployments.includes(job.deployment))

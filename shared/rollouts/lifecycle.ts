@@ -3,7 +3,7 @@ import type { MetricProgress, Verdict as MetricVerdict } from '../verification/a
 import { signals } from './signals';
 
 /**
- * One release's lifecycle (API.md sections 4-6), pure: what a release record holds in each status,
+ * One release's lifecycle (docs/api.md sections 4-6), pure: what a release record holds in each status,
  * the transition table every write of its state goes through (shared/store/rollouts.ts
  * `applyTransition` writes it), and `decide`, the rollout's next step from what a step read.
  */
@@ -452,7 +452,7 @@ export function decide(release: ReleaseRecord, context: DecideContext, now: Date
     };
   }
   if (gate) return signalWait(gate.signal, gate.gate, gate.message, gate.timeoutSeconds);
-  // Pause holds only dispatch (API.md section 5): the gates before it, an approval request among
+  // Pause holds only dispatch (docs/api.md section 5): the gates before it, an approval request among
   // them, go on, so approvers can approve while paused and the release ships the moment it resumes.
   if (context.paused) {
     return signalWait(signals.paused(release.deployment), 'paused', 'The deployment is paused.');

@@ -18,7 +18,7 @@ const isNewer = (a: { createdAt: string; tag: string }, b: { createdAt: string; 
   a.createdAt > b.createdAt || (a.createdAt === b.createdAt && a.tag > b.tag);
 
 /**
- * At most one active rollout per release target (API.md section 4). The target item holds the lock;
+ * At most one active rollout per release target (docs/api.md section 4). The target item holds the lock;
  * a newer version takes it from an older one that has not dispatched (which becomes `superseded`)
  * and waits for one that has.
  */

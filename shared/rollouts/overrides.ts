@@ -18,7 +18,7 @@ import { jobIdOf } from './ids';
 import { cancelReleases, newRelease, renderRelease } from './versions';
 import { signals, startRollout, stopRollout, wake } from './workflow';
 
-/** Deployment-wide switches of API.md section 5 (pause/resume). */
+/** Deployment-wide switches of docs/api.md section 5 (pause/resume). */
 export interface DeploymentState {
   paused: boolean;
   pausedBy?: string | null;
@@ -37,7 +37,7 @@ export async function getDeploymentState(rt: Runtime, deployment: string): Promi
   };
 }
 
-/** Cancels the unfinished releases of a version, recorded as an override with its reason (API.md section 5). */
+/** Cancels the unfinished releases of a version, recorded as an override with its reason (docs/api.md section 5). */
 export async function cancelVersion(
   rt: Runtime,
   deployment: string,
@@ -89,7 +89,7 @@ export async function setPaused(
 }
 
 /**
- * Force (API.md section 5): skips the remaining gates of one release now. The release's execution
+ * Force (docs/api.md section 5): skips the remaining gates of one release now. The release's execution
  * is replaced by one of the next generation, which sees `forced` and dispatches at once.
  */
 export async function forceRelease(
@@ -120,7 +120,7 @@ export async function forceRelease(
 }
 
 /**
- * Rollback on demand (API.md section 5): redeploys `toVersion`, or else the successful version
+ * Rollback on demand (docs/api.md section 5): redeploys `toVersion`, or else the successful version
  * before the current one, now and past every gate, as a job of kind `rollback`. The release of that
  * version on the target runs again as a new attempt (new job id) in a new execution generation.
  */

@@ -23,7 +23,7 @@ import { planVariables } from '../variables';
 import { renderVersion } from './versions';
 
 /**
- * The plan (API.md section 4): for every release target, computed ahead of time with no side effects,
+ * The plan (docs/api.md section 4): for every release target, computed ahead of time with no side effects,
  * the ordered gates with the policies behind them, the rollout position and offset, the next window
  * opening and an estimated start. Job and verification durations are unknown, so estimates assume
  * jobs finish at once and approvals are given when asked; the plan says so in `assumptions`.
@@ -87,7 +87,7 @@ function gatesOf(rules: MergedRules): PlannedGate[] {
 
 const DONE = new Set(['successful', 'failed', 'rolled_back', 'superseded', 'cancelled']);
 
-/** Targets per plan page (API.md section 4: every list pages with `limit`, at most 1,000). */
+/** Targets per plan page (docs/api.md section 4: every list pages with `limit`, at most 1,000). */
 export const PLAN_PAGE_LIMIT = 1000;
 /** Bytes of targets in one plan page, well inside Lambda's 6 MB with the version and warnings. */
 const PLAN_PAGE_BYTES = 3 * 1024 * 1024;

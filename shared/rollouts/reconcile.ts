@@ -24,7 +24,7 @@ import { cancelReleaseRecords, inParallel, newRelease } from './versions';
 import { startRollouts } from './workflow';
 
 /**
- * Keeps releases in step with the inventory (API.md sections 3 and 4), off the request and in bounded
+ * Keeps releases in step with the inventory (docs/api.md sections 3 and 4), off the request and in bounded
  * chunks: a release target that appears gets the deployment's newest ready version, through the same
  * gates; a target that disappears has its unfinished rollout cancelled; a version that becomes ready
  * gets one release per target. A change computes only what it affects (a resource: its targets; an
@@ -280,7 +280,7 @@ const cancelVanished = (rt: Runtime, releases: ReleaseRecord[]) =>
   );
 
 /**
- * DELETE answers 409 while a rollout uses the object (API.md section 3). Bounded reads: a resource is
+ * DELETE answers 409 while a rollout uses the object (docs/api.md section 3). Bounded reads: a resource is
  * looked up by its target keys; an environment or deployment by its targets, stopping at the first
  * one a rollout holds.
  */

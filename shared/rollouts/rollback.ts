@@ -10,7 +10,7 @@ import { releaseTargetLock } from './lock';
 import { renderVerification } from './verify';
 
 /**
- * The automatic rollback of a failed release (API.md section 4): a job of kind `rollback` that
+ * The automatic rollback of a failed release (docs/api.md section 4): a job of kind `rollback` that
  * deploys the target's last good version (`rolledBackTo`), ending the release `rolled_back`.
  */
 

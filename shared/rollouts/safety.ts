@@ -11,7 +11,7 @@ import { cancelReleases } from './versions';
 import { signals, startRollout, wake } from './workflow';
 
 /**
- * Safety controls of API.md section 3 that act on a version in a whole environment: halt on
+ * Safety controls of docs/api.md section 3 that act on a version in a whole environment: halt on
  * failures, and all-or-nothing rollback. Both leave an abort record that every later step of that
  * version in the environment (and environments that depend on it) respects.
  */

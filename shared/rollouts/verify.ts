@@ -9,7 +9,7 @@ import type { VerificationState } from './lifecycle';
 import { oneMoreRound } from './rounds';
 
 /**
- * Verification after a successful job (API.md section 3): a bounded Wait -> Measure -> Choice loop in
+ * Verification after a successful job (docs/api.md section 3): a bounded Wait -> Measure -> Choice loop in
  * the state machine. The progress lives on the release, so a re-run or a new execution resumes it.
  */
 type Metric = MergedRules['verification'][number];

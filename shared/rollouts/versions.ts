@@ -84,7 +84,7 @@ export interface VersionView {
   nextToken?: string;
 }
 
-/** A version as lists show it: without its config (API.md section 4). */
+/** A version as lists show it: without its config (docs/api.md section 4). */
 export function renderVersionItem(v: Omit<VersionRecord, 'config'>) {
   return {
     deployment: v.deployment,

@@ -53,7 +53,7 @@ export const ApiKey = z.strictObject({
   secret: z.string().check(z.minLength(16), z.maxLength(512)),
   scopes: z.array(Scope).check(z.minLength(1)),
   deployments: z.optional(z.array(Id)),
-  /** Who decides approvals made with this key (API.md section 2); the key id when absent. */
+  /** Who decides approvals made with this key (docs/api.md section 2); the key id when absent. */
   approver: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
 });
 export type ApiKey = z.infer<typeof ApiKey>;

@@ -3,7 +3,7 @@ import { CEL_LIMITS, CelCompileError, compileCel } from '../cel';
 import { RRule } from '../rrule';
 import { Id, Int, MapKey, ResourceId, SecretName, StringMap, Text, Url, withinStoredSize } from './common';
 
-/** The configuration objects of API.md section 3 (inventory, deployments, policies). */
+/** The configuration objects of docs/api.md section 3 (inventory, deployments, policies). */
 
 /** A CEL expression, compiled when written so a bad one (or one over the limits) is a 400 that names it. */
 export const Cel = z.string().check(
@@ -37,7 +37,7 @@ export const RRuleText = Text(1024).check(
     try {
       const options = RRule.parseString(text.replace(/^RRULE:/, ''));
       if (options.freq === undefined) throw new Error('FREQ is required');
-      // MINUTELY and SECONDLY rules cost minutes of CPU to expand (API.md section 3).
+      // MINUTELY and SECONDLY rules cost minutes of CPU to expand (docs/api.md section 3).
       if (options.freq > RRule.HOURLY) throw new Error('FREQ finer than HOURLY is not allowed');
       checkRRuleRanges(options as unknown as Record<string, unknown>);
       new RRule(options);
@@ -87,7 +87,7 @@ export type ResourceBody = z.infer<typeof ResourceBody>;
 
 export const SyncBody = z.strictObject({
   resources: z.array(z.extend(ResourceBody, { id: ResourceId })).check(z.maxLength(10_000)),
-  /** A set over one body syncs in pages of one client-chosen session (API.md section 3). */
+  /** A set over one body syncs in pages of one client-chosen session (docs/api.md section 3). */
   page: z.optional(z.strictObject({ session: ResourceId, final: z.boolean() })),
 });
 export type SyncBody = z.infer<typeof SyncBody>;

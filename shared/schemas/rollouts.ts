@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { Id, MapKey, ResourceId, StringMap, Tag, Text, Url, withinStoredSize } from './common';
 
-/** Versions, job reports, overrides and approval decisions (API.md sections 4-7). */
+/** Versions, job reports, overrides and approval decisions (docs/api.md sections 4-7). */
 
 /**
  * Arbitrary JSON (version `config`) must fit DynamoDB: numbers finite, integers exact, magnitudes
@@ -72,7 +72,7 @@ export type ForceBody = z.infer<typeof ForceBody>;
 export const ReasonBody = z.strictObject({ reason: Reason });
 export const ApprovalDecisionBody = z.strictObject({
   decision: z.enum(['approve', 'reject']),
-  /** Optional: the approver is the key's (API.md section 7); naming anyone else is 403. */
+  /** Optional: the approver is the key's (docs/api.md section 7); naming anyone else is 403. */
   approver: z.optional(Text(128)),
   reason: Reason,
 });

@@ -3,7 +3,7 @@ import { isoNow } from '../clock';
 import type { Item, StoreContext } from './client';
 import { type ConfigKind, keys } from './keys';
 
-/** Resources, environments, deployments and policies: idempotent upserts by id (API.md section 3). */
+/** Resources, environments, deployments and policies: idempotent upserts by id (docs/api.md section 3). */
 export interface Stored<T> {
   id: string;
   data: T;

@@ -12,7 +12,7 @@ import {
 } from './rollouts';
 
 /**
- * The contract's lists, a page at a time (API.md sections 3 and 4): one DynamoDB Query page per list
+ * The contract's lists, a page at a time (docs/api.md sections 3 and 4): one DynamoDB Query page per list
  * page, so a page holds at most 1 MB of stored items whatever `limit` says, and a nextToken is the
  * Query's LastEvaluatedKey, accepted back only for the partition it came from (decodeToken).
  * The read-everything helpers of ./rollouts.ts stay for internal callers.

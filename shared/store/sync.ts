@@ -5,7 +5,7 @@ import { batchWrite } from './batch';
 import type { StoreContext } from './client';
 import { keys } from './keys';
 
-/** A paged provider sync (API.md section 3): the session's head holds the counts so far. */
+/** A paged provider sync (docs/api.md section 3): the session's head holds the counts so far. */
 export interface SyncHead {
   openedAt: string;
   created: number;

@@ -10,7 +10,7 @@ vi.hoisted(() => {
 });
 
 /**
- * Issue 17 item 4 (API.md section 9): without Slack, the local runtime prints the approval message
+ * Issue 17 item 4 (docs/api.md section 9): without Slack, the local runtime prints the approval message
  * with its live review link (the local user's way to it); in AWS the link is logged nowhere, since
  * more people read the logs than may approve. Without an issuer configured there is no sign-in.
  */

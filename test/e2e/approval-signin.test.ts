@@ -8,7 +8,7 @@ import { Browser, type OidcProvider, SLACK_USER_ID_CLAIM, startOidcProvider } fr
 import { FakeSlack } from '../helpers/slack';
 
 /**
- * Issue 17, API.md section 7: sign-in on the review page with OpenID Connect, end to end through the
+ * Issue 17, docs/api.md section 7: sign-in on the review page with OpenID Connect, end to end through the
  * local server against a real OpenID provider (oidc-provider) on loopback, logins driven by plain HTTP
  * with a cookie jar. The approver is the configured claim (a Slack user id here, so Slack buttons and
  * sign-ins name the same people); distinct identities count, the `approvers` list is enforced, and

@@ -4,7 +4,7 @@ import { FakeAgent } from '../helpers/agent';
 import { type Client, eventually } from '../helpers/client';
 import { startTestServer } from '../helpers/local';
 
-/** Release targets follow the inventory (API.md section 4), and objects in use cannot be deleted. */
+/** Release targets follow the inventory (docs/api.md section 4), and objects in use cannot be deleted. */
 interface Release {
   resource: string;
   status: string;

@@ -7,7 +7,7 @@ import { startTestServer } from '../helpers/local';
 import { allEvents, waitSettled } from '../support/rollouts';
 
 /**
- * The lambda job agent (API.md section 3, "further types ... in the same shape"): the job goes to a
+ * The lambda job agent (docs/api.md section 3, "further types ... in the same shape"): the job goes to a
  * function as an asynchronous invocation through the real SDK, and the function reports with the
  * job's callback like any agent.
  */

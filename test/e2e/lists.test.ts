@@ -5,7 +5,7 @@ import { startTestServer } from '../helpers/local';
 import { errorOf } from '../support/raw';
 
 /**
- * Every list of the contract pages with `limit` and `nextToken` (API.md sections 3 and 4): versions
+ * Every list of the contract pages with `limit` and `nextToken` (docs/api.md sections 3 and 4): versions
  * without their config, a version's releases with a summary, release targets across deployments,
  * approvals and the plan; a token this service did not issue for that list is a 400.
  */

@@ -5,7 +5,7 @@ import { type Client, eventually } from '../helpers/client';
 import { startTestServer } from '../helpers/local';
 
 /**
- * Issue 16 item 8 (API.md section 5): pause holds only dispatch. A paused deployment still asks for
+ * Issue 16 item 8 (docs/api.md section 5): pause holds only dispatch. A paused deployment still asks for
  * its approvals, approvers can approve while it is paused, and the release ships when it resumes.
  */
 let server: LocalServer;

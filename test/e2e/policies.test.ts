@@ -165,7 +165,7 @@ describe('staging, then production after approval, one interval apart', () => {
     const decided = events.body.items.find((e) => e.detailType === 'Approval Decided') as
       | { actor: { approver: string }; data: { claim?: string } }
       | undefined;
-    // A link is one approver; the typed name is kept as a claim (API.md section 7).
+    // A link is one approver; the typed name is kept as a claim (docs/api.md section 7).
     expect(decided?.actor.approver).toBe('link');
     expect(decided?.data.claim).toBe('alice');
 

@@ -6,7 +6,7 @@ import { type Client, eventually } from '../helpers/client';
 import { startTestServer } from '../helpers/local';
 
 /**
- * Asynchronous reconciliation (API.md sections 3 and 4): writes answer at once, the work they cause
+ * Asynchronous reconciliation (docs/api.md sections 3 and 4): writes answer at once, the work they cause
  * runs off the request in bounded chunks, and a provider's set larger than one body syncs in pages.
  */
 interface Counts {

@@ -18,7 +18,7 @@ const signedSeconds = new Map<string, Set<number>>();
 
 /**
  * Two identical writes in one second would share a signature, and the second would be a replay
- * (API.md section 2). An identical write signed before gets an earlier second it never used (well
+ * (docs/api.md section 2). An identical write signed before gets an earlier second it never used (well
  * within the 300 s skew), so it can never collide with one sent earlier either.
  */
 export function unusedSecond(write: string, nowMs: number): number {

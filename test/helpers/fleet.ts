@@ -44,7 +44,7 @@ export const environmentSelector = (env: string) => `resource.metadata.env == '$
  */
 export const SYNC_PAGE_RESOURCES = 1_000;
 
-/** Cuts a provider's set into sync bodies under the 1 MiB limit (API.md section 3) and the page size. */
+/** Cuts a provider's set into sync bodies under the 1 MiB limit (docs/api.md section 3) and the page size. */
 export function syncPages(
   resources: FleetResource[],
   maxBytes = 900_000,
@@ -78,7 +78,7 @@ export async function timed<T>(call: () => Promise<Reply<T>>): Promise<Timed<T>>
   return { ms: performance.now() - started, reply };
 }
 
-/** Every item of a paginated list (API.md section 3: `limit` and `nextToken`). */
+/** Every item of a paginated list (docs/api.md section 3: `limit` and `nextToken`). */
 export async function listAll<T>(client: Client, path: string, limit = 1000): Promise<T[]> {
   const items: T[] = [];
   let nextToken: string | undefined;
@@ -104,7 +104,7 @@ export interface TargetView {
 }
 
 /**
- * Releases of a version counted per status: the version's `summary` (API.md section 4). A server
+ * Releases of a version counted per status: the version's `summary` (docs/api.md section 4). A server
  * without it yet is answered by counting the pages of `releases`, so the figures stay comparable.
  */
 export async function versionSummary(
@@ -226,7 +226,7 @@ export interface ReleaseView {
   jobId?: string | null;
 }
 
-/** Every release of a version, following the view's top-level `nextToken` (API.md section 4). */
+/** Every release of a version, following the view's top-level `nextToken` (docs/api.md section 4). */
 export async function allReleases(client: Client, deployment: string, tag: string): Promise<ReleaseView[]> {
   const path = `/v1/deployments/${deployment}/versions/${tag}`;
   const releases: ReleaseView[] = [];

@@ -17,7 +17,7 @@ export const TEST_KEYS = [
   },
   { id: 'agent', secret: 'agent-secret-0123456789abcdef', scopes: ['jobs:write'] },
   { id: 'approver', secret: 'approver-secret-0123456789abcdef', scopes: ['approvals:write'] },
-  // One key per person: a decision through the API is made as the key's approver (API.md section 7).
+  // One key per person: a decision through the API is made as the key's approver (docs/api.md section 7).
   ...['alice', 'bob', 'carol', 'dave', 'erin'].map((name) => ({
     id: `approver-${name}`,
     secret: `approver-${name}-secret-0123456789abcdef`,

@@ -6,7 +6,7 @@ import { ADMIN, startTestServer } from '../helpers/local';
 import { errorOf, type RawReply, rawRequest, signedRaw } from '../support/raw';
 
 /**
- * API.md section 2: every forged request is answered 401, every overreach 403, both with the
+ * docs/api.md section 2: every forged request is answered 401, every overreach 403, both with the
  * contract's error body, and neither writes anything.
  */
 
@@ -260,7 +260,7 @@ describe('forged signatures are answered 401 and write nothing', () => {
     expect(listed.body.items.filter((v) => v.tag === 'replay-1')).toHaveLength(1);
   });
 
-  it('a HEAD request signed as HEAD is answered like the GET (a read, API.md section 2)', async () => {
+  it('a HEAD request signed as HEAD is answered like the GET (a read, docs/api.md section 2)', async () => {
     const path = '/v1/environments/existing';
     const reply = await send('HEAD', path, signedHeaders(ADMIN, 'HEAD', path, ''));
 

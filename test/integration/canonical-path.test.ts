@@ -6,7 +6,7 @@ import { ADMIN, startTestServer } from '../helpers/local';
 import { rawRequest } from '../support/raw';
 
 /**
- * API.md section 2: the canonical path. API Gateway hands `rawPath` over decoded and the local server
+ * docs/api.md section 2: the canonical path. API Gateway hands `rawPath` over decoded and the local server
  * now does the same, so ids with `+`, `:` or `@` verify only because client and service both sign the
  * canonical path, whichever form the path travelled in.
  */

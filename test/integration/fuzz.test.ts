@@ -7,7 +7,7 @@ import { ADMIN, startTestServer } from '../helpers/local';
 import { errorOf, type RawReply, rawRequest, signedRaw } from '../support/raw';
 
 /**
- * Property tests (API.md section 1): whatever a client sends, the answer is 2xx or a 4xx with the
+ * Property tests (docs/api.md section 1): whatever a client sends, the answer is 2xx or a 4xx with the
  * contract body, never a 5xx, and the server keeps taking requests. The seed is fixed so a run is
  * reproducible; set FUZZ_SEED to explore other inputs.
  */
@@ -444,7 +444,7 @@ describe('random CEL never produces a 5xx', () => {
         assertWellBehaved(reply, body);
         expect([200, 201, 400], body).toContain(reply.status);
         if (reply.status === 400 && selector.length <= 4096) {
-          // The message names the expression (API.md section 1).
+          // The message names the expression (docs/api.md section 1).
           expect(errorOf(reply.json).message, body).toContain(selector);
         }
       }),

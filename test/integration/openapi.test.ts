@@ -9,7 +9,7 @@ import { rawRequest } from '../support/raw';
 
 type Spec = Parameters<Validator['validate']>[0];
 
-/** API.md section 1: GET /openapi.json serves the OpenAPI 3.1 document of every route. */
+/** docs/api.md section 1: GET /openapi.json serves the OpenAPI 3.1 document of every route. */
 
 interface Operation {
   operationId?: string;

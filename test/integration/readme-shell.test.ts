@@ -8,7 +8,7 @@ import { ADMIN, startTestServer } from '../helpers/local';
 
 /**
  * The README's shell client (gantry_canonical and gantry_curl), run with bash as it is written there,
- * against the local server: a tag with build metadata signs and verifies (API.md section 2).
+ * against the local server: a tag with build metadata signs and verifies (docs/api.md section 2).
  */
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const block =

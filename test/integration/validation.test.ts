@@ -6,7 +6,7 @@ import { ADMIN, startTestServer } from '../helpers/local';
 import { errorOf, type RawReply, rawRequest, signedRaw } from '../support/raw';
 
 /**
- * API.md sections 1 and 3: every invalid request gets its 4xx with the contract body and changes
+ * docs/api.md sections 1 and 3: every invalid request gets its 4xx with the contract body and changes
  * nothing; valid ones round-trip with the documented shapes.
  */
 
@@ -365,7 +365,7 @@ describe('ids in the path outside their pattern are 400 and change nothing', () 
   });
 });
 
-describe('PUT, GET, list and DELETE round trips (API.md section 3)', () => {
+describe('PUT, GET, list and DELETE round trips (docs/api.md section 3)', () => {
   const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 
   it.each<[string, string, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>]>([
@@ -510,7 +510,7 @@ describe('PUT, GET, list and DELETE round trips (API.md section 3)', () => {
   });
 });
 
-describe('resource provider sync (API.md section 3)', () => {
+describe('resource provider sync (docs/api.md section 3)', () => {
   type Counts = { created: number; updated: number; deleted: number; unchanged: number };
   const sync = (provider: string, resources: unknown[]) =>
     admin.post<Counts>(`/v1/resource-providers/${provider}/sync`, { resources });

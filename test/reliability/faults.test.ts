@@ -119,7 +119,7 @@ describe('a job agent that answers 500', () => {
       expect(release.message).toMatch(/HTTP 500/);
       expect(release.message).toMatch(/gave up after 4 attempts/);
       const deliveries = jobsOf('err500', 'v1').filter((j) => j.resource.id === release.resource);
-      // 1 + 3 retries (API.md section 6: retried with backoff, then the job fails), one job id.
+      // 1 + 3 retries (docs/api.md section 6: retried with backoff, then the job fails), one job id.
       expect(deliveries).toHaveLength(4);
       expect(new Set(deliveries.map((j) => j.jobId))).toEqual(new Set([release.jobId]));
     }

@@ -6,7 +6,7 @@ import { ADMIN, startTestServer } from '../helpers/local';
 import { FakeSlack } from '../helpers/slack';
 
 /**
- * Issue 17 items 1 and 2 (API.md section 7): a name typed into the review form, or put into an API
+ * Issue 17 items 1 and 2 (docs/api.md section 7): a name typed into the review form, or put into an API
  * body, is not an identity. One link is one approver; where the policy lists approvers or needs more
  * than one, a link can reject but not approve; an `approvals:write` key decides as its `approver`.
  */

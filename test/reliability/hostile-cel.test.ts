@@ -5,7 +5,7 @@ import { startTestServer } from '../helpers/local';
 import { auditSelector, CATASTROPHIC_SELECTOR, catastrophicName } from '../support/hostile-cel';
 
 /**
- * Issue 17, hostile CEL through the local server (API.md section 3, "Evaluation is bounded"): a
+ * Issue 17, hostile CEL through the local server (docs/api.md section 3, "Evaluation is bounded"): a
  * catastrophic pattern costs no more than any other, and an expression RE2 cannot run or over the
  * limits is a 400 that stores nothing.
  */

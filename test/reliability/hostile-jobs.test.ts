@@ -5,7 +5,7 @@ import { Client, eventually } from '../helpers/client';
 import { ADMIN, startTestServer } from '../helpers/local';
 
 /**
- * Issue 17 item 8: a `jobs:write` key limited to some deployments reports only their jobs (API.md
+ * Issue 17 item 8: a `jobs:write` key limited to some deployments reports only their jobs (docs/api.md
  * section 2); another deployment's job is 403 and stays as it was.
  */
 const WEB_AGENT = { id: 'agent-web', secret: 'agent-web-secret-0123456789abcdef' };

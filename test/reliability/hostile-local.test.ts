@@ -13,7 +13,7 @@ import { errorOf, rawRequest, signedRaw } from '../support/raw';
 import { allEvents, waitSettled } from '../support/rollouts';
 
 /**
- * Issue 17 item 4 (API.md section 9): the local server answers only to loopback Host names, and its
+ * Issue 17 item 4 (docs/api.md section 9): the local server answers only to loopback Host names, and its
  * Step Functions and EventBridge endpoints take only requests signed with the secret made at this
  * start (which the in-process handlers hold), never a browser's.
  */

@@ -17,7 +17,7 @@ import {
 } from '../support/rollouts';
 
 /**
- * Issue 8, the SIGKILL loop (API.md section 9: "A rollout in flight when the server is killed
+ * Issue 8, the SIGKILL loop (docs/api.md section 9: "A rollout in flight when the server is killed
  * continues after the restart, with no release lost and no second job for an attempt"). A scripted
  * rollout (6 targets, 3 versions one after the other, a gradual rollout of one target every 4 s, an
  * agent that answers after a random delay) runs against `npm start` in a
@@ -145,7 +145,7 @@ afterAll(async () => {
 
 /**
  * Sends a write until the server answers it (it may be down, or die mid-request) and returns the
- * status. Each attempt is signed afresh in a second of its own (API.md section 2: a retried write is
+ * status. Each attempt is signed afresh in a second of its own (docs/api.md section 2: a retried write is
  * signed again; two identical writes in one second would share a signature and the second would be
  * a replay), so a 401 here is a real failure, recorded with the 5xx ones.
  */
@@ -430,7 +430,7 @@ describe('a restart of a server running with GANTRY_TIME_SCALE=60', () => {
       current = await spawnServer(env, port);
       expect((await admin.post('/v1/deployments/api/versions', { tag: 'v2' })).status).toBe(201);
 
-      // v2 waits for v1's dispatched job (API.md section 4), then deploys: it is never superseded.
+      // v2 waits for v1's dispatched job (docs/api.md section 4), then deploys: it is never superseded.
       await sleep(1_000);
       const v2 = await versionView(admin, 'api', 'v2');
       expect(v2.releases.map((r) => r.status)).not.toContain('superseded');

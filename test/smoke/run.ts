@@ -127,7 +127,7 @@ try {
   await step('approve through the API', () =>
     client.request('POST', `/v1/approvals/${seg(approvalId)}/decision`, {
       decision: 'approve',
-      // The approver is the key (API.md section 7); naming the key itself is accepted either way.
+      // The approver is the key (docs/api.md section 7); naming the key itself is accepted either way.
       approver: keyId,
       reason: 'smoke',
     }),

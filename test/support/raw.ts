@@ -73,7 +73,7 @@ export function signedRaw(
     body: body || undefined,
     headers: {
       ...(body ? { 'content-type': 'application/json' } : {}),
-      // A write never reuses a signature: two paths with one canonical form sign alike (API.md section 2).
+      // A write never reuses a signature: two paths with one canonical form sign alike (docs/api.md section 2).
       ...signedHeaders(
         key,
         method,
@@ -89,7 +89,7 @@ export function signedRaw(
   });
 }
 
-/** The contract's error body (API.md section 1), or a description of why the body is not one. */
+/** The contract's error body (docs/api.md section 1), or a description of why the body is not one. */
 export function errorOf(body: unknown): { code: string; message: string; details: unknown[] } {
   const error = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)
     ?.error;

@@ -1,7 +1,7 @@
 import type { AuditRecord } from '../../shared/events';
 import { type Client, eventually } from '../helpers/client';
 
-/** Reading rollouts back through the API, as the reliability suites check them (API.md sections 4 and 8). */
+/** Reading rollouts back through the API, as the reliability suites check them (docs/api.md sections 4 and 8). */
 export interface ReleaseView {
   environment: string;
   resource: string;

@@ -75,7 +75,7 @@ beforeAll(async () => {
   await admin.post('/v1/deployments/api/pause', { reason: 'status page test' });
   const created = await timed('version', () => admin.post('/v1/deployments/api/versions', { tag: 'v1' }));
   expect(created.status).toBe(201);
-  // Releases are written asynchronously (API.md section 4), in chunks that also start their rollouts:
+  // Releases are written asynchronously (docs/api.md section 4), in chunks that also start their rollouts:
   // wait until the version has all of them and every rollout waits (minutes on 2 busy cores, hence
   // this hook's timeout), so the page is timed against a server that is not fanning out.
   const token = new URL((await reader.post<{ url: string }>('/v1/view-links', {})).body.url).searchParams.get(

@@ -225,7 +225,7 @@ describe('webhook agent', () => {
     expect(error.message).toContain('connection failed');
   });
 
-  it('retries a 400 with backoff like any non-2xx (API.md section 6), and never leaks the callback token or secret', async () => {
+  it('retries a 400 with backoff like any non-2xx (docs/api.md section 6), and never leaks the callback token or secret', async () => {
     // A receiver that echoes what it got must not push the token into the error.
     const server = await startServer((req, _i, res) => reply(res, 400, { got: req.body, sig: SECRET }));
     const { deps, sleeps } = testDeps();

@@ -101,7 +101,7 @@ describe('reviewPage', () => {
     // A link's typed name is shown as what it is: a claim made through the link.
     expect(html).toContain('the review link (signed “carol”)');
     expect(html).toContain('2 of 2 needed');
-    // Who may approve is not listed (API.md section 7).
+    // Who may approve is not listed (docs/api.md section 7).
     expect(html).not.toContain('Allowed approvers');
   });
 

@@ -4,7 +4,7 @@ import { Cel } from '../../shared/schemas/config';
 import { auditSelector, CATASTROPHIC_SELECTOR, catastrophicName, numbers } from '../support/hostile-cel';
 
 /**
- * Issue 17, bounded CEL (API.md section 3): `matches()` runs on RE2 (linear time, RE2 syntax), and an
+ * Issue 17, bounded CEL (docs/api.md section 3): `matches()` runs on RE2 (linear time, RE2 syntax), and an
  * expression over the size or cost limits is refused when it is compiled, which is when it is written.
  */
 const scope = (name: string, metadata: Record<string, string> = {}) => ({
@@ -131,7 +131,7 @@ describe('size and cost limits', () => {
     const message = refusal(expression);
 
     expect(message).toMatch(new RegExp(limit, 'i'));
-    // The message names the expression (API.md section 1).
+    // The message names the expression (docs/api.md section 1).
     expect(message).toContain(expression);
     // A stored expression over the limits (written before them) is a warning at evaluation.
     expect(evaluateCel(expression, scope('n')).ok).toBe(false);

@@ -9,7 +9,7 @@ import type { Stored } from '../../shared/store/config';
 import { decodeToken, encodeToken, InvalidPageToken } from '../../shared/store/config';
 import { computeReleaseTargets } from '../../shared/targets';
 
-/** Bounded answers (API.md sections 1 and 4) and the pure parts the fast plan rests on. */
+/** Bounded answers (docs/api.md sections 1 and 4) and the pure parts the fast plan rests on. */
 
 const route: RouteSpec = {
   operationId: 'big',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { identityFrom } from '../../shared/approvals/signin';
 
-/** Which approver an identity provider's claims name (API.md section 7): the configured claim, or nobody. */
+/** Which approver an identity provider's claims name (docs/api.md section 7): the configured claim, or nobody. */
 describe('identityFrom', () => {
   it.each([
     ['sub', { sub: 'abc123' }, 'abc123'],

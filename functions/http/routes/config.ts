@@ -9,7 +9,7 @@ import {
 } from '../../../shared/schemas/config';
 import { ADMIN, Paging, READ, type RouteSpec } from './spec';
 
-/** Resources, environments, deployments, policies and the provider sync (API.md section 3). */
+/** Resources, environments, deployments, policies and the provider sync (docs/api.md section 3). */
 
 const crudRoutes = (
   kind: string,

@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import { JobStatusBody } from '../../../shared/schemas/rollouts';
 import type { RouteSpec } from './spec';
 
-/** The job agents' callback (API.md section 6). */
+/** The job agents' callback (docs/api.md section 6). */
 export const JOB_ROUTES: RouteSpec[] = [
   {
     operationId: 'reportJobStatus',

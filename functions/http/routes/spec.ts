@@ -18,7 +18,7 @@ export type HttpFunctionId =
 export type Auth =
   | { type: 'public' }
   | { type: 'signed'; scopes: readonly Scope[] }
-  /** Signed with jobs:write, or a job's own bearer token (API.md section 6). */
+  /** Signed with jobs:write, or a job's own bearer token (docs/api.md section 6). */
   | { type: 'job' };
 
 export interface RouteSpec {
@@ -31,7 +31,7 @@ export interface RouteSpec {
   params?: Record<string, z.ZodMiniType>;
   query?: z.ZodMiniObject;
   body?: z.ZodMiniType;
-  /** `form`: application/x-www-form-urlencoded, as browsers and Slack send it (API.md section 1). */
+  /** `form`: application/x-www-form-urlencoded, as browsers and Slack send it (docs/api.md section 1). */
   bodyType?: 'json' | 'form';
   /** Success status codes and what they mean, for the OpenAPI document. */
   responses: Record<number, string>;
@@ -72,7 +72,7 @@ export const OfVersion = z.object({ deployment: Id, tag: Tag });
 
 /**
  * What answers a method and path no route lists (API Gateway's `$default` route): its handler finds no
- * route and answers 404 `not_found` in the contract's error body (API.md section 1), as locally.
+ * route and answers 404 `not_found` in the contract's error body (docs/api.md section 1), as locally.
  */
 export const UNKNOWN_ROUTE_FUNCTION: HttpFunctionId = 'api-meta';
 

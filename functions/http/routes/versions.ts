@@ -9,7 +9,7 @@ import {
 } from '../../../shared/schemas/rollouts';
 import { ADMIN, Paging, type RouteSpec, VERSIONS_READ, VERSIONS_WRITE } from './spec';
 
-/** Versions, their releases, release targets and overrides (API.md sections 4 and 5). */
+/** Versions, their releases, release targets and overrides (docs/api.md sections 4 and 5). */
 
 const version = { deploymentId: Id, tag: Tag };
 const OptionalReason = z.optional(ReasonBody);

@@ -27,7 +27,7 @@ const DEFAULT_THROTTLE: ThrottleSettings = { rateLimit: 50, burstLimit: 100 };
 
 /**
  * The HTTP API on its `$default` stage, so a path is the same here as on the local server
- * (API.md section 2: the signature covers the path).
+ * (docs/api.md section 2: the signature covers the path).
  */
 export class Api extends Construct {
   public readonly httpApi: HttpApi;
@@ -40,7 +40,7 @@ export class Api extends Construct {
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
     this.httpApi = new HttpApi(this, 'HttpApi', {
-      description: 'Gantry API (API.md)',
+      description: 'Gantry API (docs/api.md)',
       createDefaultStage: false,
     });
     this.accessLogs = new LogGroup(this, 'AccessLogs', {
@@ -76,7 +76,7 @@ export class Api extends Construct {
       id: 'AwsSolutions-APIG4',
       reason:
         'Every /v1 request is HMAC-signed over its raw body, which API Gateway authorizers never see, so ' +
-        'the signature is verified in each handler (API.md section 2, the same middleware as locally); ' +
+        'the signature is verified in each handler (docs/api.md section 2, the same middleware as locally); ' +
         'job callbacks carry a job token, approval pages and Slack their own credentials, and ' +
         '/healthz and /openapi.json are public by contract.',
     });

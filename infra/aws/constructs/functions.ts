@@ -110,7 +110,7 @@ export interface FunctionsProps {
   readonly oidc?: OidcProps;
 }
 
-/** OpenID Connect sign-in on the review page (API.md section 7); the client secret is a stack secret. */
+/** OpenID Connect sign-in on the review page (docs/api.md section 7); the client secret is a stack secret. */
 export interface OidcProps {
   readonly issuer: string;
   readonly clientId: string;

@@ -18,7 +18,7 @@ export interface SecretsProps {
  * prefix of the secrets the team adds. Nothing here is readable until granted to a function.
  */
 export class Secrets extends Construct {
-  /** JSON array of API keys (API.md section 2); rotated by editing it, with no redeploy. */
+  /** JSON array of API keys (docs/api.md section 2); rotated by editing it, with no redeploy. */
   public readonly apiKeys: Secret;
   public readonly slackWebhookUrl: Secret;
   public readonly slackSigningSecret: Secret;
@@ -61,7 +61,7 @@ export class Secrets extends Construct {
           'No rotation function can rotate these: Slack issues the webhook URL and the signing secret, the ' +
           'identity provider the OpenID Connect client secret, and ' +
           'API keys are rotated by the team without a redeploy (add the new key, move clients, remove the ' +
-          'old one: API.md section 2).',
+          'old one: docs/api.md section 2).',
       });
     }
     this.namedSecretPrefix = props.namedSecretPrefix;
