@@ -10,7 +10,7 @@ export type Need =
   | 'table'
   /** StartExecution / StopExecution on the rollout state machine */
   | 'executions'
-  /** SendTaskSuccess / SendTaskFailure */
+  /** SendTaskSuccess only (a parked task resumes with its outcome; see infra/aws/grants.ts) */
   | 'taskCallbacks'
   /** PutEvents on the bus */
   | 'events'

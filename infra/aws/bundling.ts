@@ -21,7 +21,7 @@ const TARGET = 'node24';
 export const NODE_OPTIONS = '--enable-source-maps';
 
 // A CommonJS dependency that require()s a Node built-in keeps that call in ESM output, where it throws
-// "Dynamic require is not supported" unless a real `require` exists (DESIGN.md section 5).
+// "Dynamic require is not supported" unless a real `require` exists.
 const BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
 const MAIN_FIELDS = ['module', 'main'];

@@ -32,7 +32,7 @@ export interface GantryStackProps extends StackProps {
   readonly oidc?: OidcProps;
 }
 
-/** Gantry in one account and region: DESIGN.md section 2, `cdk deploy` as in infra/aws/DEPLOY.md. */
+/** Gantry in one account and region (docs/architecture.md), put there by `cdk deploy` as in docs/deploy.md. */
 export class GantryStack extends Stack {
   public readonly data: Data;
   public readonly events: Events;

@@ -38,7 +38,7 @@ import { enforceIam, runAs } from './iam';
 import { LocalStepFunctions } from './stepfunctions';
 
 /**
- * The embedded runtime behind `npm start` (docs/api.md section 9, DESIGN.md section 4): an HTTP server
+ * The embedded runtime behind `npm start` (docs/api.md section 9, docs/architecture.md): an HTTP server
  * that turns requests into API Gateway HTTP API (v2) events for the same handlers, dynalite as
  * DynamoDB, and the local Step Functions engine and event bus, reached by the handlers through the
  * real AWS SDK clients at local endpoints.

@@ -20,7 +20,7 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * 14. a paged provider sync session: head and the ids each page named            pk=SYNC#p#s     sk=HEAD | page#n
  * 15. a review page sign-in under way, and a signed-in session, with TTL         pk=SIGNIN#h | SESSION#h
  *
- * Every state change is a single-item conditional write (no transactions: DESIGN.md section 3).
+ * Every state change is a single-item conditional write (no transactions: docs/decisions/0002-one-table.md).
  */
 export const TABLE = {
   partitionKey: 'pk',

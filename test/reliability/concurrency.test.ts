@@ -344,8 +344,8 @@ describe('an approval clicked twice at once', () => {
     await resumedOnce('appr-two', 'v2');
   });
 
-  // BUG (see the report of issue 8): shared/approvals/store.ts `decide` records and publishes every
-  // accepted call, so one approver's repeated identical click is a second `Approval Decided` event.
+  // Guards shared/approvals/store.ts `decide`: one approver's repeated identical click changes nothing
+  // and publishes no second `Approval Decided` event.
   it('a repeated identical decision by one approver is not a second Approval Decided event', async () => {
     const approval = await pendingApproval('appr-two', 'v3');
 

@@ -78,11 +78,11 @@ describe('a kill after a release finished, before it let go of its target and sl
 });
 
 describe('a kill between letting go of the target lock and of the concurrency slot', () => {
-  // BUG (see the report of issue 8): shared/rollouts/lock.ts `releaseTargetLock` writes the target
-  // lock, then the slot (shared/rollouts/gates.ts `releaseSlot`); a kill between the two leaves a
-  // finished release in the slot set, and nothing ever takes it out: `acquireSlot` only counts
-  // holders. Seen in the SIGKILL loop (seed 1 with a concurrency policy): every later release of the
-  // deployment in that environment waited for `concurrency` forever.
+  // Guards the crash window of shared/rollouts/lock.ts `releaseTargetLock`, which writes the target
+  // lock, then the slot (shared/rollouts/gates.ts `releaseSlot`): a kill between the two leaves a
+  // finished release in the slot set. `acquireSlot` takes out holders whose release is terminal, so
+  // the next release gets the slot; without that, every later release of the deployment in that
+  // environment would wait for `concurrency` forever (the SIGKILL loop once found this at seed 1).
   it('does not block the environment forever', async () => {
     await deployedOneAtATime('held-slot');
     await leaveSlotHeld('held-slot', 'v1', 'a-1');

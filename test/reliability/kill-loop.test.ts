@@ -394,12 +394,12 @@ describe(`SIGKILL during a ${FLEET}-target fan-out and a ${FLEET / 2}-target rec
 });
 
 describe('a restart of a server running with GANTRY_TIME_SCALE=60', () => {
-  // BUG (see the report of issue 8): shared/clock.ts `setTimeScale` restarts the scaled clock at the
-  // real time on every start, so after a restart the service clock is earlier than the timestamps the
-  // previous run wrote (60x its uptime ahead). Versions are ordered by `createdAt`
-  // (shared/rollouts/lock.ts `isNewer`): a version created after the restart counts as older than one
-  // created before it, and is superseded by it. Seen in the SIGKILL loop (seed 1 at scale 60): v3
-  // ended superseded everywhere and v2 was deployed.
+  // Guards the scaled clock across restarts: the server keeps its origin in <data dir>/clock.json
+  // (infra/local/server.ts `clockOrigin`), so the clock goes on from where it was. Were it to restart
+  // at the real time, it would run behind the timestamps the previous run wrote (60x its uptime
+  // ahead), and since versions are ordered by `createdAt` (shared/rollouts/lock.ts `isNewer`), a
+  // version created after the restart would count as older and be superseded (the SIGKILL loop once
+  // found this at seed 1: v3 superseded everywhere, v2 deployed).
   it('a version created after the restart is newer than one created before it', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'gantry-scaled-restart-'));
     const port = await freePort();

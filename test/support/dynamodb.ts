@@ -9,7 +9,7 @@ import dynalite from 'dynalite';
 import { freePort } from '../helpers/process';
 
 /**
- * The two DynamoDB servers the store is checked against (DESIGN.md section 3): dynalite, the
+ * The two DynamoDB servers the store is checked against (docs/decisions/0002-one-table.md): dynalite, the
  * embedded default, and AWS's own DynamoDB Local, the jar shipped inside the npm package
  * `amplify-dynamodb-simulator`, run with the machine's `java` on a loopback port.
  */

@@ -14,7 +14,7 @@ export interface SecretsProps {
 }
 
 /**
- * The secrets the stack owns (filled in after the first deploy, see infra/aws/DEPLOY.md) and the
+ * The secrets the stack owns (filled in after the first deploy, see docs/deploy.md) and the
  * prefix of the secrets the team adds. Nothing here is readable until granted to a function.
  */
 export class Secrets extends Construct {
