@@ -596,7 +596,7 @@ describe('one lifecycle, one writer', () => {
   });
 });
 
-describe('README: the release lifecycle', () => {
+describe('docs/architecture.md: the release lifecycle', () => {
   const statuses = (from: readonly ReleaseStatus[]) =>
     from.length === RELEASE_STATUSES.length ? 'any' : from.map((s) => `\`${s}\``).join(', ');
   const table = [
@@ -609,9 +609,11 @@ describe('README: the release lifecycle', () => {
   ].join('\n');
 
   it('shows the transition table of shared/rollouts/lifecycle.ts', () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const section = readme.split('### The release lifecycle')[1]?.split(/\n##/)[0] ?? '';
+    const doc = readFileSync(join(ROOT, 'docs/architecture.md'), 'utf8');
+    const section = doc.split('\n## The release lifecycle\n')[1]?.split(/\n#/)[0] ?? '';
 
-    expect(section, `README.md, ### The release lifecycle, should show:\n${table}`).toContain(table);
+    expect(section, `docs/architecture.md, ## The release lifecycle, should show:\n${table}`).toContain(
+      table,
+    );
   });
 });
