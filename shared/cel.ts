@@ -98,9 +98,12 @@ export function matches(expression: string, context: Record<string, unknown>): C
 
 // ---- RE2 ---------------------------------------------------------------------------------------
 
-// Loaded at the first pattern, from node_modules: it stays out of the Lambda bundles (146 KiB, and
-// most functions never match a pattern), which ship it beside the bundle (infra/aws/bundling.ts).
+// re2js is loaded at the first pattern. In a bundle `require` is the bundle's own: the Lambda bundles
+// leave re2js to run time (146 KiB that most invocations never need), in node_modules beside them
+// (infra/aws/bundling.ts); the CLI bundle carries it. An unbundled module (tsx) has no `require`.
 let engine: typeof RE2JS | undefined;
+const loadRE2 = (): typeof import('re2js') =>
+  typeof require === 'function' ? require('re2js') : createRequire(import.meta.url)('re2js');
 
 /** Compiled patterns, and the reason for those RE2 refuses (a pattern read from the input may repeat). */
 const patterns = new LRUCache<string, RE2JS | string>(1_000);
@@ -109,7 +112,7 @@ function compilePattern(pattern: string): RE2JS | string {
   let compiled = patterns.get(pattern);
   if (compiled === undefined) {
     try {
-      engine ??= (createRequire(import.meta.url)('re2js') as typeof import('re2js')).RE2JS;
+      engine ??= loadRE2().RE2JS;
       compiled = engine.compile(pattern);
       const size = compiled.programSize();
       if (size > CEL_LIMITS.maxPatternSize)
@@ -160,7 +163,8 @@ function checkLimits(root: Node, expression: string): void {
       if (nesting >= CEL_LIMITS.maxNesting)
         refuse(`${OVER}: it nests more than ${CEL_LIMITS.maxNesting} comprehensions or bindings`);
       const size = sizeOf(value as Node, sizes);
-      const scoped = new Map(sizes).set((variable as Node).args as string, size);
+      const bound = loop ? sizeOf(value as Node, sizes, true) : size;
+      const scoped = new Map(sizes).set((variable as Node).args as string, bound);
       for (const body of bodies) visit(body, nesting + 1, loop ? times * size : times, scoped);
       return;
     }
@@ -184,8 +188,11 @@ function pointAtRE2(node: Node): Node | undefined {
   return (rest.at(-1) as Node[]).at(-1);
 }
 
-/** The estimated size of a node's value: elements of a list or map, characters of a string. */
-function sizeOf(node: Node, sizes: ReadonlyMap<string, number>): number {
+/**
+ * The estimated size of a node's value (with `element`, of one of its elements): elements of a list or
+ * map, characters of a string.
+ */
+function sizeOf(node: Node, sizes: ReadonlyMap<string, number>, element = false): number {
   const { op, args } = node;
   // A string's or bytes' length; 1 for a number, a boolean or null.
   if (op === 'value') return (args as { length?: number } | null)?.length ?? 1;
@@ -194,7 +201,7 @@ function sizeOf(node: Node, sizes: ReadonlyMap<string, number>): number {
   if (op === '+') return parts.reduce((sum, part) => sum + part, 0);
   // Anything else made from parts (an element or field of one, a list mapped, filtered or split from
   // one) is taken to be no larger than its largest part.
-  return Math.max(op === 'list' || op === 'map' ? (args as unknown[]).length : 1, ...parts);
+  return Math.max((op === 'list' || op === 'map') && !element ? (args as unknown[]).length : 1, ...parts);
 }
 
 /** "Unexpected token: EOF\n\n> 1 | a ==\n ^" -> "Unexpected token: EOF at column 5". */
