@@ -6,13 +6,13 @@ import type { RE2JS } from 're2js';
 /**
  * CEL selectors and conditions. Expressions are compiled once when they are written (a bad one is a
  * 400 naming the expression and position) and the compiled programs are cached by source text.
- * Evaluation is bounded (API.md section 3): `matches()` runs on RE2, which takes time linear in its
+ * Evaluation is bounded (docs/api.md section 3): `matches()` runs on RE2, which takes time linear in its
  * input, and an expression over CEL_LIMITS does not compile, so it is refused when written and is an
  * error (no match, a warning) if it was stored before the limits.
  */
 type Program = (context: Record<string, unknown>) => unknown;
 
-/** The limits README.md states ("Limits and known gaps"). */
+/** The limits docs/operations.md states ("Limits and known gaps"). */
 export const CEL_LIMITS = {
   /** Characters, checked by the schema (shared/schemas/config.ts): nodes and cost bound the rest. */
   maxLength: 4096,
