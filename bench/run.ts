@@ -4,7 +4,7 @@ import { benchRollouts } from './rollouts';
 import type { BenchTable } from './scale';
 
 /**
- * `npm run bench`: every performance figure the README quotes comes from here. The scale suite
+ * `npm run bench`: every figure of docs/performance.md comes from here. The scale suite
  * takes a quarter of an hour or more and runs only when named: `npx tsx bench/run.ts scale`.
  */
 

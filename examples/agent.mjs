@@ -1,5 +1,5 @@
 // A minimal Gantry job agent (docs/api.md section 6): receives webhook jobs and reports them on the callback URL.
-// It also serves GET /metrics, {"errorRate": ...}, for the verification example of the README.
+// It also serves GET /metrics, {"errorRate": ...}, for the verification example of docs/policies.md.
 // Run: node examples/agent.mjs   (127.0.0.1:4000)
 // AGENT_PORT (4000), AGENT_STATUS (successful | failed), AGENT_DELAY_MS (1000), AGENT_ERROR_RATE (0.001).
 import { createServer } from 'node:http';

@@ -1,4 +1,4 @@
-// A minimal Gantry job agent as a Lambda function (the `lambda` agent type of the README): Gantry invokes
+// A minimal Gantry job agent as a Lambda function (the `lambda` agent type of docs/configuration.md): Gantry invokes
 // it asynchronously with the job of docs/api.md section 6 as the event; it deploys, then reports the outcome
 // on the job's callback URL with the job's bearer token. Deploy it as `gantry-agent-<name>` (the stack
 // lets Gantry invoke only that prefix), Node.js 22 or later, and point a deployment at it:

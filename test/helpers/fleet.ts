@@ -38,7 +38,7 @@ export function fleetResources(count: number, ringOne: number): FleetResource[] 
 export const environmentSelector = (env: string) => `resource.metadata.env == '${env}'`;
 
 /**
- * Resources per sync page the README recommends: a page's time grows with the resources it writes
+ * Resources per sync page, as the fleet-scale bench syncs them (docs/performance.md): a page's time grows with the resources it writes
  * (about 0.5 ms each on dynalite here), never with the fleet, so 1,000 a page keeps each well under
  * a second.
  */

@@ -15,7 +15,7 @@ import { FakeSlack } from '../helpers/slack';
  * Issue 9 in a real headless Chromium (Debian's `chromium`, driven by playwright-core): the summary
  * follows a scripted rollout live (no reload), the approval page works with a click, the timeline
  * and the plan are drawn. Screenshots go to test-artifacts/; with UPDATE_SCREENSHOTS=1 the summary,
- * and the timeline are also written to docs/screenshots/ for the README.
+ * and the timeline are also written to docs/screenshots/ for docs/cli.md.
  */
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(import.meta.dirname, '../..');

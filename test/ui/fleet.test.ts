@@ -12,7 +12,7 @@ import { startTestServer } from '../helpers/local';
  * Issue 15, item 6: the status page at 5,000 release targets, in Debian's Chromium. The first view is
  * a summary per environment, the drill-down pages on the server; both are usable in under 2 s (the
  * median of three loads, timed from navigation). With UPDATE_SCREENSHOTS=1 the page is written to
- * docs/status-page-5000.png for the README.
+ * docs/status-page-5000.png for docs/performance.md.
  */
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(import.meta.dirname, '../..');
