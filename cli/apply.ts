@@ -1,11 +1,16 @@
 import { readFileSync } from 'node:fs';
+import { RE2JS } from 're2js';
 import { parse } from 'yaml';
 import * as z from 'zod/mini';
+import { useRE2 } from '../shared/cel';
 import { canonicalJson } from '../shared/json';
 import { Id, ResourceId } from '../shared/schemas/common';
 import { DeploymentBody, EnvironmentBody, PolicyBody, ResourceBody } from '../shared/schemas/config';
 import { ApiError, CliError, EXIT, seg, usageError } from './client';
 import type { Context } from './context';
+
+// The schemas check `matches()` patterns on RE2; dist/gantry.mjs has no node_modules to load it from.
+useRE2(RE2JS);
 
 /**
  * `gantry apply -f gantry.yaml`: the delivery configuration kept in git. The file is validated with

@@ -12,19 +12,26 @@ import type { RE2JS } from 're2js';
  */
 type Program = (context: Record<string, unknown>) => unknown;
 
-/** The limits docs/operations.md states ("Limits and known gaps"). */
+/** Characters, checked by the schema (shared/schemas/config.ts): nodes and cost bound the rest. */
+export const CEL_MAX_LENGTH = 4096;
+const MAX_NODES = 1000;
+const MAX_DEPTH = 32;
+const MAX_NESTING = 2;
+const MAX_COST = 100_000;
+const MAX_PATTERN_SIZE = 300;
+
+/** The limits docs/operations.md states ("Limits and known gaps"), for tests and benches. */
 export const CEL_LIMITS = {
-  /** Characters, checked by the schema (shared/schemas/config.ts): nodes and cost bound the rest. */
-  maxLength: 4096,
+  maxLength: CEL_MAX_LENGTH,
   /** Nodes of the syntax tree, and how deeply they nest (parentheses, calls, member chains). */
-  maxNodes: 1000,
-  maxDepth: 32,
+  maxNodes: MAX_NODES,
+  maxDepth: MAX_DEPTH,
   /** all, exists, exists_one, map, filter and cel.bind inside one another. */
-  maxNesting: 2,
+  maxNesting: MAX_NESTING,
   /** Estimated steps of one evaluation (see `checkLimits`). */
-  maxCost: 100_000,
+  maxCost: MAX_COST,
   /** RE2 instructions of one `matches()` pattern: a match costs up to this many steps per character. */
-  maxPatternSize: 300,
+  maxPatternSize: MAX_PATTERN_SIZE,
 } as const;
 
 /**
@@ -46,7 +53,7 @@ const search = (text: string, pattern: string) => {
 };
 const environment = new Environment({
   unlistedVariablesAreDyn: true,
-  limits: { maxAstNodes: CEL_LIMITS.maxNodes, maxDepth: CEL_LIMITS.maxDepth },
+  limits: { maxAstNodes: MAX_NODES, maxDepth: MAX_DEPTH },
 })
   .registerFunction(`string.${RE2_METHOD}(string): bool`, search)
   .registerFunction('matches(string, string): bool', search);
@@ -70,8 +77,8 @@ export function compileCel(expression: string): Program {
   try {
     parsed = environment.parse(expression);
   } catch (error) {
-    const over = (error as { code?: string }).code === 'limit_exceeded';
-    throw new CelCompileError(expression, `${over ? OVER : 'does not compile'}: ${oneLine(error)}`);
+    // The parser's own limits (nodes, depth) say "Exceeded maxDepth (32)".
+    throw new CelCompileError(expression, `does not compile: ${oneLine(error)}`);
   }
   checkLimits(parsed.ast as unknown as Node, expression);
   const program = parsed as unknown as Program;
@@ -98,12 +105,14 @@ export function matches(expression: string, context: Record<string, unknown>): C
 
 // ---- RE2 ---------------------------------------------------------------------------------------
 
-// re2js is loaded at the first pattern. In a bundle `require` is the bundle's own: the Lambda bundles
-// leave re2js to run time (146 KiB that most invocations never need), in node_modules beside them
-// (infra/aws/bundling.ts); the CLI bundle carries it. An unbundled module (tsx) has no `require`.
+// re2js is loaded at the first pattern, from node_modules: the Lambda bundles leave it out (146 KiB
+// that most invocations never need) and ship it beside them (infra/aws/bundling.ts).
 let engine: typeof RE2JS | undefined;
-const loadRE2 = (): typeof import('re2js') =>
-  typeof require === 'function' ? require('re2js') : createRequire(import.meta.url)('re2js');
+
+/** For a bundle with nothing beside it (the CLI's): the engine, from the bundle's own import of re2js. */
+export function useRE2(re2: typeof RE2JS): void {
+  engine = re2;
+}
 
 /** Compiled patterns, and the reason for those RE2 refuses (a pattern read from the input may repeat). */
 const patterns = new LRUCache<string, RE2JS | string>(1_000);
@@ -112,13 +121,13 @@ function compilePattern(pattern: string): RE2JS | string {
   let compiled = patterns.get(pattern);
   if (compiled === undefined) {
     try {
-      engine ??= loadRE2().RE2JS;
+      engine ??= (createRequire(import.meta.url)('re2js') as typeof import('re2js')).RE2JS;
       compiled = engine.compile(pattern);
       const size = compiled.programSize();
-      if (size > CEL_LIMITS.maxPatternSize)
-        compiled = `pattern "${pattern}" ${OVER}: ${size} RE2 instructions, at most ${CEL_LIMITS.maxPatternSize}`;
+      if (size > MAX_PATTERN_SIZE)
+        compiled = `pattern "${pattern}" ${OVER}: ${size} RE2 instructions, at most ${MAX_PATTERN_SIZE}`;
     } catch (error) {
-      compiled = `pattern "${pattern}" cannot run on RE2: ${error instanceof Error ? error.message : String(error)}`;
+      compiled = `pattern "${pattern}" cannot run on RE2: ${(error as Error).message}`;
     }
     patterns.set(pattern, compiled);
   }
@@ -151,7 +160,7 @@ function checkLimits(root: Node, expression: string): void {
   /** `times`: how often the node is evaluated, at most; `sizes`: those of the variables in scope. */
   const visit = (node: Node, nesting: number, times: number, sizes: ReadonlyMap<string, number>): void => {
     cost += times * (node.op === '+' ? sizeOf(node, sizes) : 1);
-    if (cost > CEL_LIMITS.maxCost) refuse(`${OVER}: its estimated cost is over ${CEL_LIMITS.maxCost} steps`);
+    if (cost > MAX_COST) refuse(`${OVER}: an estimated cost over ${MAX_COST} steps`);
     if (node.op === 'value' || node.op === 'id') return;
     const [name, receiver, args] = (node.op === 'rcall' ? node.args : []) as [string, Node, Node[]];
     const loop = COMPREHENSIONS.has(name) && (args.length === 2 || name === 'map');
@@ -160,8 +169,7 @@ function checkLimits(root: Node, expression: string): void {
       // range.all(variable, body) runs its body once per element; cel.bind(variable, value, body) once.
       const [variable, value, ...bodies] = (loop ? [args[0], receiver, ...args.slice(1)] : args) as Node[];
       visit(value as Node, nesting, times, sizes);
-      if (nesting >= CEL_LIMITS.maxNesting)
-        refuse(`${OVER}: it nests more than ${CEL_LIMITS.maxNesting} comprehensions or bindings`);
+      if (nesting >= MAX_NESTING) refuse(`${OVER}: more than ${MAX_NESTING} nested loops or bindings`);
       const size = sizeOf(value as Node, sizes);
       const bound = loop ? sizeOf(value as Node, sizes, true) : size;
       const scoped = new Map(sizes).set((variable as Node).args as string, bound);
@@ -173,7 +181,7 @@ function checkLimits(root: Node, expression: string): void {
     const compiled =
       pattern?.op === 'value' && typeof pattern.args === 'string' && compilePattern(pattern.args);
     if (typeof compiled === 'string') refuse(`is refused: ${compiled}`);
-    if (pattern) cost += times * (compiled ? compiled.programSize() : CEL_LIMITS.maxPatternSize);
+    if (pattern) cost += times * (compiled ? compiled.programSize() : MAX_PATTERN_SIZE);
     for (const child of childrenOf(node.args)) visit(child, nesting, times, sizes);
   };
   visit(root, 0, 1, new Map());

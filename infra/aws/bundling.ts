@@ -41,8 +41,6 @@ const EXTERNAL_MODULES: string[] = [
   '@aws-sdk/credential-provider-http',
   '@aws-sdk/credential-provider-login',
   '@smithy/credential-provider-imds',
-  // Loaded at run time from beside the bundle (BESIDE_BUNDLE).
-  're2js',
 ];
 
 /**

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { CEL_LIMITS, CelCompileError, compileCel } from '../cel';
+import { CEL_MAX_LENGTH, CelCompileError, compileCel } from '../cel';
 import { RRule } from '../rrule';
 import { Id, Int, MapKey, ResourceId, SecretName, StringMap, Text, Url, withinStoredSize } from './common';
 
@@ -8,7 +8,7 @@ import { Id, Int, MapKey, ResourceId, SecretName, StringMap, Text, Url, withinSt
 /** A CEL expression, compiled when written so a bad one (or one over the limits) is a 400 that names it. */
 export const Cel = z.string().check(
   z.minLength(1),
-  z.maxLength(CEL_LIMITS.maxLength),
+  z.maxLength(CEL_MAX_LENGTH),
   z.superRefine((expression, ctx) => {
     try {
       compileCel(expression);
