@@ -1,10 +1,10 @@
 import { parse } from '@marcbachmann/cel-js';
-import { CEL_LIMITS, compileCel, matches } from '../shared/cel';
+import { CEL_LIMITS, compileCel, matches } from '../shared/core/cel';
 import { auditSelector, CATASTROPHIC_SELECTOR, catastrophicName, numbers } from '../test/support/hostile-cel';
 
 /**
  * Bounded CEL (issue 17): the audit's two attacks with cel-js as Gantry ran it before (its own
- * `matches()` on JavaScript's backtracking RegExp, no limits) and as shared/cel.ts runs it now, the
+ * `matches()` on JavaScript's backtracking RegExp, no limits) and as shared/core/cel.ts runs it now, the
  * costliest expressions the limits admit, and typical selectors over 20,000 resources. In-process, on
  * one core; the backtracking case alone takes about half a minute.
  * Run: npx tsx bench/cel.ts

@@ -1,4 +1,4 @@
-import { signedHeaders } from '../shared/auth/signature';
+import { signedHeaders } from '../shared/core/signature';
 import { BENCH_KEY, instantAgent, startBenchServer } from './support';
 
 /**

@@ -1,6 +1,6 @@
-import type { DeploymentBody, EnvironmentBody, ResourceBody } from '../shared/schemas/config';
-import type { Stored } from '../shared/store/config';
-import { computeReleaseTargets } from '../shared/targets';
+import type { Stored } from '../shared/adapters/store/config';
+import type { DeploymentBody, EnvironmentBody, ResourceBody } from '../shared/core/schemas/config';
+import { computeReleaseTargets } from '../shared/core/targets';
 import { startBenchServer } from './support';
 
 /** The plan of a building version over 5,000 release targets with three policies, in the local runtime. */

@@ -2,8 +2,8 @@ import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { invocations } from '../infra/local/functions';
 import type { LocalServer } from '../infra/local/server';
-import { runtime } from '../shared/runtime';
-import { listReleases } from '../shared/store/rollouts';
+import { runtime } from '../shared/adapters/runtime';
+import { listReleases } from '../shared/adapters/store/rollouts';
 import type { Client } from '../test/helpers/client';
 import { healthProbe, instantAgent, rssSampler, startBenchServer, traceCalls } from './support';
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalServer, startLocalServer } from '../infra/local/server';
-import type { Runtime } from '../shared/runtime';
+import type { Runtime } from '../shared/adapters/runtime';
 import { Client } from '../test/helpers/client';
 
 /** What every benchmark needs: the local server in-process with one admin key, and an instant agent. */

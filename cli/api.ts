@@ -1,13 +1,13 @@
-import type { AuditRecord } from '../shared/events';
-import type { ReleaseStatus } from '../shared/status';
+import type { AuditRecord } from '../shared/adapters/events';
+import type { ReleaseStatus } from '../shared/core/status';
 
 /** The shapes of the answers the CLI reads (docs/api.md sections 4-8); only the fields it uses. */
 
-export type { ReleaseStatus } from '../shared/status';
+export type { ReleaseStatus } from '../shared/core/status';
 export {
   IN_FLIGHT_RELEASE as IN_FLIGHT,
   TERMINAL_RELEASE as TERMINAL,
-} from '../shared/status';
+} from '../shared/core/status';
 
 export interface Release {
   environment: string;
@@ -77,7 +77,7 @@ export interface Approval {
   expiresAt?: string | null;
 }
 
-/** An audit record as GET /v1/events answers it (shared/events.ts). */
+/** An audit record as GET /v1/events answers it (shared/adapters/events.ts). */
 export type AuditEvent = AuditRecord;
 
 export interface Page<T> {

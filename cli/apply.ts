@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { RE2JS } from 're2js';
 import { parse } from 'yaml';
 import * as z from 'zod/mini';
-import { useRE2 } from '../shared/cel';
-import { canonicalJson } from '../shared/json';
-import { Id, ResourceId } from '../shared/schemas/common';
-import { DeploymentBody, EnvironmentBody, PolicyBody, ResourceBody } from '../shared/schemas/config';
+import { useRE2 } from '../shared/core/cel';
+import { canonicalJson } from '../shared/core/json';
+import { Id, ResourceId } from '../shared/core/schemas/common';
+import { DeploymentBody, EnvironmentBody, PolicyBody, ResourceBody } from '../shared/core/schemas/config';
 import { ApiError, CliError, EXIT, seg, usageError } from './client';
 import type { Context } from './context';
 

@@ -1,4 +1,4 @@
-import { sha256Hex, signedHeaders } from '../shared/auth/signature';
+import { sha256Hex, signedHeaders } from '../shared/core/signature';
 
 /** The HTTP client of the CLI: signs every request (docs/api.md section 2) and turns failures into CliErrors. */
 

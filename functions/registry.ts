@@ -1,4 +1,4 @@
-import { DETAIL_TYPES, type DetailType } from '../shared/events';
+import { DETAIL_TYPES, type DetailType } from '../shared/adapters/events';
 
 /**
  * Every function of Gantry, in one list read by the CDK stack (infra/aws) and the local runtime
@@ -113,7 +113,7 @@ export const FUNCTIONS: FunctionSpec[] = [
   ),
   // A polling agent's status URL, one GET with a short retry; a job that times out ends the release's
   // hold on its target, which wakes the releases waiting for it; at the bound on an execution's loop
-  // rounds it starts the release's next execution (shared/rollouts/rounds.ts).
+  // rounds it starts the release's next execution (shared/services/rollouts/rounds.ts).
   step('step-poll', 'jobs', 'poll', 'PollFunctionArn', ['executions', 'taskCallbacks', 'agentSecrets']),
   step('step-complete', 'rollout', 'completeRelease', 'CompleteFunctionArn', ['executions', 'taskCallbacks']),
   // Measures run providers with their own timeouts (10 s each, in parallel).

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
  * `npm run check:paths`: every repository path named in README.md, docs/ and the comments of the code
  * exists, and every Markdown link leads to a file (and heading) that exists. What counts as a path is
  * precise rather than guessed: text that starts with a top-level folder of the repository
- * (`shared/store/keys.ts`, `test/e2e/`, `.ci/run`), or the target of a Markdown link, resolved from the
+ * (`shared/adapters/store/keys.ts`, `test/e2e/`, `.ci/run`), or the target of a Markdown link, resolved from the
  * file it is in. `{a,b}` names both, `*` any name. Run by .ci/run.
  */
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { RELEASE_STATUSES } from '../shared/status';
+import { RELEASE_STATUSES } from '../shared/core/status';
 import { APP_JS } from './app';
 import { STYLES_CSS } from './styles';
 

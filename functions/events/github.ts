@@ -1,9 +1,9 @@
 import type { EventBridgeEvent } from 'aws-lambda';
-import type { AuditRecord } from '../../shared/events';
-import { mirrorEnvironment } from '../../shared/github/deployments';
-import { runtime } from '../../shared/runtime';
-import type { DeploymentBody } from '../../shared/schemas/config';
-import { getConfig } from '../../shared/store/config';
+import type { AuditRecord } from '../../shared/adapters/events';
+import { mirrorEnvironment } from '../../shared/adapters/github';
+import { runtime } from '../../shared/adapters/runtime';
+import { getConfig } from '../../shared/adapters/store/config';
+import type { DeploymentBody } from '../../shared/core/schemas/config';
 
 /** Release events -> the GitHub Deployment of that version and environment follows them. */
 export const handler = async (event: EventBridgeEvent<string, AuditRecord>) => {

@@ -1,7 +1,7 @@
 import type { EventBridgeEvent } from 'aws-lambda';
-import type { AuditRecord } from '../../shared/events';
-import { signals, wake } from '../../shared/rollouts/workflow';
-import { runtime } from '../../shared/runtime';
+import type { AuditRecord } from '../../shared/adapters/events';
+import { runtime } from '../../shared/adapters/runtime';
+import { signals, wake } from '../../shared/adapters/workflow';
 
 /** A release finished upstream -> the releases of that version waiting on this environment re-check. */
 export const handler = async (event: EventBridgeEvent<string, AuditRecord>) => {

@@ -1,6 +1,6 @@
 import type { EventBridgeEvent } from 'aws-lambda';
-import { resumeStalledWork, runWorkStep } from '../../shared/rollouts/work';
-import { runtime } from '../../shared/runtime';
+import { runtime } from '../../shared/adapters/runtime';
+import { resumeStalledWork, runWorkStep } from '../../shared/services/rollouts/work';
 
 /** Work that has not moved for this long is asked for again by the scheduled sweep. */
 export const STALLED_MS = 120_000;

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DETAIL_TYPES, INTERNAL_DETAIL_TYPES } from '../../shared/events';
+import { DETAIL_TYPES, INTERNAL_DETAIL_TYPES } from '../../shared/adapters/events';
 import { ROUTES, type RouteSpec } from './routes';
 
 /**

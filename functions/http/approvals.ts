@@ -1,14 +1,7 @@
-import { resultPage, reviewPage } from '../../shared/approvals/pages';
-import {
-  beginSignIn,
-  finishSignIn,
-  SignInRefused,
-  type SignInSettings,
-  sessionIdentity,
-  signInSettings,
-  startSession,
-} from '../../shared/approvals/signin';
-import { parseInteraction, verifySlackSignature } from '../../shared/approvals/slack';
+import { type Runtime, runtime } from '../../shared/adapters/runtime';
+import { parseInteraction, verifySlackSignature } from '../../shared/adapters/slack';
+import { recordNonce } from '../../shared/adapters/store/nonces';
+import { ApiError, forbidden } from '../../shared/core/errors';
 import {
   APPROVAL_ID_PATTERN,
   type ApprovalRecord,
@@ -21,11 +14,18 @@ import {
   renderApproval,
   slackSigningSecret,
   tokenMatches,
-} from '../../shared/approvals/store';
-import { ApiError, forbidden } from '../../shared/errors';
-import { type Runtime, runtime } from '../../shared/runtime';
-import { recordNonce } from '../../shared/store/nonces';
+} from '../../shared/services/approvals';
+import {
+  beginSignIn,
+  finishSignIn,
+  SignInRefused,
+  type SignInSettings,
+  sessionIdentity,
+  signInSettings,
+  startSession,
+} from '../../shared/services/signin';
 import { type ApiResponse, httpHandler, json } from './kernel';
+import { resultPage, reviewPage } from './presentation/approval-pages';
 import { APPROVAL_ROUTES } from './routes/approvals';
 
 /** Approvals (docs/api.md section 7): review page and form, Slack buttons, the API decision route. */

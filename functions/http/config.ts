@@ -1,20 +1,24 @@
-import { invalid, notFound } from '../../shared/errors';
-import { type Actor, DETAIL_TYPES, type GantryEvent, publish } from '../../shared/events';
-import { missingConfigIds, render, requireConfig, syncProvider } from '../../shared/inventory';
-import { redactPolicy } from '../../shared/policy/redact';
-import { assertNotInUse, RESOURCE_IDS_PER_TASK, type ReconcileScope } from '../../shared/rollouts/reconcile';
-import { queueWork } from '../../shared/rollouts/work-queue';
-import { type Runtime, runtime } from '../../shared/runtime';
-import type { DeploymentBody, PolicyBody, SyncBody } from '../../shared/schemas/config';
+import { type Actor, DETAIL_TYPES, type GantryEvent, publish } from '../../shared/adapters/events';
+import { type Runtime, runtime } from '../../shared/adapters/runtime';
 import {
   deleteConfig,
   InvalidPageToken,
   listConfig,
   putConfig,
   type Stored,
-} from '../../shared/store/config';
-import type { ConfigKind } from '../../shared/store/keys';
-import { unknownEnvironmentWarnings } from '../../shared/warnings';
+} from '../../shared/adapters/store/config';
+import type { ConfigKind } from '../../shared/adapters/store/keys';
+import { invalid, notFound } from '../../shared/core/errors';
+import { redactPolicy } from '../../shared/core/policy/redact';
+import type { DeploymentBody, PolicyBody, SyncBody } from '../../shared/core/schemas/config';
+import { unknownEnvironmentWarnings } from '../../shared/core/warnings';
+import { missingConfigIds, render, requireConfig, syncProvider } from '../../shared/services/inventory';
+import {
+  assertNotInUse,
+  RESOURCE_IDS_PER_TASK,
+  type ReconcileScope,
+} from '../../shared/services/rollouts/reconcile';
+import { queueWork } from '../../shared/services/rollouts/work-queue';
 import { type ApiRequest, httpHandler, type Implementation, json } from './kernel';
 import { CONFIG_ROUTES } from './routes/config';
 

@@ -1,6 +1,6 @@
-import { renderJob, reportJobStatus } from '../../shared/rollouts/jobs';
-import { runtime } from '../../shared/runtime';
-import type { JobStatusBody } from '../../shared/schemas/rollouts';
+import { runtime } from '../../shared/adapters/runtime';
+import type { JobStatusBody } from '../../shared/core/schemas/rollouts';
+import { renderJob, reportJobStatus } from '../../shared/services/rollouts/jobs';
 import { httpHandler, json } from './kernel';
 import { JOB_ROUTES } from './routes/jobs';
 

@@ -1,14 +1,14 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod/mini';
-import { apiKeys } from '../../shared/auth/keys';
-import { authenticate, authorize, type Caller } from '../../shared/auth/verify';
-import { ApiError, errorBody, invalid, unauthenticated } from '../../shared/errors';
-import { log } from '../../shared/log';
-import { runtime } from '../../shared/runtime';
-import { InvalidPageToken } from '../../shared/store/config';
-import { recordNonce } from '../../shared/store/nonces';
+import { apiKeys } from '../../shared/adapters/keys';
+import { log } from '../../shared/adapters/log';
+import { runtime } from '../../shared/adapters/runtime';
+import { InvalidPageToken } from '../../shared/adapters/store/config';
+import { recordNonce } from '../../shared/adapters/store/nonces';
+import { ApiError, errorBody, invalid, unauthenticated } from '../../shared/core/errors';
 import { jsonSyntaxError, leadingCause } from './explain';
+import { authenticate, authorize, type Caller } from './presentation/auth';
 import { type RouteSpec, routeKey } from './routes/spec';
 
 export const MAX_BODY_BYTES = 1024 * 1024;

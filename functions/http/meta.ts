@@ -1,7 +1,7 @@
-import { invalid } from '../../shared/errors';
-import { listEvents } from '../../shared/events';
-import { runtime } from '../../shared/runtime';
-import { InvalidPageToken } from '../../shared/store/config';
+import { listEvents } from '../../shared/adapters/events';
+import { runtime } from '../../shared/adapters/runtime';
+import { InvalidPageToken } from '../../shared/adapters/store/config';
+import { invalid } from '../../shared/core/errors';
 import { httpHandler, json } from './kernel';
 import document from './openapi.json';
 import { META_ROUTES } from './routes/meta';

@@ -1,7 +1,7 @@
-import { planVersionPage } from '../../shared/rollouts/plan';
-import { runtime } from '../../shared/runtime';
-import { planView } from '../../shared/ui/read';
+import { runtime } from '../../shared/adapters/runtime';
+import { planVersionPage } from '../../shared/services/rollouts/plan';
 import { httpHandler, json } from './kernel';
+import { planView } from './presentation/status-read';
 import { PLAN_ROUTES } from './routes/plan';
 import { grantOf, readJson } from './view';
 

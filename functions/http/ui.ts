@@ -1,8 +1,10 @@
-import { apiKeys } from '../../shared/auth/keys';
-import { ApiError, invalid, notFound } from '../../shared/errors';
-import { requireConfig } from '../../shared/inventory';
-import { runtime } from '../../shared/runtime';
-import { InvalidPageToken } from '../../shared/store/config';
+import { apiKeys } from '../../shared/adapters/keys';
+import { runtime } from '../../shared/adapters/runtime';
+import { InvalidPageToken } from '../../shared/adapters/store/config';
+import { ApiError, invalid, notFound } from '../../shared/core/errors';
+import { requireConfig } from '../../shared/services/inventory';
+import { ASSETS, PAGE_HTML } from '../../ui/assets';
+import { httpHandler, json } from './kernel';
 import {
   deploymentsView,
   summaryView,
@@ -10,10 +12,8 @@ import {
   targetsView,
   timelineView,
   versionsView,
-} from '../../shared/ui/read';
-import { DEFAULT_VIEW_TTL_SECONDS, mintViewToken } from '../../shared/ui/view-token';
-import { ASSETS, PAGE_HTML } from '../../ui/assets';
-import { httpHandler, json } from './kernel';
+} from './presentation/status-read';
+import { DEFAULT_VIEW_TTL_SECONDS, mintViewToken } from './presentation/view-token';
 import { STATUS_PAGE_PATH, UI_ROUTES } from './routes/ui';
 import { grantOf, readJson, SECURITY_HEADERS } from './view';
 

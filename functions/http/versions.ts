@@ -1,11 +1,21 @@
-import type { Actor } from '../../shared/events';
-import { requireConfig } from '../../shared/inventory';
-import { cancelVersion, forceRelease, rollbackTarget, setPaused } from '../../shared/rollouts/overrides';
-import { listReleaseTargetsPage } from '../../shared/rollouts/targets-view';
-import { createVersion, patchVersion, renderVersionItem, viewVersion } from '../../shared/rollouts/versions';
-import { runtime } from '../../shared/runtime';
-import type { ForceBody, RollbackBody, VersionBody } from '../../shared/schemas/rollouts';
-import { listVersionsPage, type PageRequest } from '../../shared/store/pages';
+import type { Actor } from '../../shared/adapters/events';
+import { runtime } from '../../shared/adapters/runtime';
+import { listVersionsPage, type PageRequest } from '../../shared/adapters/store/pages';
+import type { ForceBody, RollbackBody, VersionBody } from '../../shared/core/schemas/rollouts';
+import { requireConfig } from '../../shared/services/inventory';
+import {
+  cancelVersion,
+  forceRelease,
+  rollbackTarget,
+  setPaused,
+} from '../../shared/services/rollouts/overrides';
+import { listReleaseTargetsPage } from '../../shared/services/rollouts/targets-view';
+import {
+  createVersion,
+  patchVersion,
+  renderVersionItem,
+  viewVersion,
+} from '../../shared/services/rollouts/versions';
 import { type ApiRequest, httpHandler, json } from './kernel';
 import { VERSION_ROUTES } from './routes/versions';
 

@@ -1,6 +1,6 @@
-import { apiKeys } from '../../shared/auth/keys';
-import { checkDeployment, type ViewGrant, verifyViewToken, viewTokenOf } from '../../shared/ui/view-token';
+import { apiKeys } from '../../shared/adapters/keys';
 import type { ApiRequest, ApiResponse } from './kernel';
+import { checkDeployment, type ViewGrant, verifyViewToken, viewTokenOf } from './presentation/view-token';
 
 /** What every read of the status page shares: the view-token check and the response headers. */
 

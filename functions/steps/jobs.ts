@@ -1,10 +1,10 @@
-import { dispatchReleaseJob, pollJob } from '../../shared/rollouts/jobs';
-import { jobTimeout } from '../../shared/rollouts/reads';
-import { pollRound } from '../../shared/rollouts/rounds';
-import { startJob } from '../../shared/rollouts/steps';
-import { runtime } from '../../shared/runtime';
-import { readForRelease } from '../../shared/store/release-reads';
-import { getRelease } from '../../shared/store/rollouts';
+import { runtime } from '../../shared/adapters/runtime';
+import { readForRelease } from '../../shared/adapters/store/release-reads';
+import { getRelease } from '../../shared/adapters/store/rollouts';
+import { dispatchReleaseJob, pollJob } from '../../shared/services/rollouts/jobs';
+import { jobTimeout } from '../../shared/services/rollouts/reads';
+import { pollRound } from '../../shared/services/rollouts/rounds';
+import { startJob } from '../../shared/services/rollouts/steps';
 import type { StepInput } from './rollout';
 
 /** The rollout's job tasks: send a job to the deployment's agent, and poll an agent that cannot call back. */
@@ -17,7 +17,7 @@ class ReleaseClosed extends Error {
   }
 }
 
-/** Dispatch: the release's move that goes with the job (shared/rollouts/steps.ts), then the job itself. */
+/** Dispatch: the release's move that goes with the job (shared/services/rollouts/steps.ts), then the job itself. */
 export const dispatch = async (
   input: StepInput & { kind: 'deploy' | 'rollback' | 'drain' | 'undrain'; taskToken: string },
 ) => {

@@ -1,8 +1,13 @@
-import { complete } from '../../shared/rollouts/complete';
-import type { TaskOutcome } from '../../shared/rollouts/jobs';
-import { begin as beginStep, evaluate, recordFailure, registerWait } from '../../shared/rollouts/steps';
-import { runtime } from '../../shared/runtime';
-import type { ReleaseKey } from '../../shared/store/rollouts';
+import { runtime } from '../../shared/adapters/runtime';
+import type { ReleaseKey } from '../../shared/adapters/store/rollouts';
+import { complete } from '../../shared/services/rollouts/complete';
+import type { TaskOutcome } from '../../shared/services/rollouts/jobs';
+import {
+  begin as beginStep,
+  evaluate,
+  recordFailure,
+  registerWait,
+} from '../../shared/services/rollouts/steps';
 
 /**
  * Thin Lambda handlers of the rollout state machine's tasks (statemachines/rollout.asl.json): the

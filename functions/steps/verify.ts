@@ -1,5 +1,5 @@
-import { measureStep } from '../../shared/rollouts/steps';
-import { runtime } from '../../shared/runtime';
+import { runtime } from '../../shared/adapters/runtime';
+import { measureStep } from '../../shared/services/rollouts/steps';
 import type { StepInput } from './rollout';
 
 /** The rollout's verification task: one round of metric measurements. */

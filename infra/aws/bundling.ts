@@ -44,7 +44,7 @@ const EXTERNAL_MODULES: string[] = [
 ];
 
 /**
- * Files shipped beside the bundle, in its node_modules, for a module loaded at run time: shared/cel.ts
+ * Files shipped beside the bundle, in its node_modules, for a module loaded at run time: shared/core/cel.ts
  * loads re2js at the first `matches()` pattern (146 KiB minified, more than the bundles have to spare,
  * and what most invocations never need). Relative to the repository's node_modules.
  */

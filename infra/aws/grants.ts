@@ -1,5 +1,5 @@
 import type { FunctionSpec, Need } from '../../functions/registry';
-import { TABLE } from '../../shared/store/table';
+import { TABLE } from '../../shared/adapters/store/table';
 
 /**
  * What each `need` of functions/registry.ts allows, as IAM statements: the one source of the

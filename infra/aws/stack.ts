@@ -3,7 +3,7 @@ import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ROUTES, UNKNOWN_ROUTE_FUNCTION } from '../../functions/http/routes';
-import { parseOutboundAllow } from '../../shared/outbound';
+import { parseOutboundAllow } from '../../shared/adapters/outbound';
 import { Alarms } from './constructs/alarms';
 import { Api } from './constructs/api';
 import { Data } from './constructs/data';

@@ -1,6 +1,6 @@
 import { appendFile } from 'node:fs/promises';
-import { INTERNAL_DETAIL_TYPES } from '../../shared/events';
-import { log } from '../../shared/log';
+import { INTERNAL_DETAIL_TYPES } from '../../shared/adapters/events';
+import { log } from '../../shared/adapters/log';
 
 /**
  * The local EventBridge bus: answers PutEvents in the AWS JSON protocol, appends every event to

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { runSimulation, runUnsafeSimulation } from '@cloud-copilot/iam-simulate';
 import type { FunctionSpec } from '../../functions/registry';
-import { ENV } from '../../shared/runtime';
+import { ENV } from '../../shared/adapters/runtime';
 import { type GrantResources, grantsOf } from '../aws/grants';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './functions';
 

@@ -1,4 +1,4 @@
-import { ENV } from '../../shared/runtime';
+import { ENV } from '../../shared/adapters/runtime';
 import { LOCAL_OUTBOUND_ALLOW, startLocalServer } from './server';
 
 /** `npm start`: the whole service on 127.0.0.1, configured by the variables of docs/api.md section 9. */

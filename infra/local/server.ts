@@ -10,18 +10,18 @@ import { STALLED_MS } from '../../functions/events/work';
 import { MAX_BODY_BYTES } from '../../functions/http/kernel';
 import { ROUTES, type RouteSpec, routeKey } from '../../functions/http/routes';
 import { FUNCTIONS } from '../../functions/registry';
-import { parseApiKeys, resetKeySource } from '../../shared/auth/keys';
-import { nowMs, setTimeScale } from '../../shared/clock';
-import { errorBody } from '../../shared/errors';
-import { parseOutboundAllow } from '../../shared/outbound';
-import { resumeStalledWork } from '../../shared/rollouts/work';
-import { queueWork } from '../../shared/rollouts/work-queue';
-import { startRollouts } from '../../shared/rollouts/workflow';
-import { ENV, resetRuntime, runtime } from '../../shared/runtime';
-import type { ApiKey } from '../../shared/schemas/common';
-import { resetSecretSources } from '../../shared/secrets';
-import { scanUnfinishedReleases } from '../../shared/store/rollouts';
-import { createTableInput } from '../../shared/store/table';
+import { parseApiKeys, resetKeySource } from '../../shared/adapters/keys';
+import { parseOutboundAllow } from '../../shared/adapters/outbound';
+import { ENV, resetRuntime, runtime } from '../../shared/adapters/runtime';
+import { resetSecretSources } from '../../shared/adapters/secrets';
+import { scanUnfinishedReleases } from '../../shared/adapters/store/rollouts';
+import { createTableInput } from '../../shared/adapters/store/table';
+import { startRollouts } from '../../shared/adapters/workflow';
+import { nowMs, setTimeScale } from '../../shared/core/clock';
+import { errorBody } from '../../shared/core/errors';
+import type { ApiKey } from '../../shared/core/schemas/common';
+import { resumeStalledWork } from '../../shared/services/rollouts/work';
+import { queueWork } from '../../shared/services/rollouts/work-queue';
 import { LOCAL_ACCESS_KEY_ID, newLocalSecret, refuseAwsRequest } from './aws-auth';
 import { LocalEventBus } from './eventbus';
 import {
@@ -51,7 +51,7 @@ export interface LocalServerOptions {
   secrets?: string;
   timeScale?: number;
   /**
-   * GANTRY_OUTBOUND_ALLOW (shared/outbound.ts); default the variable, else LOCAL_OUTBOUND_ALLOW. An
+   * GANTRY_OUTBOUND_ALLOW (shared/adapters/outbound.ts); default the variable, else LOCAL_OUTBOUND_ALLOW. An
    * empty string is the AWS default: no loopback, private or link-local address.
    */
   outboundAllow?: string;

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localDefinitions } from '../../infra/local/functions';
 import type { LocalServer } from '../../infra/local/server';
-import { releaseIdOf } from '../../shared/rollouts/ids';
-import { MAX_ROUNDS_PER_EXECUTION } from '../../shared/rollouts/rounds';
+import { releaseIdOf } from '../../shared/core/ids';
+import { MAX_ROUNDS_PER_EXECUTION } from '../../shared/services/rollouts/rounds';
 import { type Client, eventually } from '../helpers/client';
 import { startTestServer } from '../helpers/local';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalServer } from '../../infra/local/server';
-import { ENV } from '../../shared/runtime';
+import { ENV } from '../../shared/adapters/runtime';
 import type { Client } from '../helpers/client';
 import { FakeLambda } from '../helpers/lambda';
 import { startTestServer } from '../helpers/local';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalServer } from '../../infra/local/server';
-import { nowMs } from '../../shared/clock';
+import { nowMs } from '../../shared/core/clock';
 import { FakeAgent } from '../helpers/agent';
 import { type Client, eventually } from '../helpers/client';
 import { startTestServer } from '../helpers/local';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalServer } from '../../infra/local/server';
-import { TARGETS_PER_CHUNK } from '../../shared/rollouts/reconcile';
+import { TARGETS_PER_CHUNK } from '../../shared/services/rollouts/reconcile';
 import { FakeAgent } from '../helpers/agent';
 import { type Client, eventually } from '../helpers/client';
 import { startTestServer } from '../helpers/local';

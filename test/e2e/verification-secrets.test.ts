@@ -1,7 +1,7 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalServer } from '../../infra/local/server';
-import { runtime } from '../../shared/runtime';
+import { runtime } from '../../shared/adapters/runtime';
 import { FakeAgent } from '../helpers/agent';
 import { type Client, eventually } from '../helpers/client';
 import { startTestServer } from '../helpers/local';

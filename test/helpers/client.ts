@@ -1,4 +1,4 @@
-import { canonicalPathWithQuery, signedHeaders } from '../../shared/auth/signature';
+import { canonicalPathWithQuery, signedHeaders } from '../../shared/core/signature';
 
 /** A signing HTTP client over real sockets, as CI and the CLI use the API. */
 export interface Key {

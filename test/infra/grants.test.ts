@@ -49,19 +49,19 @@ const CHECKED = /^(dynamodb|states|events|secretsmanager|lambda|cloudwatch):/;
 
 /**
  * Which secret each module that reads one reads: GetSecretValue is one action for three needs, and
- * shared/secrets.ts is a port (Slack and agent secrets both go through it), so the module that names
+ * shared/adapters/secrets.ts is a port (Slack and agent secrets both go through it), so the module that names
  * the secret decides which grant a function must have. A new reader fails the test until listed.
  */
 const SECRET_READERS: Record<string, Need> = {
-  'shared/auth/keys.ts': 'apiKeys',
-  'shared/approvals/store.ts': 'slack',
-  'shared/approvals/signin.ts': 'oidc',
-  'shared/rollouts/jobs.ts': 'agentSecrets',
-  'shared/rollouts/verify.ts': 'agentSecrets',
-  'shared/github/deployments.ts': 'agentSecrets',
+  'shared/adapters/keys.ts': 'apiKeys',
+  'shared/services/approvals.ts': 'slack',
+  'shared/services/signin.ts': 'oidc',
+  'shared/services/rollouts/jobs.ts': 'agentSecrets',
+  'shared/services/rollouts/verify.ts': 'agentSecrets',
+  'shared/adapters/github.ts': 'agentSecrets',
 };
-const SECRET_PORT = 'shared/secrets.ts';
-/** Bundled code that reads a secret: the SDK command itself, or the port of shared/secrets.ts. */
+const SECRET_PORT = 'shared/adapters/secrets.ts';
+/** Bundled code that reads a secret: the SDK command itself, or the port of shared/adapters/secrets.ts. */
 const READS_SECRET =
   /new\s+GetSecretValueCommand\d*\s*\(|new\s+SecretsManagerSource\d*\s*\(|\bsecrets\d*\(\)/;
 
@@ -73,7 +73,7 @@ const ALLOWED_EXTRAS: Record<string, string[]> = {
   'api-approvals': ['states:StartExecution'],
   'step-begin': ['states:StartExecution'],
   'step-evaluate': ['states:StartExecution'],
-  // Starts the release's next execution at the bound on loop rounds (shared/rollouts/rounds.ts).
+  // Starts the release's next execution at the bound on loop rounds (shared/services/rollouts/rounds.ts).
   'step-poll': ['states:StopExecution'],
   'step-wait': ['states:StartExecution'],
 };
@@ -126,7 +126,7 @@ describe.each(FUNCTIONS.map((spec) => [spec.id, spec] as const))('function %s', 
 
 it('derives through every layer: step-poll reaches SendTaskSuccess through the job timeout path', () => {
   expect(bundles.get('step-poll')?.actions.get('states:SendTaskSuccess')).toEqual([
-    'shared/rollouts/workflow.ts',
+    'shared/adapters/workflow.ts',
   ]);
   expect(bundles.get('step-poll')?.modules).not.toContain('functions/steps/rollout.ts');
 });

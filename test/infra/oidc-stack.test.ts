@@ -7,7 +7,7 @@ import { FUNCTIONS } from '../../functions/registry';
 import { STUB_CODE_CONTEXT } from '../../infra/aws/constructs/functions';
 import { addNagChecks } from '../../infra/aws/nag';
 import { GantryStack } from '../../infra/aws/stack';
-import { ENV } from '../../shared/runtime';
+import { ENV } from '../../shared/adapters/runtime';
 
 /**
  * Sign-in on the review page in AWS (issue 17): the stack's OpenID Connect settings reach the

@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { STUB_CODE_CONTEXT } from '../../infra/aws/constructs/functions';
 import { GantryStack } from '../../infra/aws/stack';
-import { ENV } from '../../shared/runtime';
+import { ENV } from '../../shared/adapters/runtime';
 
 /** Issue 17: `-c gantry:outboundAllow=...` is GANTRY_OUTBOUND_ALLOW of every function; a bad value stops the synth. */
 const stubApp = () => new App({ context: { [STUB_CODE_CONTEXT]: true } });

@@ -15,11 +15,11 @@ import { esbuildOptions, NODEJS_BUNDLING, ROOT } from '../../infra/aws/bundling'
 const out = mkdtempSync(join(tmpdir(), 'gantry-re2-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-type Cel = typeof import('../../shared/cel');
+type Cel = typeof import('../../shared/core/cel');
 
 async function bundleCel(dir: string, withHook: boolean): Promise<Cel> {
   const outfile = join(dir, 'index.mjs');
-  await build(esbuildOptions('shared/cel.ts', outfile));
+  await build(esbuildOptions('shared/core/cel.ts', outfile));
   const hook = NODEJS_BUNDLING.commandHooks?.afterBundling(ROOT, dir) ?? [];
   if (withHook) for (const command of hook) execSync(command);
   return (await import(pathToFileURL(outfile).href)) as Cel;

@@ -20,9 +20,9 @@ import { STUB_CODE_CONTEXT } from '../../infra/aws/constructs/functions';
 import { referencedFunctions } from '../../infra/aws/constructs/workflows';
 import { addNagChecks } from '../../infra/aws/nag';
 import { GantryStack } from '../../infra/aws/stack';
-import { EVENT_SOURCE } from '../../shared/events';
-import { ENV } from '../../shared/runtime';
-import { TABLE } from '../../shared/store/table';
+import { EVENT_SOURCE } from '../../shared/adapters/events';
+import { ENV } from '../../shared/adapters/runtime';
+import { TABLE } from '../../shared/adapters/store/table';
 
 // Prepare: the app as infra/aws/app.ts builds it (nag plugin included), with stub code so no bundling
 // runs. Template.fromStack synthesizes, which fails on a dependency cycle between resources (the state
@@ -261,7 +261,7 @@ describe('GantryStack', () => {
   });
 
   describe('data', () => {
-    it('keeps the table: retained, protected, point-in-time recovery, TTL, keys from shared/store/table.ts', () => {
+    it('keeps the table: retained, protected, point-in-time recovery, TTL, keys from shared/adapters/store/table.ts', () => {
       template.hasResource('AWS::DynamoDB::Table', {
         DeletionPolicy: 'Retain',
         UpdateReplacePolicy: 'Retain',
@@ -308,7 +308,7 @@ describe('GantryStack', () => {
       expect(propsOf<{ RetentionInDays: number }>(logGroup).RetentionInDays).toBeGreaterThan(0);
     });
 
-    it('gets the variables shared/runtime.ts reads, and source maps', () => {
+    it('gets the variables shared/adapters/runtime.ts reads, and source maps', () => {
       const env = environmentOf(spec);
       expect(env).toMatchObject({
         [ENV.table]: { Ref: logicalId(stack.data.table) },

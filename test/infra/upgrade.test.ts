@@ -12,8 +12,8 @@ import { referencedFunctions } from '../../infra/aws/constructs/workflows';
 import { addNagChecks } from '../../infra/aws/nag';
 import { GantryStack } from '../../infra/aws/stack';
 import { functionArn, invokeLocal, localFunctionOf } from '../../infra/local/functions';
-import { ENV } from '../../shared/runtime';
-import { TABLE } from '../../shared/store/table';
+import { ENV } from '../../shared/adapters/runtime';
+import { TABLE } from '../../shared/adapters/store/table';
 
 /**
  * Issue 16 item 9: a `cdk deploy` of new code lands under executions that wait days for an approval.

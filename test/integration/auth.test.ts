@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalServer } from '../../infra/local/server';
-import { signedHeaders, signRequest } from '../../shared/auth/signature';
+import { signedHeaders, signRequest } from '../../shared/core/signature';
 import type { Client } from '../helpers/client';
 import { ADMIN, startTestServer } from '../helpers/local';
 import { errorOf, type RawReply, rawRequest, signedRaw } from '../support/raw';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalServer } from '../../infra/local/server';
-import { canonicalPathWithQuery, signedHeaders } from '../../shared/auth/signature';
+import { canonicalPathWithQuery, signedHeaders } from '../../shared/core/signature';
 import type { Client } from '../helpers/client';
 import { ADMIN, startTestServer } from '../helpers/local';
 import { rawRequest } from '../support/raw';

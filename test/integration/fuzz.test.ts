@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalServer } from '../../infra/local/server';
-import { signRequest } from '../../shared/auth/signature';
+import { signRequest } from '../../shared/core/signature';
 import type { Client } from '../helpers/client';
 import { ADMIN, startTestServer } from '../helpers/local';
 import { errorOf, type RawReply, rawRequest, signedRaw } from '../support/raw';

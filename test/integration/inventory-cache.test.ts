@@ -1,13 +1,13 @@
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { documentClient, type StoreContext } from '../../shared/store/client';
-import { bumpInventoryRevision, deleteConfig, putConfig } from '../../shared/store/config';
-import { inventorySnapshot, listAllConfigCached, loadInventory } from '../../shared/store/inventory';
-import { createTableInput } from '../../shared/store/table';
+import { documentClient, type StoreContext } from '../../shared/adapters/store/client';
+import { bumpInventoryRevision, deleteConfig, putConfig } from '../../shared/adapters/store/config';
+import { inventorySnapshot, listAllConfigCached, loadInventory } from '../../shared/adapters/store/inventory';
+import { createTableInput } from '../../shared/adapters/store/table';
 import { type DynamoBackend, startDynalite } from '../support/dynamodb';
 
 /**
- * The inventory cache (shared/store/inventory.ts): served while no config write moved the revision,
+ * The inventory cache (shared/adapters/store/inventory.ts): served while no config write moved the revision,
  * never stale once a write has answered, and stale on purpose only while a bulk writer that skipped
  * the per-item bump has not bumped yet.
  */

@@ -1,13 +1,12 @@
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReleaseIn } from '../../shared/rollouts/lifecycle';
 import {
   ConditionFailed,
   documentClient,
   isConditionFailed,
   type StoreContext,
-} from '../../shared/store/client';
+} from '../../shared/adapters/store/client';
 import {
   decodeToken,
   deleteConfig,
@@ -16,9 +15,9 @@ import {
   listAllConfig,
   listConfig,
   putConfig,
-} from '../../shared/store/config';
-import { keys } from '../../shared/store/keys';
-import { recordNonce } from '../../shared/store/nonces';
+} from '../../shared/adapters/store/config';
+import { keys } from '../../shared/adapters/store/keys';
+import { recordNonce } from '../../shared/adapters/store/nonces';
 import {
   applyTransition,
   getRelease,
@@ -27,9 +26,10 @@ import {
   type ReleaseRecord,
   updateItem,
   updateReleaseFields,
-} from '../../shared/store/rollouts';
-import { providerResourceIds } from '../../shared/store/sync';
-import { createTableInput } from '../../shared/store/table';
+} from '../../shared/adapters/store/rollouts';
+import { providerResourceIds } from '../../shared/adapters/store/sync';
+import { createTableInput } from '../../shared/adapters/store/table';
+import type { ReleaseIn } from '../../shared/core/lifecycle';
 import {
   type DynamoBackend,
   dynamoDbLocalPlan,

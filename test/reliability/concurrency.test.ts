@@ -344,7 +344,7 @@ describe('an approval clicked twice at once', () => {
     await resumedOnce('appr-two', 'v2');
   });
 
-  // Guards shared/approvals/store.ts `decide`: one approver's repeated identical click changes nothing
+  // Guards shared/services/approvals.ts `decide`: one approver's repeated identical click changes nothing
   // and publishes no second `Approval Decided` event.
   it('a repeated identical decision by one approver is not a second Approval Decided event', async () => {
     const approval = await pendingApproval('appr-two', 'v3');

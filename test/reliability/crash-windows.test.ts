@@ -1,8 +1,8 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalServer } from '../../infra/local/server';
-import { runtime } from '../../shared/runtime';
-import { keys } from '../../shared/store/keys';
+import { runtime } from '../../shared/adapters/runtime';
+import { keys } from '../../shared/adapters/store/keys';
 import { FakeAgent } from '../helpers/agent';
 import type { Client } from '../helpers/client';
 import { startTestServer } from '../helpers/local';
@@ -78,8 +78,8 @@ describe('a kill after a release finished, before it let go of its target and sl
 });
 
 describe('a kill between letting go of the target lock and of the concurrency slot', () => {
-  // Guards the crash window of shared/rollouts/lock.ts `releaseTargetLock`, which writes the target
-  // lock, then the slot (shared/rollouts/gates.ts `releaseSlot`): a kill between the two leaves a
+  // Guards the crash window of shared/services/rollouts/lock.ts `releaseTargetLock`, which writes the target
+  // lock, then the slot (shared/services/rollouts/gates.ts `releaseSlot`): a kill between the two leaves a
   // finished release in the slot set. `acquireSlot` takes out holders whose release is terminal, so
   // the next release gets the slot; without that, every later release of the deployment in that
   // environment would wait for `concurrency` forever (the SIGKILL loop once found this at seed 1).

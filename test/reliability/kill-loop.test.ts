@@ -397,7 +397,7 @@ describe('a restart of a server running with GANTRY_TIME_SCALE=60', () => {
   // Guards the scaled clock across restarts: the server keeps its origin in <data dir>/clock.json
   // (infra/local/server.ts `clockOrigin`), so the clock goes on from where it was. Were it to restart
   // at the real time, it would run behind the timestamps the previous run wrote (60x its uptime
-  // ahead), and since versions are ordered by `createdAt` (shared/rollouts/lock.ts `isNewer`), a
+  // ahead), and since versions are ordered by `createdAt` (shared/services/rollouts/lock.ts `isNewer`), a
   // version created after the restart would count as older and be superseded (the SIGKILL loop once
   // found this at seed 1: v3 superseded everywhere, v2 deployed).
   it('a version created after the restart is newer than one created before it', async () => {

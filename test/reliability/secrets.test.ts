@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalServer } from '../../infra/local/server';
-import { signRequest } from '../../shared/auth/signature';
-import { runtime } from '../../shared/runtime';
+import { runtime } from '../../shared/adapters/runtime';
+import { signRequest } from '../../shared/core/signature';
 import { FakeAgent } from '../helpers/agent';
 import { FakeArgoCd } from '../helpers/argocd';
 import { type Client, eventually } from '../helpers/client';
@@ -250,7 +250,7 @@ describe('secrets never leave the agent job', () => {
 
     // Assess: the capture is real. The flow's own DEBUG lines depend on timing (an approval that
     // comes before its execution parks wakes no waiter), so one goes through the same logger.
-    (await import('../../shared/log')).log.debug('secrets test: capture check');
+    (await import('../../shared/adapters/log')).log.debug('secrets test: capture check');
     expect(logs.some((line) => line.includes('"level":"DEBUG"'))).toBe(true);
     expect(logs.some((line) => line.includes('approval requested'))).toBe(true);
     expect(events.length).toBeGreaterThan(10);

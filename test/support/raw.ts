@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http';
-import { canonicalPathWithQuery, signedHeaders } from '../../shared/auth/signature';
+import { canonicalPathWithQuery, signedHeaders } from '../../shared/core/signature';
 import { type Key, unusedSecond } from '../helpers/client';
 
 /**

@@ -1,4 +1,4 @@
-import type { AuditRecord } from '../../shared/events';
+import type { AuditRecord } from '../../shared/adapters/events';
 import { type Client, eventually } from '../helpers/client';
 
 /** Reading rollouts back through the API, as the reliability suites check them (docs/api.md sections 4 and 8). */
@@ -19,7 +19,7 @@ export interface VersionView {
   releases: ReleaseView[];
 }
 
-/** An audit record as GET /v1/events answers it (shared/events.ts). */
+/** An audit record as GET /v1/events answers it (shared/adapters/events.ts). */
 export type AuditEvent = AuditRecord;
 
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set([

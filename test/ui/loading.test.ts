@@ -55,7 +55,10 @@ afterAll(async () => {
 /** The header's state once it no longer says "Loading…", and the notice shown with it. */
 async function settled(): Promise<{ state: string; notice: string }> {
   await page.waitForFunction(
-    (loading) => document.getElementById('updated')?.textContent !== loading,
+    (loading) =>
+      (
+        globalThis as unknown as { document: { getElementById(id: string): { textContent: string } | null } }
+      ).document.getElementById('updated')?.textContent !== loading,
     LOADING,
     { timeout: 10_000 },
   );

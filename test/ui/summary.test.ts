@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ReleaseStatus } from '../../shared/status';
-import { type ReleaseTally, summarize, type TargetTally } from '../../shared/ui/summary';
+import type { ReleaseStatus } from '../../shared/core/status';
+import { type ReleaseTally, summarize, type TargetTally } from '../../shared/core/summary';
 
 /** The first view of the status page: per environment, a version's progress and what runs now. */
 const releases = (

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { AuditRecord } from '../../shared/events';
-import { type PlanInput, planTimelineOf, type ReleaseInput, timelineOf } from '../../shared/ui/timeline';
+import {
+  type PlanInput,
+  planTimelineOf,
+  type ReleaseInput,
+  timelineOf,
+} from '../../functions/http/presentation/timeline';
+import type { AuditRecord } from '../../shared/adapters/events';
 
 /** The Gantt rows of the status page, from releases and audit events (the past) and from a plan. */
 let seq = 0;

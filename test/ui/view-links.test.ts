@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLink } from '../../cli/open';
+import { mintViewToken } from '../../functions/http/presentation/view-token';
 import type { LocalServer } from '../../infra/local/server';
-import { mintViewToken } from '../../shared/ui/view-token';
 import { FakeAgent } from '../helpers/agent';
 import { Client, eventually } from '../helpers/client';
 import { startTestServer, TEST_KEYS } from '../helpers/local';

@@ -7,9 +7,9 @@ import {
   JobDispatchError,
   type JobPayload,
   pollJobStatus,
-} from '../../shared/agents';
-import { sha256Hex, signRequest } from '../../shared/auth/signature';
-import type { JobAgent } from '../../shared/schemas/config';
+} from '../../shared/adapters/agents';
+import type { JobAgent } from '../../shared/core/schemas/config';
+import { sha256Hex, signRequest } from '../../shared/core/signature';
 
 interface Recorded {
   method: string;

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { type ApprovalPageModel, resultPage, reviewPage } from '../../shared/approvals/pages';
+import {
+  type ApprovalPageModel,
+  resultPage,
+  reviewPage,
+} from '../../functions/http/presentation/approval-pages';
 
 const model: ApprovalPageModel = {
   approvalId: '01APPROVAL',

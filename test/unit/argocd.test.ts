@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { awaitsSync, dispatchArgoCd, judgeApplication } from '../../shared/agents/argocd';
-import { JobDispatchError } from '../../shared/agents/http';
-import { renderTemplate } from '../../shared/agents/template';
+import { awaitsSync, dispatchArgoCd, judgeApplication } from '../../shared/adapters/agents/argocd';
+import { JobDispatchError } from '../../shared/adapters/agents/http';
+import { renderTemplate } from '../../shared/adapters/agents/template';
 
 const job = {
   deployment: { id: 'shop', name: 'Shop' },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CEL_LIMITS, CelCompileError, compileCel, evaluateCel, matches } from '../../shared/cel';
-import { Cel } from '../../shared/schemas/config';
+import { CEL_LIMITS, CelCompileError, compileCel, evaluateCel, matches } from '../../shared/core/cel';
+import { Cel } from '../../shared/core/schemas/config';
 import { auditSelector, CATASTROPHIC_SELECTOR, catastrophicName, numbers } from '../support/hostile-cel';
 
 /**

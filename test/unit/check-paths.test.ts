@@ -9,10 +9,13 @@ const TOP = ['shared', 'docs', 'test', '.ci'];
 
 describe('pathsIn', () => {
   it.each([
-    ['see shared/store/keys.ts.', ['shared/store/keys.ts']],
+    ['see shared/adapters/store/keys.ts.', ['shared/adapters/store/keys.ts']],
     ['(`docs/api.md`, section 2)', ['docs/api.md']],
     ['run .ci/run, then test/e2e/', ['.ci/run', 'test/e2e/']],
-    ['shared/schemas/{common,config}.ts', ['shared/schemas/common.ts', 'shared/schemas/config.ts']],
+    [
+      'shared/core/schemas/{common,config}.ts',
+      ['shared/core/schemas/common.ts', 'shared/core/schemas/config.ts'],
+    ],
     ['node_modules/shared/x.ts, https://example.com/shared/y.ts, ../shared/z.ts', []],
     ['a GET /v1/... and the word shared alone', []],
   ])('%s', (text, paths) => {

@@ -13,8 +13,8 @@ import { DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand } from '@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONS, type FunctionSpec } from '../../functions/registry';
 import { enforceIam, isAllowed, policyOf, requestOf, runAs } from '../../infra/local/iam';
-import { ENV } from '../../shared/runtime';
-import { TABLE } from '../../shared/store/table';
+import { ENV } from '../../shared/adapters/runtime';
+import { TABLE } from '../../shared/adapters/store/table';
 
 /**
  * The local runtime's IAM check: a call made while a function runs is evaluated against that

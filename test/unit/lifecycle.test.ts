@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { start } from '../../shared/core/analysis';
 import {
   type DecideContext,
   decide,
@@ -15,9 +16,8 @@ import {
   transition,
   type Verdict,
   type VerificationState,
-} from '../../shared/rollouts/lifecycle';
-import { RELEASE_STATUSES, type ReleaseStatus, TERMINAL_RELEASE } from '../../shared/status';
-import { start } from '../../shared/verification/analysis';
+} from '../../shared/core/lifecycle';
+import { RELEASE_STATUSES, type ReleaseStatus, TERMINAL_RELEASE } from '../../shared/core/status';
 
 const ROOT = join(import.meta.dirname, '../..');
 const NOW = new Date('2030-01-01T12:00:00.000Z');
@@ -575,15 +575,15 @@ describe('one lifecycle, one writer', () => {
     const imports = (file: string) =>
       [...readFileSync(join(ROOT, file), 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]);
 
-    expect(imports('shared/rollouts/lifecycle.ts')).toEqual([
+    expect(imports('shared/core/lifecycle.ts')).toEqual([
       '../status',
       '../verification/analysis',
       './signals',
     ]);
-    expect(imports('shared/rollouts/signals.ts')).toEqual([]);
+    expect(imports('shared/core/signals.ts')).toEqual([]);
   });
 
-  it('no module but shared/store/rollouts.ts writes a release item', () => {
+  it('no module but shared/adapters/store/rollouts.ts writes a release item', () => {
     const writers = code.filter((file) => {
       const text = readFileSync(join(ROOT, file), 'utf8');
       const writes = /updateItem\(|UpdateCommand|PutCommand|DeleteCommand|TransactWrite|BatchWrite/.test(
@@ -592,7 +592,7 @@ describe('one lifecycle, one writer', () => {
       return /updateRelease\(/.test(text) || (writes && /releaseItemKey|keys\.release\(/.test(text));
     });
 
-    expect(writers).toEqual(['shared/store/rollouts.ts']);
+    expect(writers).toEqual(['shared/adapters/store/rollouts.ts']);
   });
 });
 
@@ -608,7 +608,7 @@ describe('docs/architecture.md: the release lifecycle', () => {
     ),
   ].join('\n');
 
-  it('shows the transition table of shared/rollouts/lifecycle.ts', () => {
+  it('shows the transition table of shared/core/lifecycle.ts', () => {
     const doc = readFileSync(join(ROOT, 'docs/architecture.md'), 'utf8');
     const section = doc.split('\n## The release lifecycle\n')[1]?.split(/\n#/)[0] ?? '';
 

@@ -3,11 +3,11 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { describe, expect, it } from 'vitest';
 import { httpHandler, json, MAX_RESPONSE_BYTES } from '../../functions/http/kernel';
 import type { RouteSpec } from '../../functions/http/routes/spec';
-import { rolloutOrder } from '../../shared/policy/rollout-order';
-import type { DeploymentBody, EnvironmentBody, ResourceBody } from '../../shared/schemas/config';
-import type { Stored } from '../../shared/store/config';
-import { decodeToken, encodeToken, InvalidPageToken } from '../../shared/store/config';
-import { computeReleaseTargets } from '../../shared/targets';
+import type { Stored } from '../../shared/adapters/store/config';
+import { decodeToken, encodeToken, InvalidPageToken } from '../../shared/adapters/store/config';
+import { rolloutOrder } from '../../shared/core/policy/rollout-order';
+import type { DeploymentBody, EnvironmentBody, ResourceBody } from '../../shared/core/schemas/config';
+import { computeReleaseTargets } from '../../shared/core/targets';
 
 /** Bounded answers (docs/api.md sections 1 and 4) and the pure parts the fast plan rests on. */
 

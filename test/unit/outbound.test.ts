@@ -7,7 +7,7 @@ import {
   outbound,
   parseOutboundAllow,
   refusal,
-} from '../../shared/outbound';
+} from '../../shared/adapters/outbound';
 
 /** Issue 17: the one outbound client. The address policy as a table, then the client against real loopback servers. */
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { matchingPolicies, mergeRules } from '../../shared/policy/merge';
-import { progressionState, type UpstreamRelease } from '../../shared/policy/progression';
-import { rolloutOrder, slotTime } from '../../shared/policy/rollout-order';
-import { MAX_POLLS_PER_JOB, pollInterval } from '../../shared/rollouts/jobs';
-import { PolicyBody } from '../../shared/schemas/config';
-import type { Stored } from '../../shared/store/config';
+import type { Stored } from '../../shared/adapters/store/config';
+import { matchingPolicies, mergeRules } from '../../shared/core/policy/merge';
+import { progressionState, type UpstreamRelease } from '../../shared/core/policy/progression';
+import { rolloutOrder, slotTime } from '../../shared/core/policy/rollout-order';
+import { PolicyBody } from '../../shared/core/schemas/config';
+import { MAX_POLLS_PER_JOB, pollInterval } from '../../shared/services/rollouts/jobs';
 
 const policy = (id: string, body: unknown): Stored<PolicyBody> => ({
   id,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { mergeRules } from '../../shared/policy/merge';
-import { rolloutOrder } from '../../shared/policy/rollout-order';
-import { haltReached } from '../../shared/rollouts/safety';
-import { PolicyBody } from '../../shared/schemas/config';
-import type { ReleaseStatus } from '../../shared/status';
+import { mergeRules } from '../../shared/core/policy/merge';
+import { rolloutOrder } from '../../shared/core/policy/rollout-order';
+import { PolicyBody } from '../../shared/core/schemas/config';
+import type { ReleaseStatus } from '../../shared/core/status';
+import { haltReached } from '../../shared/services/rollouts/safety';
 
 const policy = (id: string, rules: unknown) => ({
   id,

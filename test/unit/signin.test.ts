@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { identityFrom } from '../../shared/approvals/signin';
+import { identityFrom } from '../../shared/services/signin';
 
 /** Which approver an identity provider's claims name (docs/api.md section 7): the configured claim, or nobody. */
 describe('identityFrom', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { slackWebhookUrl } from '../../shared/approvals/store';
+import { slackWebhookUrl } from '../../shared/services/approvals';
 import { type Loopback, serveLoopback } from '../helpers/loopback';
 
 /**

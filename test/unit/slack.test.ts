@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { outbound } from '../../shared/adapters/outbound';
 import {
   type ApprovalSummary,
   approvalMessage,
@@ -9,8 +10,7 @@ import {
   postToSlack,
   SlackError,
   verifySlackSignature,
-} from '../../shared/approvals/slack';
-import { outbound } from '../../shared/outbound';
+} from '../../shared/adapters/slack';
 
 const REVIEW_URL = 'https://gantry.example.com/approvals/01APPROVAL?t=tok_abc123-XYZ';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dispatchTerraformCloud, hclString, judgeRun } from '../../shared/agents/terraform-cloud';
+import { dispatchTerraformCloud, hclString, judgeRun } from '../../shared/adapters/agents/terraform-cloud';
 import { FakeTerraformCloud } from '../helpers/terraform-cloud';
 
 describe('judgeRun', () => {

@@ -2,8 +2,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Metric as MetricSchema } from '../../shared/schemas/config';
-import { type Measurement, measure, type ProviderDeps } from '../../shared/verification/providers';
+import { type Measurement, measure, type ProviderDeps } from '../../shared/adapters/metrics';
+import { Metric as MetricSchema } from '../../shared/core/schemas/config';
 
 /** Real loopback servers speaking each provider's wire format. */
 

@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Metric as MetricSchema } from '../../shared/schemas/config';
-import {
-  inconclusiveLimit,
-  overall,
-  record,
-  start,
-  type Verdict,
-  verdict,
-} from '../../shared/verification/analysis';
-import { type Measurement, type Metric, trimValue } from '../../shared/verification/providers';
+import { type Measurement, type Metric, trimValue } from '../../shared/adapters/metrics';
+import { inconclusiveLimit, overall, record, start, type Verdict, verdict } from '../../shared/core/analysis';
+import { Metric as MetricSchema } from '../../shared/core/schemas/config';
 
 function metric(
   limits: Partial<Pick<Metric, 'count' | 'failureLimit' | 'inconclusiveLimit' | 'consecutiveSuccessLimit'>>,

@@ -6,7 +6,7 @@ import {
   type WindowRule,
   type WindowState,
   windowState,
-} from '../../shared/policy/window';
+} from '../../shared/core/policy/window';
 
 const d = (iso: string) => new Date(iso);
 

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { ApprovalDecisionBody } from '../../../shared/schemas/rollouts';
+import { ApprovalDecisionBody } from '../../../shared/core/schemas/rollouts';
 import { Paging, type RouteSpec } from './spec';
 
 /** Approvals: the API, the review page of a Slack link and Slack's interactivity callback. */

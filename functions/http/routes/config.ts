@@ -1,12 +1,12 @@
 import type * as z from 'zod/mini';
-import { Id, ResourceId } from '../../../shared/schemas/common';
+import { Id, ResourceId } from '../../../shared/core/schemas/common';
 import {
   DeploymentBody,
   EnvironmentBody,
   PolicyBody,
   ResourceBody,
   SyncBody,
-} from '../../../shared/schemas/config';
+} from '../../../shared/core/schemas/config';
 import { ADMIN, Paging, READ, type RouteSpec } from './spec';
 
 /** Resources, environments, deployments, policies and the provider sync (docs/api.md section 3). */

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { JobStatusBody } from '../../../shared/schemas/rollouts';
+import { JobStatusBody } from '../../../shared/core/schemas/rollouts';
 import type { RouteSpec } from './spec';
 
 /** The job agents' callback (docs/api.md section 6). */

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { Id } from '../../../shared/schemas/common';
+import { Id } from '../../../shared/core/schemas/common';
 import { Paging, READ, type RouteSpec } from './spec';
 
 /** Health, the OpenAPI document and the audit trail. */

@@ -1,4 +1,4 @@
-import { Id, Tag } from '../../../shared/schemas/common';
+import { Id, Tag } from '../../../shared/core/schemas/common';
 import { OfVersion, Paging, type RouteSpec, uiRead, VERSIONS_READ } from './spec';
 
 /**

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { Id, type Scope, Tag } from '../../../shared/schemas/common';
+import { Id, type Scope, Tag } from '../../../shared/core/schemas/common';
 
 /**
  * The shape of the route table. Each HTTP function's routes live in their own module (so a function

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
-import { Id, Tag } from '../../../shared/schemas/common';
-import { RELEASE_STATUSES } from '../../../shared/status';
+import { Id, Tag } from '../../../shared/core/schemas/common';
+import { RELEASE_STATUSES } from '../../../shared/core/status';
 import { OfDeployment, OfVersion, Paging, READ, type RouteSpec, uiRead } from './spec';
 
 /** Which targets of a version the drill-down (and its timeline) shows: one page of them. */

@@ -1,12 +1,12 @@
 import * as z from 'zod/mini';
-import { Id, Tag } from '../../../shared/schemas/common';
+import { Id, Tag } from '../../../shared/core/schemas/common';
 import {
   ForceBody,
   ReasonBody,
   RollbackBody,
   VersionBody,
   VersionPatch,
-} from '../../../shared/schemas/rollouts';
+} from '../../../shared/core/schemas/rollouts';
 import { ADMIN, Paging, type RouteSpec, VERSIONS_READ, VERSIONS_WRITE } from './spec';
 
 /** Versions, their releases, release targets and overrides (docs/api.md sections 4 and 5). */

@@ -9,7 +9,7 @@ import {
 } from 'aws-cdk-lib/aws-dynamodb';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { TABLE } from '../../../shared/store/table';
+import { TABLE } from '../../../shared/adapters/store/table';
 import { TABLE_ACTIONS } from '../grants';
 
 /** Context key (`cdk deploy -c gantry:tableName=<TableName>`): the default of `existingTableName`. */
@@ -18,13 +18,13 @@ export const TABLE_NAME_CONTEXT = 'gantry:tableName';
 export interface DataProps {
   /**
    * An existing table to use instead of creating one: the table a destroyed stack retained. It must
-   * have the keys and indexes of shared/store/table.ts. Default: context `gantry:tableName`, else none.
+   * have the keys and indexes of shared/adapters/store/table.ts. Default: context `gantry:tableName`, else none.
    */
   readonly existingTableName?: string;
 }
 
 /**
- * The one table of shared/store/table.ts: on demand, PITR, retained and protected from deletion; or,
+ * The one table of shared/adapters/store/table.ts: on demand, PITR, retained and protected from deletion; or,
  * with `existingTableName`, that table taken back (no table resource; grants and variables name it).
  */
 export class Data extends Construct {

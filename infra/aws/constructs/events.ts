@@ -5,9 +5,9 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type DetailType, EVENT_SOURCE } from '../../../shared/events';
+import { type DetailType, EVENT_SOURCE } from '../../../shared/adapters/events';
 
-/** The bus Gantry publishes on (shared/events.ts), and where deliveries that keep failing end up. */
+/** The bus Gantry publishes on (shared/adapters/events.ts), and where deliveries that keep failing end up. */
 export class Events extends Construct {
   public readonly bus: EventBus;
   public readonly deadLetterQueue: Queue;

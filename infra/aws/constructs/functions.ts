@@ -7,7 +7,7 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FUNCTIONS, type FunctionSpec } from '../../../functions/registry';
-import { ENV } from '../../../shared/runtime';
+import { ENV } from '../../../shared/adapters/runtime';
 import { ARCHITECTURE, NODE_OPTIONS, NODEJS_BUNDLING, ROOT, RUNTIME } from '../bundling';
 import { type GrantResources, type GrantStatement, grantsOf } from '../grants';
 import { acknowledgeWildcardResource } from '../nag';
@@ -104,7 +104,7 @@ export interface FunctionsProps {
   readonly logRetention: RetentionDays;
   /** The lambda job agent may invoke only functions whose name starts with this. */
   readonly agentFunctionPrefix: string;
-  /** GANTRY_OUTBOUND_ALLOW of every function; unset: only public addresses (shared/outbound.ts). */
+  /** GANTRY_OUTBOUND_ALLOW of every function; unset: only public addresses (shared/adapters/outbound.ts). */
   readonly outboundAllow?: string;
   /** The review page sign-in (its client secret is `secrets.oidcClientSecret`). */
   readonly oidc?: OidcProps;
@@ -147,7 +147,7 @@ export class Functions extends Construct {
   }
 }
 
-/** shared/runtime.ts requires the first four in every function; the rest come with their grants. */
+/** shared/adapters/runtime.ts requires the first four in every function; the rest come with their grants. */
 function environmentOf(spec: FunctionSpec, props: FunctionsProps): Record<string, string> {
   return {
     [ENV.table]: props.data.table.tableName,

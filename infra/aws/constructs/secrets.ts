@@ -35,7 +35,7 @@ export class Secrets extends Construct {
       // No key at all until the team writes the first one: every signed request answers 401.
       secretStringValue: SecretValue.unsafePlainText('[]'),
     });
-    // A value starting with REPLACE reads as "Slack not configured" (shared/approvals/store.ts):
+    // A value starting with REPLACE reads as "Slack not configured" (shared/services/approvals.ts):
     // approval links are then only logged, and Slack interactions are refused.
     this.slackWebhookUrl = new Secret(this, 'SlackWebhookUrl', {
       description: 'Gantry: the Slack incoming webhook URL approval requests are posted to',

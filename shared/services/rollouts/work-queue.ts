@@ -1,0 +1,52 @@
+import { monotonicFactory } from 'ulid';
+import { DETAIL_TYPES, putOnBus } from '../../adapters/events';
+import type { Runtime } from '../../adapters/runtime';
+import { batchWrite } from '../../adapters/store/batch';
+import { keys } from '../../adapters/store/keys';
+import { putWorkIfAbsent, type WorkRecord } from '../../adapters/store/work';
+import { isoNow } from '../../core/clock';
+import type { WorkTask } from './reconcile';
+
+/** Ids that sort in queueing order, so the oldest work is swept first. */
+const ulid = monotonicFactory();
+
+/** Asks the work consumer (functions/events/work.ts) to run the next chunk of these work items. */
+export async function requestWork(rt: Runtime, ids: string[]): Promise<void> {
+  const time = isoNow();
+  await putOnBus(
+    rt,
+    ids.map((workId) => ({ detailType: DETAIL_TYPES.workRequested, time, data: { workId } })),
+  );
+}
+
+/** Queues the work a write caused and answers at once; the work runs off the request, chunk by chunk. */
+export async function queueWork(rt: Runtime, tasks: WorkTask[]): Promise<void> {
+  if (tasks.length === 0) return;
+  const now = isoNow();
+  const records: WorkRecord<WorkTask>[] = tasks.map((task) => ({
+    id: `${task.type}#${ulid()}`,
+    task,
+    cursor: null,
+    step: 0,
+    createdAt: now,
+    updatedAt: now,
+  }));
+  await batchWrite(
+    rt,
+    records.map((record) => ({ put: { ...keys.work(record.id), ...record } })),
+  );
+  await requestWork(
+    rt,
+    records.map((r) => r.id),
+  );
+}
+
+/**
+ * Queues the release of a ready version. A retried create finds the work still queued (and going on)
+ * or queues it again, which heals a fan-out a crash cut short: every chunk is idempotent.
+ */
+export async function queueVersionRelease(rt: Runtime, deployment: string, tag: string): Promise<void> {
+  const id = `release-version#${deployment}#${tag}`;
+  const task: WorkTask = { type: 'release-version', deployment, tag };
+  if (await putWorkIfAbsent(rt, id, task)) await requestWork(rt, [id]);
+}
