@@ -107,7 +107,7 @@ export function starterFile(resources: Resource[], deploymentId: string): string
       environments,
     }),
     section(
-      `One deployment across the environments, in order. Point the webhook at your job agent (docs/api.md section 6),\nor use {type: github, owner, repo, workflow, ref, tokenSecretRef}, {type: lambda, functionName},\n{type: argocd, serverUrl, application: "web-{{environment.id}}", tokenSecretRef}\nor {type: terraform-cloud, organization, workspace: "web-{{environment.id}}", tokenSecretRef} (README, "Job agents").`,
+      `One deployment across the environments, in order. Point the webhook at your job agent (docs/api.md section 6),\nor use {type: github, owner, repo, workflow, ref, tokenSecretRef}, {type: lambda, functionName},\n{type: argocd, serverUrl, application: "web-{{environment.id}}", tokenSecretRef}\nor {type: terraform-cloud, organization, workspace: "web-{{environment.id}}", tokenSecretRef} (docs/configuration.md, "Job agents").`,
       {
         deployments: {
           [deploymentId]: {
