@@ -11,7 +11,10 @@ module.exports = {
       severity: 'error',
       comment: 'The core (records, statuses, policies, the release lifecycle) imports only itself and pure libraries: no AWS SDK, no adapters, no services, no edge.',
       from: { path: '^shared/core/' },
-      to: { pathNot: ['^shared/core/', '^node_modules/(zod|@marcbachmann/cel-js|rrule)/', '^(node:)?crypto$'] },
+      to: {
+        pathNot: ['^shared/core/', '^node_modules/(zod|@marcbachmann/cel-js|rrule|re2js|mnemonist)/'],
+        dependencyTypesNot: ['core'],
+      },
     },
     {
       name: 'adapters-below-services',

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FUNCTIONS, STATE_MACHINES } from '../functions/registry';
-import { invocations, stateMachineArn } from '../infra/local/functions';
+import { stateMachineArn } from '../infra/local/arns';
+import { invocations } from '../infra/local/functions';
 import { matches } from '../shared/core/cel';
 import type { Client, Reply } from '../test/helpers/client';
 import {

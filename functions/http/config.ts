@@ -13,12 +13,8 @@ import { redactPolicy } from '../../shared/core/policy/redact';
 import type { DeploymentBody, PolicyBody, SyncBody } from '../../shared/core/schemas/config';
 import { unknownEnvironmentWarnings } from '../../shared/core/warnings';
 import { missingConfigIds, render, requireConfig, syncProvider } from '../../shared/services/inventory';
-import {
-  assertNotInUse,
-  RESOURCE_IDS_PER_TASK,
-  type ReconcileScope,
-} from '../../shared/services/rollouts/reconcile';
-import { queueWork } from '../../shared/services/rollouts/work-queue';
+import { assertNotInUse, RESOURCE_IDS_PER_TASK } from '../../shared/services/rollouts/reconcile';
+import { queueWork, type ReconcileScope } from '../../shared/services/rollouts/work-queue';
 import { type ApiRequest, httpHandler, type Implementation, json } from './kernel';
 import { CONFIG_ROUTES } from './routes/config';
 

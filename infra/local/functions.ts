@@ -9,17 +9,11 @@ import {
   STATE_MACHINES,
   substitute,
 } from '../../functions/registry';
+import { functionArn, stateMachineArn } from './arns';
 import { runAs } from './iam';
 
 /** Loads the registry's handlers in-process and fills the ASL placeholders with local ARNs. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const LOCAL_ACCOUNT = '000000000000';
-export const LOCAL_REGION = 'us-east-1';
-
-export const functionArn = (spec: FunctionSpec) =>
-  `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:gantry-${spec.id}`;
-export const stateMachineArn = (id: string) =>
-  `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:gantry-${id}`;
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 const loaded = new Map<string, Handler>();

@@ -4,7 +4,7 @@ import { runSimulation, runUnsafeSimulation } from '@cloud-copilot/iam-simulate'
 import type { FunctionSpec } from '../../functions/registry';
 import { ENV } from '../../shared/adapters/runtime';
 import { type GrantResources, grantsOf } from '../aws/grants';
-import { LOCAL_ACCOUNT, LOCAL_REGION } from './functions';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './arns';
 
 /**
  * IAM in the local runtime: every AWS SDK call a function makes is evaluated against the policy the

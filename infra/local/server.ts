@@ -22,17 +22,10 @@ import { errorBody } from '../../shared/core/errors';
 import type { ApiKey } from '../../shared/core/schemas/common';
 import { resumeStalledWork } from '../../shared/services/rollouts/work';
 import { queueWork } from '../../shared/services/rollouts/work-queue';
+import { LOCAL_ACCOUNT, LOCAL_REGION, stateMachineArn } from './arns';
 import { LOCAL_ACCESS_KEY_ID, newLocalSecret, refuseAwsRequest } from './aws-auth';
 import { LocalEventBus } from './eventbus';
-import {
-  invokeLocal,
-  LOCAL_ACCOUNT,
-  LOCAL_REGION,
-  lambdaContext,
-  loadHandler,
-  localDefinitions,
-  stateMachineArn,
-} from './functions';
+import { invokeLocal, lambdaContext, loadHandler, localDefinitions } from './functions';
 import { hostGuard } from './hosts';
 import { enforceIam, runAs } from './iam';
 import { LocalStepFunctions } from './stepfunctions';

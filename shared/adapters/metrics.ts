@@ -1,6 +1,7 @@
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { z } from 'zod/mini';
 import { evaluateCel } from '../core/cel';
+import type { Measurement } from '../core/records';
 import type { Metric as MetricSchema } from '../core/schemas/config';
 import { type Outbound, OutboundError, outbound } from './outbound';
 
@@ -30,14 +31,7 @@ export type Metric = z.infer<typeof MetricSchema>;
 type Provider = Metric['provider'];
 type Result = Record<string, unknown>;
 
-export type Measurement = {
-  outcome: 'success' | 'failure' | 'inconclusive';
-  /** What `keptResult` keeps of the result the condition saw, trimmed to at most 2 KB of JSON. */
-  value?: unknown;
-  /** Why the measurement is inconclusive. */
-  error?: string;
-  at: string;
-};
+export type { Measurement } from '../core/records';
 
 export interface ProviderDeps {
   getSecret(name: string): Promise<string>;

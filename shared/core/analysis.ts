@@ -1,4 +1,8 @@
-import type { Measurement, Metric } from '../adapters/metrics';
+import type { z } from 'zod/mini';
+import type { Measurement } from './records';
+import type { Metric as MetricSchema } from './schemas/config';
+
+type Metric = z.infer<typeof MetricSchema>;
 
 /**
  * The pure decision of a metric's bounded measurement loop (at most `count` measurements, one every

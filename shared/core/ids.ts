@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ReleaseKey } from '../adapters/store/rollouts';
+import type { ReleaseKey } from './records';
 import type { JobKind } from './status';
 
 const digest = (text: string, length: number) =>

@@ -1,5 +1,5 @@
-import type { Stored } from '../adapters/store/config';
 import { type CelOutcome, matches } from './cel';
+import type { Stored } from './records';
 import type { DeploymentBody, EnvironmentBody, ResourceBody } from './schemas/config';
 
 /** What CEL selectors see (docs/api.md section 3). */

@@ -1,4 +1,3 @@
-import type { SecretSource } from '../adapters/secrets';
 import { evaluateCel } from './cel';
 import type { DeploymentBody } from './schemas/config';
 
@@ -35,7 +34,7 @@ export function planVariables(
 export async function resolveVariables(
   deployment: DeploymentBody,
   scope: Record<string, unknown>,
-  secretSource: SecretSource,
+  secretSource: { get(name: string): Promise<string> },
 ): Promise<Record<string, string>> {
   const resolved: Record<string, string> = {};
   for (const [name, planned] of Object.entries(planVariables(deployment, scope))) {

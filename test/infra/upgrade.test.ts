@@ -11,7 +11,8 @@ import { STUB_CODE_CONTEXT } from '../../infra/aws/constructs/functions';
 import { referencedFunctions } from '../../infra/aws/constructs/workflows';
 import { addNagChecks } from '../../infra/aws/nag';
 import { GantryStack } from '../../infra/aws/stack';
-import { functionArn, invokeLocal, localFunctionOf } from '../../infra/local/functions';
+import { functionArn } from '../../infra/local/arns';
+import { invokeLocal, localFunctionOf } from '../../infra/local/functions';
 import { ENV } from '../../shared/adapters/runtime';
 import { TABLE } from '../../shared/adapters/store/table';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_REGION, stateMachineArn } from '../../infra/local/functions';
+import { LOCAL_REGION, stateMachineArn } from '../../infra/local/arns';
 import type { LocalServer } from '../../infra/local/server';
 import { FakeAgent } from '../helpers/agent';
 import type { Client } from '../helpers/client';

@@ -575,11 +575,8 @@ describe('one lifecycle, one writer', () => {
     const imports = (file: string) =>
       [...readFileSync(join(ROOT, file), 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]);
 
-    expect(imports('shared/core/lifecycle.ts')).toEqual([
-      '../status',
-      '../verification/analysis',
-      './signals',
-    ]);
+    // Only modules of the core beside it (.dependency-cruiser.cjs holds the whole core to the same rule).
+    expect(imports('shared/core/lifecycle.ts')).toEqual(['./analysis', './signals', './status']);
     expect(imports('shared/core/signals.ts')).toEqual([]);
   });
 

@@ -7,19 +7,10 @@ import {
   resolveSecret,
   sendWithRetry,
 } from './http';
-import type { AgentDeps, DispatchOutcome, JobPayload, PollAnswer } from './index';
 import { renderTemplate } from './template';
+import type { AgentDeps, ArgoCdPoll, DispatchOutcome, JobPayload, PollAnswer } from './types';
 
 type ArgoCdAgent = Extract<JobAgent, { type: 'argocd' }>;
-
-/** What a poll of an Argo CD job needs besides the Application's URL: stored with the job at dispatch. */
-export interface ArgoCdPoll {
-  type: 'argocd';
-  tokenSecretRef: string;
-  revision: string;
-  application: string;
-  appNamespace?: string;
-}
 
 const DEFAULT_POLL_INTERVAL_SECONDS = 10;
 // Kubernetes object names (DNS-1123 subdomain), which Application names are.

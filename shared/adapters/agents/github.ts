@@ -1,6 +1,6 @@
 import type { JobAgent } from '../../core/schemas/config';
 import { httpFailure, resolveSecret, sendWithRetry } from './http';
-import type { AgentDeps, DispatchOutcome, JobPayload } from './index';
+import type { AgentDeps, DispatchOutcome, JobPayload } from './types';
 
 type GithubAgent = Extract<JobAgent, { type: 'github' }>;
 

@@ -1,5 +1,5 @@
 import { OutboundError, outbound } from '../outbound';
-import type { AgentDeps } from './index';
+import type { AgentDeps } from './types';
 
 /** A job could not be handed to its agent. The message names the agent and the status, never a secret. */
 export class JobDispatchError extends Error {

@@ -1,7 +1,7 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { JobAgent } from '../../core/schemas/config';
 import { isRetryableStatus, JobDispatchError } from './http';
-import type { AgentDeps, DispatchOutcome, JobPayload } from './index';
+import type { AgentDeps, DispatchOutcome, JobPayload } from './types';
 
 type LambdaAgent = Extract<JobAgent, { type: 'lambda' }>;
 

@@ -1,5 +1,5 @@
 import { JobDispatchError } from './http';
-import type { JobPayload } from './index';
+import type { JobPayload } from './types';
 
 /** Fills `{{environment.id}}` and the other template fields of shared/core/schemas/config.ts from the job. */
 export function renderTemplate(

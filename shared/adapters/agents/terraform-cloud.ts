@@ -7,16 +7,10 @@ import {
   resolveSecret,
   sendWithRetry,
 } from './http';
-import type { AgentDeps, DispatchOutcome, JobPayload, PollAnswer } from './index';
 import { renderTemplate } from './template';
+import type { AgentDeps, DispatchOutcome, JobPayload, PollAnswer, TerraformCloudPoll } from './types';
 
 type TerraformCloudAgent = Extract<JobAgent, { type: 'terraform-cloud' }>;
-
-/** What a poll of a Terraform Cloud run needs besides the run's URL: stored with the job at dispatch. */
-export interface TerraformCloudPoll {
-  type: 'terraform-cloud';
-  tokenSecretRef: string;
-}
 
 const DEFAULT_API_URL = 'https://app.terraform.io';
 const DEFAULT_POLL_INTERVAL_SECONDS = 30;

@@ -1,7 +1,7 @@
 import type { JobAgent } from '../../core/schemas/config';
 import { signRequest } from '../../core/signature';
 import { httpFailure, JobDispatchError, resolveSecret, sendWithRetry } from './http';
-import type { AgentDeps, DispatchOutcome, JobPayload, JobStatus } from './index';
+import type { AgentDeps, DispatchOutcome, JobPayload, JobStatus } from './types';
 
 type WebhookAgent = Extract<JobAgent, { type: 'webhook' }>;
 

@@ -1,21 +1,10 @@
 import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isoNow } from '../../core/clock';
+import type { Page, Stored } from '../../core/records';
 import type { Item, StoreContext } from './client';
 import { type ConfigKind, keys } from './keys';
 
-/** Resources, environments, deployments and policies: idempotent upserts by id (docs/api.md section 3). */
-export interface Stored<T> {
-  id: string;
-  data: T;
-  createdAt: string;
-  updatedAt: string;
-  provider?: string;
-}
-
-export interface Page<T> {
-  items: T[];
-  nextToken?: string;
-}
+export type { Page, Stored } from '../../core/records';
 
 const PAGE_SIZE = 100;
 

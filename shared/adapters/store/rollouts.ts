@@ -39,15 +39,12 @@ export interface VersionRecord {
   createdBy?: string;
 }
 
-export interface ReleaseKey {
-  deployment: string;
-  tag: string;
-  environment: string;
-  resource: string;
-}
-
 /** A release, by status, and its drain sub-state: shared/core/lifecycle.ts. */
 export type { DrainState, ReleaseRecord } from '../../core/lifecycle';
+
+import type { ReleaseKey } from '../../core/records';
+
+export type { ReleaseKey };
 
 export interface TargetRecord {
   deployment: string;

@@ -1,5 +1,5 @@
-import type { Stored } from '../../adapters/store/config';
 import { matches } from '../cel';
+import type { Stored } from '../records';
 import type { PolicyBody, Rules } from '../schemas/config';
 import type { CelScope, Warning } from '../targets';
 

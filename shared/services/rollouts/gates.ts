@@ -1,4 +1,3 @@
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Runtime } from '../../adapters/runtime';
 import { isConditionFailed } from '../../adapters/store/client';
 import { listAllConfigCached } from '../../adapters/store/inventory';
@@ -11,6 +10,7 @@ import {
   type ReleaseRecord,
   releaseKeyString,
 } from '../../adapters/store/rollouts';
+import { releaseSlot, slotHolders, takeSlot } from '../../adapters/store/slots';
 import type { GateWait } from '../../core/lifecycle';
 import { type MergedRules, matchingPolicies, mergeRules } from '../../core/policy/merge';
 import { progressionState } from '../../core/policy/progression';
@@ -195,75 +195,17 @@ async function rolloutAnchor(rt: Runtime, release: ReleaseRecord, now: Date): Pr
   return new Date(item.startedAt);
 }
 
-/** Takes one of `max` slots of the deployment in the environment (a set of holders, so re-runs are free). */
+/**
+ * Takes one of `max` slots of the deployment in the environment. A holder that finished without
+ * giving its slot back (a crash between two writes) is removed first.
+ */
 async function acquireSlot(rt: Runtime, release: ReleaseRecord, max: number): Promise<boolean> {
-  const me = releaseKeyString(release);
-  const key = keys.concurrency(release.deployment, release.environment);
-  const tryAdd = async () => {
-    try {
-      await rt.doc.send(
-        new UpdateCommand({
-          TableName: rt.tableName,
-          Key: key,
-          UpdateExpression: 'ADD holders :me',
-          ConditionExpression:
-            'attribute_not_exists(holders) OR size(holders) < :max OR contains(holders, :key)',
-          ExpressionAttributeValues: { ':me': new Set([me]), ':max': max, ':key': me },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailed(error)) return false;
-      throw error;
-    }
-  };
-  if (await tryAdd()) return true;
-  // A holder that finished without giving its slot back (a crash between two writes) is removed.
-  const out = await rt.doc.send(new GetCommand({ TableName: rt.tableName, Key: key, ConsistentRead: true }));
+  if (await takeSlot(rt, release, max)) return true;
   let freed = false;
-  for (const holder of (out.Item?.holders as Set<string> | undefined) ?? []) {
-    const [deployment, tag, environment, ...rest] = holder.split('#');
-    const held = await getRelease(rt, {
-      deployment: deployment ?? '',
-      tag: tag ?? '',
-      environment: environment ?? '',
-      resource: rest.join('#'),
-    });
+  for (const holder of await slotHolders(rt, release.deployment, release.environment)) {
+    const held = await getRelease(rt, holder);
     if (held && !TERMINAL_RELEASE.has(held.status)) continue;
-    await rt.doc.send(
-      new UpdateCommand({
-        TableName: rt.tableName,
-        Key: key,
-        UpdateExpression: 'DELETE holders :h',
-        ExpressionAttributeValues: { ':h': new Set([holder]) },
-      }),
-    );
-    freed = true;
+    freed = (await releaseSlot(rt, holder)) || freed;
   }
-  return freed ? tryAdd() : false;
-}
-
-/** Gives the slot back (every terminal path) and lets the next release in. */
-export async function releaseSlot(
-  rt: Runtime,
-  release: Pick<ReleaseRecord, 'deployment' | 'tag' | 'environment' | 'resource'>,
-): Promise<boolean> {
-  const me = releaseKeyString(release);
-  try {
-    // Conditional, so that releasing a target of an environment with no concurrency policy does not
-    // create an empty slot item.
-    await rt.doc.send(
-      new UpdateCommand({
-        TableName: rt.tableName,
-        Key: keys.concurrency(release.deployment, release.environment),
-        UpdateExpression: 'DELETE holders :me',
-        ConditionExpression: 'contains(holders, :id)',
-        ExpressionAttributeValues: { ':me': new Set([me]), ':id': me },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailed(error)) return false;
-    throw error;
-  }
+  return freed ? takeSlot(rt, release, max) : false;
 }

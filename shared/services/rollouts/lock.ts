@@ -9,10 +9,10 @@ import {
   targetItemKey,
   updateItem,
 } from '../../adapters/store/rollouts';
+import { releaseSlot } from '../../adapters/store/slots';
 import { signals, stopRollout, wake } from '../../adapters/workflow';
 import type { ClaimOutcome } from '../../core/lifecycle';
 import { TERMINAL_RELEASE, UNDISPATCHED_RELEASE } from '../../core/status';
-import { releaseSlot } from './gates';
 
 const isNewer = (a: { createdAt: string; tag: string }, b: { createdAt: string; tag: string }) =>
   a.createdAt > b.createdAt || (a.createdAt === b.createdAt && a.tag > b.tag);

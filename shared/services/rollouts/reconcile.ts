@@ -22,6 +22,7 @@ import type { DeploymentBody, EnvironmentBody, ResourceBody } from '../../core/s
 import { TERMINAL_RELEASE } from '../../core/status';
 import { computeReleaseTargets, type ReleaseTarget } from '../../core/targets';
 import { cancelReleaseRecords, inParallel, newRelease } from './versions';
+import type { ReconcileScope, WorkTask } from './work-queue';
 
 /**
  * Keeps releases in step with the inventory (docs/api.md sections 3 and 4), off the request and in bounded
@@ -32,18 +33,6 @@ import { cancelReleaseRecords, inParallel, newRelease } from './versions';
  * (conditional puts, deterministic execution names, conditional cancels), so a chunk cut short by a
  * crash is simply run again.
  */
-export type ReconcileScope =
-  | { deployment: string }
-  | { environment: string }
-  /** At most RESOURCE_IDS_PER_TASK ids (a sync queues one task per slice). */
-  | { resources: string[] }
-  | { all: true };
-
-export type WorkTask =
-  | { type: 'reconcile'; scope: ReconcileScope }
-  /** A version became ready: a release per target, and its execution started. */
-  | { type: 'release-version'; deployment: string; tag: string };
-
 /** No chunk writes more than this many releases (nor starts more executions). */
 export const TARGETS_PER_CHUNK = 500;
 /** Resources read per chunk when a whole deployment or environment is reconciled. */

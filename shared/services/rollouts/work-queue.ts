@@ -5,7 +5,19 @@ import { batchWrite } from '../../adapters/store/batch';
 import { keys } from '../../adapters/store/keys';
 import { putWorkIfAbsent, type WorkRecord } from '../../adapters/store/work';
 import { isoNow } from '../../core/clock';
-import type { WorkTask } from './reconcile';
+
+/** What a write asks the work queue to do, in bounded chunks (shared/services/rollouts/reconcile.ts). */
+export type ReconcileScope =
+  | { deployment: string }
+  | { environment: string }
+  /** At most RESOURCE_IDS_PER_TASK ids (a sync queues one task per slice). */
+  | { resources: string[] }
+  | { all: true };
+
+export type WorkTask =
+  | { type: 'reconcile'; scope: ReconcileScope }
+  /** A version became ready: a release per target, and its execution started. */
+  | { type: 'release-version'; deployment: string; tag: string };
 
 /** Ids that sort in queueing order, so the oldest work is swept first. */
 const ulid = monotonicFactory();

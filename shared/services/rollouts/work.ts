@@ -2,7 +2,8 @@ import { log } from '../../adapters/log';
 import type { Runtime } from '../../adapters/runtime';
 import { advanceWork, finishWork, getWork, listWork } from '../../adapters/store/work';
 import { nowMs } from '../../core/clock';
-import { runChunk, type WorkTask } from './reconcile';
+import { runChunk } from './reconcile';
+import type { WorkTask } from './work-queue';
 import { requestWork } from './work-queue';
 
 /**
