@@ -1,6 +1,6 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type ApiKey, ApiKeys } from '../core/schemas/common';
 import { ENV } from './runtime';
+import { secretsById } from './secrets';
 
 /**
  * The API keys of docs/api.md section 2: a port with two adapters, GANTRY_API_KEYS locally and a Secrets
@@ -35,12 +35,7 @@ export function apiKeys(): KeySource {
   if (!keySource) {
     const secretId = process.env[ENV.apiKeysSecretId];
     keySource = secretId
-      ? new ApiKeyStore(async () => {
-          const out = await new SecretsManagerClient({}).send(
-            new GetSecretValueCommand({ SecretId: secretId }),
-          );
-          return out.SecretString ?? '[]';
-        })
+      ? new ApiKeyStore(() => secretsById().get(secretId))
       : new ApiKeyStore(async () => process.env[ENV.apiKeys] ?? '[]', Number.POSITIVE_INFINITY);
   }
   return keySource;

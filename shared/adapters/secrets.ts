@@ -57,8 +57,16 @@ export function secrets(): SecretSource {
   return secretSource;
 }
 
+let byId: SecretSource | undefined;
+/** Secrets Manager by full secret id (the stack's own secrets: API keys, Slack, sign-in), cached. */
+export function secretsById(): SecretSource {
+  byId ??= new SecretsManagerSource('');
+  return byId;
+}
+
 export function resetSecretSources(): void {
   secretSource = undefined;
+  byId = undefined;
 }
 
 /**

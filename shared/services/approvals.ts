@@ -3,7 +3,7 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type Actor, DETAIL_TYPES, publish, SYSTEM } from '../adapters/events';
 import { log } from '../adapters/log';
 import { ENV, type Runtime, runsLocally } from '../adapters/runtime';
-import { envOrSecret, SecretsManagerSource } from '../adapters/secrets';
+import { envOrSecret, secretsById } from '../adapters/secrets';
 import { approvalMessage, postToSlack } from '../adapters/slack';
 import { ConditionFailed } from '../adapters/store/client';
 import { decodeToken, encodeToken, type Page } from '../adapters/store/config';
@@ -104,15 +104,9 @@ export const isExpired = (a: ApprovalRecord, now = nowMs()) =>
 
 // ---- Slack configuration: an env variable locally, a secret in AWS ------------------------------
 
-let slackSecrets: SecretsManagerSource | undefined;
-const slackSecretSource = () => {
-  slackSecrets ??= new SecretsManagerSource('');
-  return slackSecrets;
-};
-export const slackWebhookUrl = () =>
-  envOrSecret(ENV.slackWebhookUrl, ENV.slackWebhookSecretId, slackSecretSource);
+export const slackWebhookUrl = () => envOrSecret(ENV.slackWebhookUrl, ENV.slackWebhookSecretId, secretsById);
 export const slackSigningSecret = () =>
-  envOrSecret(ENV.slackSigningSecret, ENV.slackSigningSecretId, slackSecretSource);
+  envOrSecret(ENV.slackSigningSecret, ENV.slackSigningSecretId, secretsById);
 
 /**
  * Opens the approval of a release's environment (once) and announces it. A re-run that finds an

@@ -4,7 +4,7 @@ import * as oidc from 'openid-client';
 import { log } from '../adapters/log';
 import { outbound } from '../adapters/outbound';
 import { ENV, type Runtime, requiredEnv } from '../adapters/runtime';
-import { envOrSecret, SecretsManagerSource } from '../adapters/secrets';
+import { envOrSecret, secretsById } from '../adapters/secrets';
 import { isConditionFailed } from '../adapters/store/client';
 import { keys } from '../adapters/store/keys';
 import { constantTimeEqual } from '../core/signature';
@@ -53,13 +53,8 @@ export function signInSettings(): SignInSettings | undefined {
   };
 }
 
-let secretSource: SecretsManagerSource | undefined;
 /** Unset for a public client (PKCE only). */
-const clientSecret = () =>
-  envOrSecret(ENV.oidcClientSecret, ENV.oidcClientSecretId, () => {
-    secretSource ??= new SecretsManagerSource('');
-    return secretSource;
-  });
+const clientSecret = () => envOrSecret(ENV.oidcClientSecret, ENV.oidcClientSecretId, secretsById);
 
 /**
  * The one place sign-in calls out to the issuer (discovery, keys, token, userinfo): through the

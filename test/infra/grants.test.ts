@@ -63,7 +63,7 @@ const SECRET_READERS: Record<string, Need> = {
 const SECRET_PORT = 'shared/adapters/secrets.ts';
 /** Bundled code that reads a secret: the SDK command itself, or the port of shared/adapters/secrets.ts. */
 const READS_SECRET =
-  /new\s+GetSecretValueCommand\d*\s*\(|new\s+SecretsManagerSource\d*\s*\(|\bsecrets\d*\(\)/;
+  /new\s+GetSecretValueCommand\d*\s*\(|new\s+SecretsManagerSource\d*\s*\(|\bsecrets\d*\(\)|\bsecretsById\d*\b/;
 
 /**
  * Granted but not reached, on purpose: the table's item actions come as one statement, and these
