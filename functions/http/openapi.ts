@@ -1,11 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as z from 'zod/mini';
+import { answerRegistry } from '../../shared/core/schemas/answers';
 import { ROUTES, type RouteSpec } from './routes';
 
 /**
- * The OpenAPI 3.1 document, generated from the route table and the zod schemas that validate
- * requests. `npm run openapi` writes it to openapi.json, which api-meta serves: generating it at
+ * The OpenAPI 3.1 document, generated from the route table, the zod schemas that validate requests
+ * and those of the answers (shared/core/schemas/answers.ts). `npm run openapi` writes it to openapi.json, which api-meta serves: generating it at
  * request time would put every schema, the CEL parser and rrule into that function's bundle.
  * test/integration/openapi.test.ts fails when the file and the routes drift apart.
  */
@@ -25,10 +26,87 @@ const jsonSchema = (schema: z.ZodMiniType) =>
     unknown
   >;
 
-const errorResponse = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-});
+const ref = (kind: 'schemas' | 'responses', name: string) => ({ $ref: `#/components/${kind}/${name}` });
+
+/** The answers (shared/core/schemas/answers.ts) as they leave the handlers, one component each. */
+function answerSchemas(): Record<string, unknown> {
+  const { schemas } = z.toJSONSchema(answerRegistry(), {
+    target: 'draft-2020-12',
+    io: 'output',
+    unrepresentable: 'any',
+    uri: (id) => ref('schemas', id).$ref,
+  });
+  // A component is a part of this document, not a document of its own.
+  return Object.fromEntries(
+    Object.entries(schemas).map(([name, { $schema: _s, $id: _i, ...schema }]) => [name, schema]),
+  );
+}
+
+const errorContent = { 'application/json': { schema: ref('schemas', 'Error') } };
+
+/** The errors every route of a kind answers in the contract's error body (docs/api.md section 1). */
+const ERRORS = {
+  400: ['BadRequest', 'A path parameter, query parameter or body outside its schema'],
+  401: ['Unauthenticated', 'Missing, wrong, stale or replayed signature (or job token)'],
+  403: ['Forbidden', "The key's scopes or deployments do not allow the call"],
+  /** The local server's answer to a foreign Host header (docs/api.md section 9), on every route. */
+  '403host': [
+    'ForeignHost',
+    'Locally: the Host header names neither the loopback address nor the public URL',
+  ],
+  413: ['PayloadTooLarge', 'Body over 1 MiB'],
+  415: ['UnsupportedMediaType', 'Body sent with another content type'],
+  500: ['Internal', 'Unexpected error (the message carries a request id)'],
+} as const;
+
+const hasInput = (route: RouteSpec) => Boolean(route.params || route.query || route.body);
+
+function responsesOf(route: RouteSpec): Record<string, unknown> {
+  const responses: Record<string, unknown> = {};
+  const media = route.produces ?? ['application/json'];
+  const pages = media.includes('text/html');
+  for (const [status, description] of Object.entries(route.responses)) {
+    const code = Number(status);
+    if (code === 204) responses[status] = { description };
+    else if (code < 400 && code >= 300)
+      responses[status] = { description, headers: { Location: { schema: { type: 'string' } } } };
+    else if (code >= 400)
+      responses[status] = {
+        description,
+        content: pages ? { 'text/html': { schema: { type: 'string' } } } : errorContent,
+      };
+    else if (route.produces)
+      responses[status] = {
+        description,
+        content: Object.fromEntries(media.map((type) => [type, { schema: { type: 'string' } }])),
+      };
+    else
+      responses[status] = {
+        description,
+        content: { 'application/json': { schema: route.answer ? ref('schemas', route.answer) : {} } },
+      };
+  }
+  const signed = route.auth.type !== 'public';
+  const kinds: (keyof typeof ERRORS)[] = [
+    ...(hasInput(route) ? ([400] as const) : []),
+    ...(signed ? ([401, 403] as const) : (['403host'] as const)),
+    ...(route.body ? ([413, 415] as const) : []),
+    500,
+  ];
+  for (const kind of kinds) {
+    const status = String(kind).slice(0, 3);
+    const [name, description] = ERRORS[kind];
+    const own = responses[status] as { description: string; content?: object } | undefined;
+    if (!own) responses[status] = ref('responses', name);
+    // A page's own 400 (HTML), or the kernel's refusal of its input (JSON): either answer.
+    else if (kind !== '403host' && own.content !== errorContent)
+      responses[status] = {
+        description: `${own.description}; or ${description.toLowerCase()}`,
+        content: { ...own.content, ...errorContent },
+      };
+  }
+  return Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));
+}
 
 function operation(route: RouteSpec) {
   const parameters = [
@@ -45,26 +123,6 @@ function operation(route: RouteSpec) {
       schema: jsonSchema(schema as z.ZodMiniType),
     })),
   ];
-  const responses: Record<string, unknown> = {};
-  const content = Object.fromEntries((route.produces ?? ['application/json']).map((type) => [type, {}]));
-  for (const [status, description] of Object.entries(route.responses)) {
-    responses[status] =
-      status === '204'
-        ? { description }
-        : status.startsWith('3')
-          ? { description, headers: { Location: { schema: { type: 'string' } } } }
-          : { description, content };
-  }
-  if (route.auth.type !== 'public') {
-    responses['400'] = errorResponse('Invalid request');
-    responses['401'] = errorResponse('Missing, wrong, stale or replayed signature');
-    responses['403'] = errorResponse('The key may not make this call');
-    responses['404'] = errorResponse('Unknown id');
-    responses['409'] = errorResponse('Conflict');
-    responses['413'] = errorResponse('Body over 1 MiB');
-    responses['415'] = errorResponse('Body not sent as application/json');
-  }
-  responses['500'] = errorResponse('Unexpected error (the message carries a request id)');
   return {
     operationId: route.operationId,
     summary: route.summary,
@@ -87,7 +145,7 @@ function operation(route: RouteSpec) {
           },
         }
       : {}),
-    responses,
+    responses: responsesOf(route),
   };
 }
 
@@ -107,7 +165,10 @@ export function openApiDocument(): Record<string, unknown> {
     },
     paths,
     components: {
-      schemas: { Error: jsonSchema(ErrorBody) },
+      schemas: { Error: jsonSchema(ErrorBody), ...answerSchemas() },
+      responses: Object.fromEntries(
+        Object.values(ERRORS).map(([name, description]) => [name, { description, content: errorContent }]),
+      ),
       securitySchemes: {
         gantrySignature: { type: 'apiKey', in: 'header', name: 'X-Gantry-Signature' },
         jobToken: { type: 'http', scheme: 'bearer' },

@@ -22,6 +22,7 @@ export const APPROVAL_ROUTES: RouteSpec[] = [
     responses: {
       200: '{"items": [...], "nextToken"?} (a page filtered by status may hold fewer than limit)',
     },
+    answer: 'ApprovalList',
   },
   {
     operationId: 'decideApproval',
@@ -32,7 +33,12 @@ export const APPROVAL_ROUTES: RouteSpec[] = [
     summary: 'Approve or reject through the API',
     params: { approvalId: APPROVAL_ID },
     body: ApprovalDecisionBody,
-    responses: { 200: 'The approval' },
+    responses: {
+      200: 'The approval',
+      404: 'Unknown approval',
+      409: 'Already decided or expired',
+    },
+    answer: 'Approval',
   },
   {
     operationId: 'reviewPage',
@@ -62,7 +68,8 @@ export const APPROVAL_ROUTES: RouteSpec[] = [
     }),
     responses: {
       200: 'HTML confirmation',
-      403: 'Bad token (HTML)',
+      400: 'No decision chosen (HTML)',
+      403: 'Bad token, or not an approver (HTML)',
       409: 'Already decided or expired (HTML)',
     },
     produces: ['text/html'],
@@ -114,6 +121,10 @@ export const APPROVAL_ROUTES: RouteSpec[] = [
     summary: "Slack's interactivity callback (buttons), verified with Slack's v0 signature",
     bodyType: 'form',
     body: z.object({ payload: z.optional(z.string().check(z.maxLength(1024 * 1024))) }),
-    responses: { 200: 'Acknowledged' },
+    responses: {
+      200: 'Acknowledged, with what Slack shows the one who clicked',
+      401: 'Missing, stale, wrong or replayed Slack signature',
+    },
+    answer: 'SlackReply',
   },
 ];

@@ -12,7 +12,7 @@ import { ADMIN, Paging, READ, type RouteSpec } from './spec';
 /** Resources, environments, deployments, policies and the provider sync (docs/api.md section 3). */
 
 const crudRoutes = (
-  kind: string,
+  kind: 'Resource' | 'Environment' | 'Deployment' | 'Policy',
   plural: string,
   idParam: string,
   idSchema: z.ZodMiniType,
@@ -32,6 +32,7 @@ const crudRoutes = (
       200: 'Replaced: the stored object, and "warnings": [...] when there are any',
       201: 'Created: the stored object, and "warnings": [...] when there are any',
     },
+    answer: kind,
   },
   {
     operationId: `get${kind}`,
@@ -41,7 +42,8 @@ const crudRoutes = (
     auth: { type: 'signed', scopes: READ },
     summary: `Get a ${kind.toLowerCase()}`,
     params: { [idParam]: idSchema },
-    responses: { 200: 'The stored object' },
+    responses: { 200: 'The stored object', 404: `Unknown ${kind.toLowerCase()}` },
+    answer: kind,
   },
   {
     operationId: `list${kind}s`,
@@ -52,6 +54,7 @@ const crudRoutes = (
     summary: `List ${plural}`,
     query: Paging,
     responses: { 200: '{"items": [...], "nextToken"?}' },
+    answer: `${kind}List` as const,
   },
   {
     operationId: `delete${kind}`,
@@ -61,7 +64,11 @@ const crudRoutes = (
     auth: { type: 'signed', scopes: ADMIN },
     summary: `Delete a ${kind.toLowerCase()} (409 while a rollout uses it)`,
     params: { [idParam]: idSchema },
-    responses: { 204: 'Deleted' },
+    responses: {
+      204: 'Deleted',
+      404: `Unknown ${kind.toLowerCase()}`,
+      409: 'A rollout uses it',
+    },
   },
 ];
 
@@ -79,6 +86,10 @@ export const CONFIG_ROUTES: RouteSpec[] = [
     summary: "Replace a provider's whole set of resources",
     params: { provider: Id },
     body: SyncBody,
-    responses: { 200: '{"created", "updated", "deleted", "unchanged"}' },
+    responses: {
+      200: '{"created", "updated", "deleted", "unchanged"}',
+      409: 'The sync session is closed or dropped, or a resource belongs to another provider',
+    },
+    answer: 'SyncCounts',
   },
 ];

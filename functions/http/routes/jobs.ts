@@ -13,6 +13,11 @@ export const JOB_ROUTES: RouteSpec[] = [
     summary: "A job agent reports a job's status (bearer job token or a jobs:write key)",
     params: { jobId: z.string().check(z.regex(/^[a-z0-9]{1,64}$/)) },
     body: JobStatusBody,
-    responses: { 200: 'The job' },
+    responses: {
+      200: 'The job',
+      404: 'Unknown job',
+      409: 'The job already finished with another status',
+    },
+    answer: 'Job',
   },
 ];

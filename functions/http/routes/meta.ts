@@ -12,6 +12,7 @@ export const META_ROUTES: RouteSpec[] = [
     auth: { type: 'public' },
     summary: 'Liveness',
     responses: { 200: '{"ok": true}' },
+    answer: 'Health',
   },
   {
     operationId: 'openapi',
@@ -21,6 +22,7 @@ export const META_ROUTES: RouteSpec[] = [
     auth: { type: 'public' },
     summary: 'This OpenAPI 3.1 document',
     responses: { 200: 'OpenAPI document' },
+    answer: 'OpenApiDocument',
   },
   {
     operationId: 'listEvents',
@@ -31,5 +33,6 @@ export const META_ROUTES: RouteSpec[] = [
     summary: 'The audit trail, newest last',
     query: z.extend(Paging, { deployment: z.optional(Id), since: z.optional(z.iso.datetime()) }),
     responses: { 200: '{"items": [...], "nextToken"?}' },
+    answer: 'EventList',
   },
 ];

@@ -18,7 +18,9 @@ export const PLAN_ROUTES: RouteSpec[] = [
     query: Paging,
     responses: {
       200: '{"version", "targetCount", "targets": [{"gates", "position", "estimatedStart", ...}], "warnings", "warningCount", "nextToken"?}',
+      404: 'Unknown deployment or version',
     },
+    answer: 'Plan',
   },
   uiRead(
     'api-plan',
@@ -26,5 +28,6 @@ export const PLAN_ROUTES: RouteSpec[] = [
     '/ui/api/plan',
     "A version's plan drawn as a timeline of estimates",
     OfVersion,
+    'UiPlan',
   ),
 ];

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import type { AnswerName } from '../../../shared/core/schemas/answers';
 import { Id, type Scope, Tag } from '../../../shared/core/schemas/common';
 
 /**
@@ -33,8 +34,13 @@ export interface RouteSpec {
   body?: z.ZodMiniType;
   /** `form`: application/x-www-form-urlencoded, as browsers and Slack send it (docs/api.md section 1). */
   bodyType?: 'json' | 'form';
-  /** Success status codes and what they mean, for the OpenAPI document. */
+  /**
+   * What each status it answers means: its successes and the errors of its own (404, 409, the pages'
+   * 403). openapi.ts adds those every route of its kind answers (400, 401, 403, 413, 415, 500).
+   */
   responses: Record<number, string>;
+  /** The schema of its JSON success answers, by name (shared/core/schemas/answers.ts). */
+  answer?: AnswerName;
   /** Media types of its answers, when not JSON (HTML pages, the status page's assets). */
   produces?: string[];
 }
@@ -50,6 +56,11 @@ export const Paging = z.object({
 });
 
 const VIEW = 'Needs a view token (Authorization: View <token>) from POST /v1/view-links';
+const VIEW_ANSWERS = {
+  200: 'JSON for the status page',
+  401: 'Missing, forged or expired view token',
+  403: VIEW,
+};
 /** A read of the status page: public, its handler checks the view token. */
 export const uiRead = (
   fn: HttpFunctionId,
@@ -57,6 +68,7 @@ export const uiRead = (
   path: string,
   summary: string,
   query: z.ZodMiniObject,
+  answer: AnswerName,
 ): RouteSpec => ({
   operationId,
   method: 'GET',
@@ -65,7 +77,9 @@ export const uiRead = (
   auth: { type: 'public' },
   summary: `${summary}. ${VIEW}`,
   query,
-  responses: { 200: 'JSON for the status page', 401: 'Missing, forged or expired view token', 403: VIEW },
+  responses:
+    'deployment' in query.shape ? { ...VIEW_ANSWERS, 404: 'Unknown deployment or version' } : VIEW_ANSWERS,
+  answer,
 });
 export const OfDeployment = z.object({ deployment: Id });
 export const OfVersion = z.object({ deployment: Id, tag: Tag });

@@ -43,7 +43,8 @@ export const UI_ROUTES: RouteSpec[] = [
         deployment: z.optional(Id),
       }),
     ),
-    responses: { 201: '{"url", "expiresAt", "deployment"}' },
+    responses: { 201: '{"url", "expiresAt", "deployment"}', 404: 'Unknown deployment' },
+    answer: 'ViewLink',
   },
   {
     operationId: 'statusPage',
@@ -64,7 +65,7 @@ export const UI_ROUTES: RouteSpec[] = [
     auth: { type: 'public' },
     summary: 'A static asset of the status page (CSS, JavaScript)',
     params: { name: z.string().check(z.regex(/^[a-z0-9.-]{1,64}$/)) },
-    responses: { 200: 'The asset' },
+    responses: { 200: 'The asset', 404: 'No such asset' },
     produces: ['text/css', 'text/javascript'],
   },
   uiRead(
@@ -73,6 +74,7 @@ export const UI_ROUTES: RouteSpec[] = [
     '/ui/api/deployments',
     'Deployments the view token may read',
     z.object({}),
+    'UiDeployments',
   ),
   uiRead(
     'api-ui',
@@ -80,6 +82,7 @@ export const UI_ROUTES: RouteSpec[] = [
     '/ui/api/summary',
     "Per environment: a version's releases counted per status (the newest version without tag) and the versions its targets run",
     z.object({ deployment: Id, tag: z.optional(Tag) }),
+    'UiSummary',
   ),
   uiRead(
     'api-ui',
@@ -87,6 +90,7 @@ export const UI_ROUTES: RouteSpec[] = [
     '/ui/api/targets',
     "One page of a version's release targets in an environment, by search (resource id or name) and status",
     z.object({ ...TargetSelection.shape, environment: Id }),
+    'UiTargets',
   ),
   uiRead(
     'api-ui',
@@ -94,6 +98,7 @@ export const UI_ROUTES: RouteSpec[] = [
     '/ui/api/versions',
     "A deployment's recent versions, newest first",
     OfDeployment,
+    'UiVersions',
   ),
   uiRead(
     'api-ui',
@@ -101,5 +106,6 @@ export const UI_ROUTES: RouteSpec[] = [
     '/ui/api/timeline',
     "A version's timeline (Gantt rows) for one page of its targets, selected as for /ui/api/targets",
     TargetSelection,
+    'UiTimeline',
   ),
 ];

@@ -27,7 +27,10 @@ export const VERSION_ROUTES: RouteSpec[] = [
     responses: {
       200: 'Same tag and body as before: {"version", "releaseTargets", "releaseTargetCount", "warnings"}',
       201: 'Created: {"version", "releaseTargets", "releaseTargetCount", "warnings": [...]}',
+      404: 'Unknown deployment',
+      409: 'The tag exists with another body',
     },
+    answer: 'VersionCreated',
   },
   {
     operationId: 'listVersions',
@@ -38,7 +41,8 @@ export const VERSION_ROUTES: RouteSpec[] = [
     summary: 'List the versions of a deployment, newest first, without their config',
     params: { deploymentId: Id },
     query: Paging,
-    responses: { 200: '{"items": [...], "nextToken"?}' },
+    responses: { 200: '{"items": [...], "nextToken"?}', 404: 'Unknown deployment' },
+    answer: 'VersionList',
   },
   {
     operationId: 'getVersion',
@@ -50,7 +54,11 @@ export const VERSION_ROUTES: RouteSpec[] = [
       'A version, its releases counted per status (summary) and a page of its releases (limit: default and maximum 1,000)',
     params: version,
     query: Paging,
-    responses: { 200: '{"version", "summary": {"<status>": n}, "releases": [...], "nextToken"?}' },
+    responses: {
+      200: '{"version", "summary": {"<status>": n}, "releases": [...], "nextToken"?}',
+      404: 'Unknown deployment or version',
+    },
+    answer: 'VersionDetail',
   },
   {
     operationId: 'patchVersion',
@@ -61,7 +69,12 @@ export const VERSION_ROUTES: RouteSpec[] = [
     summary: 'Mark a building version ready (starts its rollouts) or rejected',
     params: version,
     body: VersionPatch,
-    responses: { 200: '{"version", "summary", "releases", "nextToken"?}' },
+    responses: {
+      200: '{"version", "summary", "releases", "nextToken"?}',
+      404: 'Unknown deployment or version',
+      409: 'A rejected version cannot become ready, nor a ready one building',
+    },
+    answer: 'VersionDetail',
   },
   {
     operationId: 'cancelVersion',
@@ -72,7 +85,11 @@ export const VERSION_ROUTES: RouteSpec[] = [
     summary: 'Cancel the releases of a version that have not finished',
     params: version,
     body: OptionalReason,
-    responses: { 200: '{"version", "summary", "releases", "nextToken"?}' },
+    responses: {
+      200: '{"version", "summary", "releases", "nextToken"?}',
+      404: 'Unknown deployment or version',
+    },
+    answer: 'VersionDetail',
   },
   ...(['pause', 'resume'] as const).map(
     (action): RouteSpec => ({
@@ -87,7 +104,8 @@ export const VERSION_ROUTES: RouteSpec[] = [
           : 'Resume a paused deployment',
       params: { deploymentId: Id },
       body: OptionalReason,
-      responses: { 200: '{"paused", "pausedBy", "reason"}' },
+      responses: { 200: '{"paused", "pausedBy", "reason"}', 404: 'Unknown deployment' },
+      answer: 'PauseState',
     }),
   ),
   {
@@ -99,6 +117,7 @@ export const VERSION_ROUTES: RouteSpec[] = [
     summary: 'Per release target: current (last successful) version, desired version, live status',
     query: z.extend(Paging, { deployment: z.optional(Id), environment: z.optional(Id) }),
     responses: { 200: '{"items": [...], "nextToken"?}' },
+    answer: 'ReleaseTargetList',
   },
   {
     operationId: 'forceRelease',
@@ -108,7 +127,12 @@ export const VERSION_ROUTES: RouteSpec[] = [
     auth: { type: 'signed', scopes: ADMIN },
     summary: 'Skip the remaining gates of one release (recorded with its reason)',
     body: ForceBody,
-    responses: { 200: 'The release' },
+    responses: {
+      200: 'The release',
+      404: 'Unknown release',
+      409: 'The release is neither pending nor waiting',
+    },
+    answer: 'Release',
   },
   {
     operationId: 'rollbackTarget',
@@ -119,6 +143,11 @@ export const VERSION_ROUTES: RouteSpec[] = [
     summary:
       'Redeploy toVersion, or the successful version before the current one, past every gate (job kind rollback)',
     body: RollbackBody,
-    responses: { 202: '{"jobId", "toVersion"}' },
+    responses: {
+      202: '{"jobId", "toVersion"}',
+      404: 'Unknown release target',
+      409: 'Nothing to roll back to, a version that cannot be deployed, or a rollout of it in progress',
+    },
+    answer: 'RollbackStarted',
   },
 ];
