@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalServer, startLocalServer } from '../infra/local/server';
 import type { Runtime } from '../shared/adapters/runtime';
+import { sfnOf } from '../shared/adapters/workflow';
 import { Client } from '../test/helpers/client';
 
 /** What every benchmark needs: the local server in-process with one admin key, and an instant agent. */
@@ -121,8 +122,8 @@ export function traceCalls(rt: Runtime): { stop: () => Record<string, number> } 
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 60;
   const restore: (() => void)[] = [() => (Error.stackTraceLimit = limit)];
-  for (const name of ['doc', 'sfn', 'events'] as const) {
-    const client = rt[name] as unknown as { send: (command: object) => Promise<unknown> };
+  for (const sdkClient of [rt.doc, sfnOf(rt), rt.events]) {
+    const client = sdkClient as unknown as { send: (command: object) => Promise<unknown> };
     const send = client.send;
     client.send = function (this: unknown, command: object) {
       const frames = (new Error().stack ?? '').split('\n');
@@ -134,7 +135,7 @@ export function traceCalls(rt: Runtime): { stop: () => Record<string, number> } 
           .filter((m) => m !== null)
           .pop();
       const handler = outermost(/functions\/((?:steps|http|events)\/[\w-]+)\.ts/);
-      const shared = outermost(/at (?:async )?([\w.]+) \(.*shared\/(rollouts\/[\w-]+)\.ts/);
+      const shared = outermost(/at (?:async )?([\w.]+) \(.*shared\/services\/(rollouts\/[\w-]+)\.ts/);
       const caller = handler ? handler[1] : shared ? `${shared[2]} ${shared[1]}` : 'other';
       const key = `${caller} ${command.constructor.name.replace(/Command$/, '')}`;
       counts[key] = (counts[key] ?? 0) + 1;

@@ -1,5 +1,4 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { documentClient, type StoreContext } from './store/client';
 
 /** Environment, read once per cold start; a missing variable fails loudly. */
@@ -40,7 +39,6 @@ export const ENV = {
 export const runsLocally = (): boolean => process.env[ENV.localRuntime] === '1';
 
 export interface Runtime extends StoreContext {
-  sfn: SFNClient;
   events: EventBridgeClient;
   busName: string;
   stateMachineArn: string;
@@ -54,7 +52,6 @@ export function runtime(): Runtime {
   cached ??= {
     doc: documentClient(),
     tableName: requiredEnv(ENV.table),
-    sfn: new SFNClient({}),
     events: new EventBridgeClient({}),
     busName: requiredEnv(ENV.bus),
     stateMachineArn: requiredEnv(ENV.stateMachineArn),

@@ -1,6 +1,7 @@
 import {
   ExecutionAlreadyExists,
   SendTaskSuccessCommand,
+  SFNClient,
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
@@ -8,6 +9,20 @@ import { executionArnOf, executionNameOf } from '../core/ids';
 import { log } from './log';
 import type { Runtime } from './runtime';
 import { deleteWaiter, listWaiters, type ReleaseKey, type Waiter } from './store/rollouts';
+
+/**
+ * The Step Functions client of a runtime, built at first use: only the functions that start, stop or
+ * resume executions bundle it (a new runtime, after resetRuntime(), gets a new client).
+ */
+const clients = new WeakMap<Runtime, SFNClient>();
+export function sfnOf(rt: Runtime): SFNClient {
+  let client = clients.get(rt);
+  if (!client) {
+    client = new SFNClient({});
+    clients.set(rt, client);
+  }
+  return client;
+}
 
 /** The execution input: the release's identity only; every step reads the rest from the table. */
 export interface ExecutionInput {
@@ -64,7 +79,7 @@ export async function startRollout(
     },
   };
   try {
-    await rt.sfn.send(
+    await sfnOf(rt).send(
       new StartExecutionCommand({
         stateMachineArn: rt.stateMachineArn,
         name: executionNameOf(release),
@@ -84,7 +99,7 @@ export async function stopRollout(
   cause: string,
 ): Promise<void> {
   try {
-    await rt.sfn.send(
+    await sfnOf(rt).send(
       new StopExecutionCommand({
         executionArn: executionArnOf(rt.stateMachineArn, executionNameOf(release)),
         error: 'Gantry.Stopped',
@@ -99,7 +114,7 @@ export async function stopRollout(
 /** Resumes a parked task; false when the task is gone (the execution restarted or ended). */
 export async function resumeTask(rt: Runtime, taskToken: string, output: unknown): Promise<boolean> {
   try {
-    await rt.sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
+    await sfnOf(rt).send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
     return true;
   } catch (error) {
     if (IGNORABLE_TASK_ERRORS.has((error as Error).name)) return false;
