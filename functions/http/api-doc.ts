@@ -41,10 +41,21 @@ export function sectionOf(route: Pick<RouteSpec, 'method' | 'path'> & Partial<Ro
 
 const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
-function authOf(route: RouteSpec): string {
-  if (route.auth.type === 'job') return 'job token, or signed: `jobs:write`';
-  if (route.auth.type === 'public') return route.path.startsWith('/ui/api/') ? 'view token' : 'none';
-  return `signed: ${route.auth.scopes.map((scope) => `\`${scope}\``).join(' or ')}`;
+function authOf({ auth }: RouteSpec): string {
+  switch (auth.type) {
+    case 'public':
+      return 'none';
+    case 'signed':
+      return `signed: ${auth.scopes.map((scope) => `\`${scope}\``).join(' or ')}`;
+    case 'job':
+      return 'job token, or signed: `jobs:write`';
+    case 'slack':
+      return 'Slack signature';
+    case 'view':
+      return 'view token';
+    case 'approval-link':
+      return auth.session ? 'approval link token (and sign-in session)' : 'approval link token';
+  }
 }
 
 function rowOf(route: RouteSpec): string {

@@ -1,33 +1,22 @@
 import { type Actor, DETAIL_TYPES, type GantryEvent, publish } from '../../shared/adapters/events';
 import { type Runtime, runtime } from '../../shared/adapters/runtime';
-import {
-  deleteConfig,
-  InvalidPageToken,
-  listConfig,
-  putConfig,
-  type Stored,
-} from '../../shared/adapters/store/config';
+import { deleteConfig, listConfig, putConfig, type Stored } from '../../shared/adapters/store/config';
 import type { ConfigKind } from '../../shared/adapters/store/keys';
-import { invalid, notFound } from '../../shared/core/errors';
+import { notFound } from '../../shared/core/errors';
 import { redactPolicy } from '../../shared/core/policy/redact';
-import type { DeploymentBody, PolicyBody, SyncBody } from '../../shared/core/schemas/config';
+import type { DeploymentBody, PolicyBody } from '../../shared/core/schemas/config';
 import { unknownEnvironmentWarnings } from '../../shared/core/warnings';
 import { missingConfigIds, render, requireConfig, syncProvider } from '../../shared/services/inventory';
 import { assertNotInUse, RESOURCE_IDS_PER_TASK } from '../../shared/services/rollouts/reconcile';
 import { queueWork, type ReconcileScope } from '../../shared/services/rollouts/work-queue';
-import { type ApiRequest, httpHandler, type Implementation, json } from './kernel';
+import { type ApiRequest, httpHandler, json } from './kernel';
 import { CONFIG_ROUTES } from './routes/config';
 
 /** Resources, environments, deployments, policies and the provider sync (docs/api.md section 3). */
 
-const idParam: Record<ConfigKind, string> = {
-  resource: 'resourceId',
-  environment: 'environmentId',
-  deployment: 'deploymentId',
-  policy: 'policyId',
-};
+type Caller = Pick<ApiRequest, 'caller'>;
 
-const actorOf = (request: ApiRequest): Actor => ({ keyId: request.caller?.keyId });
+const actorOf = (request: Caller): Actor => ({ keyId: request.caller?.keyId });
 
 /** A stored object as every answer shows it: a policy's plaintext header values redacted. */
 const show = (kind: ConfigKind, stored: Stored<object>) =>
@@ -35,7 +24,7 @@ const show = (kind: ConfigKind, stored: Stored<object>) =>
 
 /** The audit event of a configuration change (a deployment's own changes are filed under it). */
 const changed = (
-  request: ApiRequest,
+  request: Caller,
   kind: ConfigKind,
   id: string,
   change: 'created' | 'replaced' | 'deleted',
@@ -68,12 +57,13 @@ async function warningsOf(rt: Runtime, kind: ConfigKind, body: object): Promise<
   return unknownEnvironmentWarnings(await missingConfigIds(rt, 'environment', named));
 }
 
-function crud(kind: ConfigKind, name: string): Record<string, Implementation> {
-  const id = (request: ApiRequest) => request.params[idParam[kind]] as string;
+/** The four routes of a kind of object, by the name of its id parameter. */
+function crud<Param extends string>(kind: ConfigKind, param: Param) {
+  type Request = Caller & { params: Record<Param, string> };
   return {
-    [`put${name}`]: async (request) => {
+    put: async (request: Request & { body: object }) => {
       const rt = runtime();
-      const { stored, created } = await putConfig(rt, kind, id(request), request.body as object);
+      const { stored, created } = await putConfig(rt, kind, request.params[param], request.body);
       await publish(rt, [changed(request, kind, stored.id, created ? 'created' : 'replaced')]);
       // Targets that appear get the newest ready version; targets that vanish are cancelled: off the
       // request, in bounded chunks (docs/api.md section 3).
@@ -81,49 +71,58 @@ function crud(kind: ConfigKind, name: string): Record<string, Implementation> {
       const warnings = await warningsOf(rt, kind, stored.data);
       return json(created ? 201 : 200, { ...show(kind, stored), ...(warnings.length ? { warnings } : {}) });
     },
-    [`get${name}`]: async (request) =>
-      json(200, show(kind, await requireConfig<object>(runtime(), kind, id(request)))),
-    [`list${name}s`]: async (request) => {
-      try {
-        const page = await listConfig<object>(
-          runtime(),
-          kind,
-          request.query as { limit?: number; nextToken?: string },
-        );
-        return json(200, {
-          items: page.items.map((item) => show(kind, item)),
-          ...(page.nextToken ? { nextToken: page.nextToken } : {}),
-        });
-      } catch (error) {
-        if (error instanceof InvalidPageToken) throw invalid(error.message);
-        throw error;
-      }
+    get: async (request: Request) =>
+      json(200, show(kind, await requireConfig<object>(runtime(), kind, request.params[param]))),
+    // A nextToken from another list is a 400 (middlewares/errors.ts).
+    list: async (request: { query: { limit?: number; nextToken?: string } }) => {
+      const page = await listConfig<object>(runtime(), kind, request.query);
+      return json(200, {
+        items: page.items.map((item) => show(kind, item)),
+        ...(page.nextToken ? { nextToken: page.nextToken } : {}),
+      });
     },
-    [`delete${name}`]: async (request) => {
+    remove: async (request: Request) => {
       const rt = runtime();
-      await assertNotInUse(rt, kind, id(request));
-      if (!(await deleteConfig(rt, kind, id(request)))) throw notFound(`The ${kind} "${id(request)}"`);
-      await publish(rt, [changed(request, kind, id(request), 'deleted')]);
+      const id = request.params[param];
+      await assertNotInUse(rt, kind, id);
+      if (!(await deleteConfig(rt, kind, id))) throw notFound(`The ${kind} "${id}"`);
+      await publish(rt, [changed(request, kind, id, 'deleted')]);
       // Nothing a rollout holds goes (409 above); a resource's pending releases are cancelled.
-      if (kind === 'resource') await reconcile(rt, kind, [id(request)]);
+      if (kind === 'resource') await reconcile(rt, kind, [id]);
       return json(204);
     },
   };
 }
 
+const resource = crud('resource', 'resourceId');
+const environment = crud('environment', 'environmentId');
+const deployment = crud('deployment', 'deploymentId');
+const policy = crud('policy', 'policyId');
+
 export const handler = httpHandler(CONFIG_ROUTES, {
-  ...crud('resource', 'Resource'),
-  ...crud('environment', 'Environment'),
-  ...crud('deployment', 'Deployment'),
-  ...crud('policy', 'Policy'),
+  putResource: resource.put,
+  getResource: resource.get,
+  listResources: resource.list,
+  deleteResource: resource.remove,
+  putEnvironment: environment.put,
+  getEnvironment: environment.get,
+  listEnvironments: environment.list,
+  deleteEnvironment: environment.remove,
+  putDeployment: deployment.put,
+  getDeployment: deployment.get,
+  listDeployments: deployment.list,
+  deleteDeployment: deployment.remove,
+  putPolicy: policy.put,
+  getPolicy: policy.get,
+  listPolicys: policy.list,
+  deletePolicy: policy.remove,
   syncResources: async (request) => {
     const rt = runtime();
-    const body = request.body as SyncBody;
     const { counts, changed, deleted } = await syncProvider(
       rt,
-      request.params.provider as string,
-      body.resources,
-      body.page,
+      request.params.provider,
+      request.body.resources,
+      request.body.page,
     );
     await reconcile(rt, 'resource', [...changed, ...deleted]);
     return json(200, counts);

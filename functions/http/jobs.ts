@@ -1,5 +1,4 @@
 import { runtime } from '../../shared/adapters/runtime';
-import type { JobStatusBody } from '../../shared/core/schemas/rollouts';
 import { renderJob, reportJobStatus } from '../../shared/services/rollouts/jobs';
 import { httpHandler, json } from './kernel';
 import { JOB_ROUTES } from './routes/jobs';
@@ -7,17 +6,12 @@ import { JOB_ROUTES } from './routes/jobs';
 /** Job callbacks (docs/api.md section 6): bearer job token or a jobs:write key. */
 export const handler = httpHandler(JOB_ROUTES, {
   reportJobStatus: async (request) => {
-    const job = await reportJobStatus(
-      runtime(),
-      request.params.jobId as string,
-      request.body as JobStatusBody,
-      {
-        bearerToken: request.bearerToken,
-        keyId: request.caller?.keyId,
-        // Only a key limited to some deployments, and not an admin, is held to them.
-        deployments: request.caller?.scopes.includes('admin') ? undefined : request.caller?.deployments,
-      },
-    );
+    const job = await reportJobStatus(runtime(), request.params.jobId, request.body, {
+      bearerToken: request.bearerToken,
+      keyId: request.caller?.keyId,
+      // Only a key limited to some deployments, and not an admin, is held to them.
+      deployments: request.caller?.scopes.includes('admin') ? undefined : request.caller?.deployments,
+    });
     return json(200, renderJob(job));
   },
 });

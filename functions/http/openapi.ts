@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as z from 'zod/mini';
 import { answerRegistry } from '../../shared/core/schemas/answers';
-import { ROUTES, type RouteSpec } from './routes';
+import { SESSION_COOKIE } from '../../shared/services/signin';
+import { type Auth, ROUTES, type RouteSpec } from './routes';
 
 /**
  * The OpenAPI 3.1 document, generated from the route table, the zod schemas that validate requests
@@ -59,6 +60,41 @@ const ERRORS = {
   500: ['Internal', 'Unexpected error (the message carries a request id)'],
 } as const;
 
+/** Each authentication scheme of the route table (routes/spec.ts) as a security requirement. */
+function securityOf(auth: Auth): Record<string, unknown> {
+  switch (auth.type) {
+    case 'public':
+      return { security: [] };
+    case 'signed':
+      return { security: [{ gantrySignature: [] }], 'x-gantry-scopes': auth.scopes };
+    case 'job':
+      return { security: [{ jobToken: [] }, { gantrySignature: [] }], 'x-gantry-scopes': ['jobs:write'] };
+    case 'slack':
+      return { security: [{ slackSignature: [] }] };
+    case 'view':
+      return { security: [{ viewToken: [] }] };
+    case 'approval-link':
+      return {
+        security: auth.session
+          ? [{ approvalLink: [], signInSession: [] }, { approvalLink: [] }]
+          : [{ approvalLink: [] }],
+      };
+  }
+}
+
+/**
+ * The refusals every route of a scheme answers in the contract's error body; the approval link
+ * refuses with a page of its own, which its routes list (403).
+ */
+const REFUSALS: Record<Auth['type'], readonly (401 | 403 | '403host')[]> = {
+  public: ['403host'],
+  signed: [401, 403],
+  job: [401, 403],
+  slack: [401, '403host'],
+  view: [401, 403],
+  'approval-link': ['403host'],
+};
+
 const hasInput = (route: RouteSpec) => Boolean(route.params || route.query || route.body);
 
 function responsesOf(route: RouteSpec): Record<string, unknown> {
@@ -86,10 +122,9 @@ function responsesOf(route: RouteSpec): Record<string, unknown> {
         content: { 'application/json': { schema: route.answer ? ref('schemas', route.answer) : {} } },
       };
   }
-  const signed = route.auth.type !== 'public';
   const kinds: (keyof typeof ERRORS)[] = [
     ...(hasInput(route) ? ([400] as const) : []),
-    ...(signed ? ([401, 403] as const) : (['403host'] as const)),
+    ...REFUSALS[route.auth.type],
     ...(route.body ? ([413, 415] as const) : []),
     500,
   ];
@@ -126,11 +161,7 @@ function operation(route: RouteSpec) {
   return {
     operationId: route.operationId,
     summary: route.summary,
-    ...(route.auth.type === 'signed'
-      ? { security: [{ gantrySignature: [] }], 'x-gantry-scopes': route.auth.scopes }
-      : route.auth.type === 'job'
-        ? { security: [{ jobToken: [] }, { gantrySignature: [] }], 'x-gantry-scopes': ['jobs:write'] }
-        : { security: [] }),
+    ...securityOf(route.auth),
     ...(parameters.length ? { parameters } : {}),
     ...(route.body
       ? {
@@ -172,6 +203,33 @@ export function openApiDocument(): Record<string, unknown> {
       securitySchemes: {
         gantrySignature: { type: 'apiKey', in: 'header', name: 'X-Gantry-Signature' },
         jobToken: { type: 'http', scheme: 'bearer' },
+        slackSignature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Slack-Signature',
+          description:
+            "Slack's v0 signature of the raw body with the app's signing secret, with X-Slack-Request-Timestamp within 300 s; each signature is accepted once (docs/api.md section 7)",
+        },
+        viewToken: {
+          type: 'http',
+          scheme: 'View',
+          description:
+            'Authorization: View <token>, a read-only token of the status page minted by POST /v1/view-links (docs/api.md section 11)',
+        },
+        approvalLink: {
+          type: 'apiKey',
+          in: 'query',
+          name: 't',
+          description:
+            "The approval link's token: ?t= on the review pages, the form field t on the decision form (docs/api.md section 7)",
+        },
+        signInSession: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: SESSION_COOKIE,
+          description:
+            "The session of an OpenID Connect sign-in on the review page, where one is configured: the decision is then the identity's (docs/api.md section 7)",
+        },
       },
     },
   };

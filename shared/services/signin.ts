@@ -26,7 +26,7 @@ import { LINK_APPROVER } from './approvals';
  */
 export const CALLBACK_PATH = '/approvals/oidc/callback';
 const SIGN_IN_COOKIE = 'gantry_signin';
-const SESSION_COOKIE = 'gantry_session';
+export const SESSION_COOKIE = 'gantry_session';
 const SIGN_IN_SECONDS = 600;
 const SESSION_SECONDS = 3600;
 const TIMEOUT_SECONDS = 5;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPENAPI_FILE, openApiDocument } from '../../functions/http/openapi';
-import { ROUTES } from '../../functions/http/routes';
+import { ROUTES, type RouteSpec } from '../../functions/http/routes';
 import type { LocalServer } from '../../infra/local/server';
 import { startTestServer } from '../helpers/local';
 import { rawRequest } from '../support/raw';
@@ -40,6 +40,27 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
 });
+
+/**
+ * What a caller refused by each scheme gets (docs/api.md sections 2, 6, 7 and 11): 401 for a missing or
+ * bad credential, 403 for one that may not make the call; a bad approval link is the 403 page.
+ */
+const REFUSED_WITH: Record<Exclude<RouteSpec['auth']['type'], 'public'>, string[]> = {
+  signed: ['401', '403'],
+  job: ['401', '403'],
+  slack: ['401'],
+  view: ['401', '403'],
+  'approval-link': ['403'],
+};
+
+/** Each scheme of the route table and the security schemes that describe it, its credential first. */
+const SCHEMES: [RouteSpec['auth']['type'], string[]][] = [
+  ['signed', ['gantrySignature']],
+  ['job', ['jobToken', 'gantrySignature']],
+  ['slack', ['slackSignature']],
+  ['view', ['viewToken']],
+  ['approval-link', ['approvalLink', 'signInSession']],
+];
 
 const operationOf = (route: (typeof ROUTES)[number]) => doc.paths[route.path]?.[route.method.toLowerCase()];
 
@@ -110,12 +131,25 @@ describe('GET /openapi.json', () => {
       }
       for (const code of Object.keys(route.responses)) expect(operation?.responses).toHaveProperty(code);
       if (route.auth.type !== 'public') {
-        expect(operation?.responses).toHaveProperty('401');
-        expect(operation?.responses).toHaveProperty('403');
+        for (const code of REFUSED_WITH[route.auth.type]) expect(operation?.responses).toHaveProperty(code);
         expect(operation?.security?.length).toBeGreaterThan(0);
       }
     },
   );
+
+  it.each(SCHEMES)('documents the %s scheme as security schemes its routes require', (type, names) => {
+    const routes = ROUTES.filter((route) => route.auth.type === type);
+    const schemes = doc.components?.securitySchemes ?? {};
+
+    expect(routes.length).toBeGreaterThan(0);
+    const requiredBy = routes.map((route) =>
+      (operationOf(route)?.security ?? []).flatMap((each) => Object.keys(each as object)),
+    );
+    for (const name of names) expect(schemes, name).toHaveProperty(name);
+    // Each route requires the scheme's credential; together they name every part of it.
+    for (const required of requiredBy) expect(required).toContain(names[0]);
+    expect(new Set(requiredBy.flat())).toEqual(new Set(names));
+  });
 
   it.each(
     ROUTES.filter((route) => route.body).map((route) => [`${route.method} ${route.path}`, route] as const),

@@ -15,7 +15,7 @@ import { FUNCTIONS } from '../../functions/registry';
  * the function its `fn` names: the two must agree, or API Gateway would call a function that answers
  * 404 for it.
  */
-const MODULES: [HttpFunctionId, RouteSpec[]][] = [
+const MODULES: [HttpFunctionId, readonly RouteSpec[]][] = [
   ['api-config', CONFIG_ROUTES],
   ['api-versions', VERSION_ROUTES],
   ['api-plan', PLAN_ROUTES],

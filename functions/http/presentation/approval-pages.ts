@@ -1,3 +1,5 @@
+import type { ApiResponse } from '../api';
+
 /** Server-rendered approval pages (docs/api.md section 7): no script, no external resources, every value escaped. */
 
 export interface ApprovalDecisionView {
@@ -191,3 +193,22 @@ export function resultPage(title: string, message: string, status: 'ok' | 'error
   const role = status === 'ok' ? 'status' : 'alert';
   return layout(title, `<h1>${e(title)}</h1>\n<p class="${cls}" role="${role}">${e(message)}</p>`);
 }
+
+/** An approval page as the edge answers it: never cached, never framed, never sent on as a Referer. */
+export const htmlAnswer = (status: number, body: string): ApiResponse => ({
+  status,
+  body,
+  contentType: 'text/html; charset=utf-8',
+  headers: {
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    // The review pages cannot be framed (docs/api.md section 7: no clickjacking of the approve button).
+    'content-security-policy': "frame-ancestors 'none'",
+    'x-frame-options': 'DENY',
+  },
+});
+
+/** The one answer to a wrong approval id, a wrong token and an expired link. */
+export const forbiddenPage = () =>
+  htmlAnswer(403, resultPage('Link not valid', 'This approval link is not valid or has expired.', 'error'));

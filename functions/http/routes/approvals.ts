@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { ApprovalDecisionBody } from '../../../shared/core/schemas/rollouts';
-import { Paging, type RouteSpec } from './spec';
+import { defineRoutes, Paging } from './spec';
 
 /** Approvals: the API, the review page of a Slack link and Slack's interactivity callback. */
 
@@ -8,7 +8,7 @@ const APPROVAL_ID = z.string().check(z.regex(/^a[0-9a-f]{32}$/, 'must be an appr
 const LinkApprovalId = z.string().check(z.maxLength(64));
 const LinkToken = z.optional(z.string().check(z.maxLength(256)));
 
-export const APPROVAL_ROUTES: RouteSpec[] = [
+export const APPROVAL_ROUTES = defineRoutes([
   {
     operationId: 'listApprovals',
     method: 'GET',
@@ -45,7 +45,7 @@ export const APPROVAL_ROUTES: RouteSpec[] = [
     method: 'GET',
     path: '/approvals/{approvalId}',
     fn: 'api-approvals',
-    auth: { type: 'public' },
+    auth: { type: 'approval-link', session: true },
     summary: 'The review page of an approval link (HTML; never changes anything)',
     params: { approvalId: LinkApprovalId },
     query: z.object({ t: LinkToken }),
@@ -57,7 +57,7 @@ export const APPROVAL_ROUTES: RouteSpec[] = [
     method: 'POST',
     path: '/approvals/{approvalId}',
     fn: 'api-approvals',
-    auth: { type: 'public' },
+    auth: { type: 'approval-link', session: true },
     summary: 'The decision form of the review page (form fields t, decision, approver)',
     params: { approvalId: LinkApprovalId },
     bodyType: 'form',
@@ -79,7 +79,7 @@ export const APPROVAL_ROUTES: RouteSpec[] = [
     method: 'GET',
     path: '/approvals/{approvalId}/signin',
     fn: 'api-approvals',
-    auth: { type: 'public' },
+    auth: { type: 'approval-link' },
     summary:
       'Sign in on the review page (OpenID Connect, where an issuer is configured): redirects to the issuer',
     params: { approvalId: LinkApprovalId },
@@ -117,7 +117,7 @@ export const APPROVAL_ROUTES: RouteSpec[] = [
     method: 'POST',
     path: '/slack/interactions',
     fn: 'api-approvals',
-    auth: { type: 'public' },
+    auth: { type: 'slack' },
     summary: "Slack's interactivity callback (buttons), verified with Slack's v0 signature",
     bodyType: 'form',
     body: z.object({ payload: z.optional(z.string().check(z.maxLength(1024 * 1024))) }),
@@ -127,4 +127,4 @@ export const APPROVAL_ROUTES: RouteSpec[] = [
     },
     answer: 'SlackReply',
   },
-];
+]);

@@ -1,9 +1,9 @@
 import * as z from 'zod/mini';
 import { JobStatusBody } from '../../../shared/core/schemas/rollouts';
-import type { RouteSpec } from './spec';
+import { defineRoutes } from './spec';
 
 /** The job agents' callback (docs/api.md section 6). */
-export const JOB_ROUTES: RouteSpec[] = [
+export const JOB_ROUTES = defineRoutes([
   {
     operationId: 'reportJobStatus',
     method: 'POST',
@@ -20,4 +20,4 @@ export const JOB_ROUTES: RouteSpec[] = [
     },
     answer: 'Job',
   },
-];
+]);

@@ -1,9 +1,9 @@
 import * as z from 'zod/mini';
 import { Id } from '../../../shared/core/schemas/common';
-import { Paging, READ, type RouteSpec } from './spec';
+import { defineRoutes, Paging, READ } from './spec';
 
 /** Health, the OpenAPI document and the audit trail. */
-export const META_ROUTES: RouteSpec[] = [
+export const META_ROUTES = defineRoutes([
   {
     operationId: 'health',
     method: 'GET',
@@ -35,4 +35,4 @@ export const META_ROUTES: RouteSpec[] = [
     responses: { 200: '{"items": [...], "nextToken"?}' },
     answer: 'EventList',
   },
-];
+]);

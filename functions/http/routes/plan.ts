@@ -1,11 +1,11 @@
 import { Id, Tag } from '../../../shared/core/schemas/common';
-import { OfVersion, Paging, type RouteSpec, uiRead, VERSIONS_READ } from './spec';
+import { defineRoutes, OfVersion, Paging, uiRead, VERSIONS_READ } from './spec';
 
 /**
  * Plans: what a version will do to each release target, for the API and for the status page. The
  * heaviest read (every target against every policy, windows expanded), so a function of its own.
  */
-export const PLAN_ROUTES: RouteSpec[] = [
+export const PLAN_ROUTES = defineRoutes([
   {
     operationId: 'getPlan',
     method: 'GET',
@@ -30,4 +30,4 @@ export const PLAN_ROUTES: RouteSpec[] = [
     OfVersion,
     'UiPlan',
   ),
-];
+]);

@@ -16,11 +16,25 @@ export type HttpFunctionId =
   | 'api-ui'
   | 'api-plan';
 
+/**
+ * How a route authenticates its caller, one middleware per scheme (functions/http/middlewares/) and
+ * one OpenAPI security scheme each (openapi.ts).
+ */
 export type Auth =
   | { type: 'public' }
+  /** A key's signature (docs/api.md section 2) with one of these scopes. */
   | { type: 'signed'; scopes: readonly Scope[] }
   /** Signed with jobs:write, or a job's own bearer token (docs/api.md section 6). */
-  | { type: 'job' };
+  | { type: 'job' }
+  /** Slack's v0 signature of the raw body (docs/api.md section 7). */
+  | { type: 'slack' }
+  /** A view token of the status page, `Authorization: View <token>` (docs/api.md section 11). */
+  | { type: 'view' }
+  /**
+   * An approval's review link: its token (`?t=`, or the form field `t`) for the approval in the path
+   * (docs/api.md section 7); with `session`, also the browser's sign-in session, where one is configured.
+   */
+  | { type: 'approval-link'; session?: boolean };
 
 export interface RouteSpec {
   operationId: string;
@@ -29,7 +43,8 @@ export interface RouteSpec {
   fn: HttpFunctionId;
   auth: Auth;
   summary: string;
-  params?: Record<string, z.ZodMiniType>;
+  /** Schemas of the path parameters, which are strings. */
+  params?: Record<string, z.ZodMiniType<string>>;
   query?: z.ZodMiniObject;
   body?: z.ZodMiniType;
   /** `form`: application/x-www-form-urlencoded, as browsers and Slack send it (docs/api.md section 1). */
@@ -42,8 +57,14 @@ export interface RouteSpec {
   /** The schema of its JSON success answers, by name (shared/core/schemas/answers.ts). */
   answer?: AnswerName;
   /** Media types of its answers, when not JSON (HTML pages, the status page's assets). */
-  produces?: string[];
+  produces?: readonly string[];
 }
+
+/**
+ * A function's routes, each kept with its literal types (operationId, schemas, scheme), from which
+ * the handler types each implementation's request (functions/http/api.ts, RouteRequest).
+ */
+export const defineRoutes = <const Routes extends readonly RouteSpec[]>(routes: Routes): Routes => routes;
 
 export const READ: readonly Scope[] = ['read'];
 export const ADMIN: readonly Scope[] = ['admin'];
@@ -61,20 +82,20 @@ const VIEW_ANSWERS = {
   401: 'Missing, forged or expired view token',
   403: VIEW,
 };
-/** A read of the status page: public, its handler checks the view token. */
-export const uiRead = (
+/** A read of the status page, with a view token. */
+export const uiRead = <const Op extends string, Query extends z.ZodMiniObject>(
   fn: HttpFunctionId,
-  operationId: string,
+  operationId: Op,
   path: string,
   summary: string,
-  query: z.ZodMiniObject,
+  query: Query,
   answer: AnswerName,
-): RouteSpec => ({
+) => ({
   operationId,
-  method: 'GET',
+  method: 'GET' as const,
   path,
   fn,
-  auth: { type: 'public' },
+  auth: { type: 'view' as const },
   summary: `${summary}. ${VIEW}`,
   query,
   responses:

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { Id, Tag } from '../../../shared/core/schemas/common';
 import { RELEASE_STATUSES } from '../../../shared/core/status';
-import { OfDeployment, OfVersion, Paging, READ, type RouteSpec, uiRead } from './spec';
+import { defineRoutes, OfDeployment, OfVersion, Paging, READ, uiRead } from './spec';
 
 /** Which targets of a version the drill-down (and its timeline) shows: one page of them. */
 const TargetSelection = z.object({
@@ -20,7 +20,7 @@ const TargetSelection = z.object({
 /** Where the status page lives; `/` leads there. */
 export const STATUS_PAGE_PATH = '/ui';
 
-export const UI_ROUTES: RouteSpec[] = [
+export const UI_ROUTES = defineRoutes([
   {
     operationId: 'home',
     method: 'GET',
@@ -108,4 +108,4 @@ export const UI_ROUTES: RouteSpec[] = [
     TargetSelection,
     'UiTimeline',
   ),
-];
+]);

@@ -7,14 +7,32 @@ import {
   VersionBody,
   VersionPatch,
 } from '../../../shared/core/schemas/rollouts';
-import { ADMIN, Paging, type RouteSpec, VERSIONS_READ, VERSIONS_WRITE } from './spec';
+import { ADMIN, defineRoutes, Paging, VERSIONS_READ, VERSIONS_WRITE } from './spec';
 
 /** Versions, their releases, release targets and overrides (docs/api.md sections 4 and 5). */
 
 const version = { deploymentId: Id, tag: Tag };
 const OptionalReason = z.optional(ReasonBody);
 
-export const VERSION_ROUTES: RouteSpec[] = [
+/** Pausing and resuming a deployment: one route each, alike. */
+const pauseRoute = <const Action extends 'pause' | 'resume'>(action: Action) =>
+  ({
+    operationId: `${action}Deployment`,
+    method: 'POST',
+    path: `/v1/deployments/{deploymentId}/${action}`,
+    fn: 'api-versions',
+    auth: { type: 'signed', scopes: ADMIN },
+    summary:
+      action === 'pause'
+        ? 'Pause a deployment: no job is dispatched; releases wait with waitingFor "paused"'
+        : 'Resume a paused deployment',
+    params: { deploymentId: Id },
+    body: OptionalReason,
+    responses: { 200: '{"paused", "pausedBy", "reason"}', 404: 'Unknown deployment' },
+    answer: 'PauseState',
+  }) as const;
+
+export const VERSION_ROUTES = defineRoutes([
   {
     operationId: 'createVersion',
     method: 'POST',
@@ -91,23 +109,8 @@ export const VERSION_ROUTES: RouteSpec[] = [
     },
     answer: 'VersionDetail',
   },
-  ...(['pause', 'resume'] as const).map(
-    (action): RouteSpec => ({
-      operationId: `${action}Deployment`,
-      method: 'POST',
-      path: `/v1/deployments/{deploymentId}/${action}`,
-      fn: 'api-versions',
-      auth: { type: 'signed', scopes: ADMIN },
-      summary:
-        action === 'pause'
-          ? 'Pause a deployment: no job is dispatched; releases wait with waitingFor "paused"'
-          : 'Resume a paused deployment',
-      params: { deploymentId: Id },
-      body: OptionalReason,
-      responses: { 200: '{"paused", "pausedBy", "reason"}', 404: 'Unknown deployment' },
-      answer: 'PauseState',
-    }),
-  ),
+  pauseRoute('pause'),
+  pauseRoute('resume'),
   {
     operationId: 'listReleaseTargets',
     method: 'GET',
@@ -150,4 +153,4 @@ export const VERSION_ROUTES: RouteSpec[] = [
     },
     answer: 'RollbackStarted',
   },
-];
+]);
