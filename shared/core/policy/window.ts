@@ -84,7 +84,7 @@ function toFloating(zone: string, at: number): number {
  * The instant of a floating wall-clock time in `zone`. An ambiguous time (fall back) takes its
  * first occurrence; a non-existent one (spring forward) maps to the end of the gap.
  */
-function toInstant(zone: string, local: number): number {
+export function toInstant(zone: string, local: number): number {
   const early = local - offsetAt(zone, local + DAY);
   const late = local - offsetAt(zone, local - DAY);
   if (early === late) return early;
