@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MiddlewareObj, Request } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { z } from 'zod/mini';
+import type { Answer, AnswerName } from '../../shared/core/schemas/answers';
 import type { ApprovalRecord } from '../../shared/services/approvals';
 import type { Caller } from './presentation/auth';
 import type { ViewGrant } from './presentation/view-token';
@@ -43,9 +44,9 @@ export interface ApprovalLink {
   identity?: string;
 }
 
-export interface ApiResponse {
+export interface ApiResponse<Body = unknown> {
   status: number;
-  body?: unknown;
+  body?: Body;
   /** HTML pages and other non-JSON answers. */
   contentType?: string;
   headers?: Record<string, string>;
@@ -64,7 +65,7 @@ export function apiOf(request: Pick<HttpRequest, 'event'>): ApiRequest {
   return request.event.api;
 }
 
-export function json(status: number, body?: unknown): ApiResponse {
+export function json<Body = undefined>(status: number, body?: Body): ApiResponse<Body> {
   return { status, body };
 }
 
@@ -106,9 +107,12 @@ export type RouteRequest<R extends RouteSpec> = Omit<ApiRequest, 'params' | 'que
   body: BodyOf<R>;
 } & CredentialsOf<R['auth']>;
 
+/** What route R answers on success: the type of its `answer` schema (shared/core/schemas/answers.ts). */
+type AnswerOf<R> = R extends { answer: infer N extends AnswerName } ? Answer<N> : unknown;
+
 export type Implementation<R extends RouteSpec = RouteSpec> = (
   request: RouteRequest<R>,
-) => Promise<ApiResponse>;
+) => Promise<ApiResponse<AnswerOf<R>>>;
 
 /** One implementation per route of a function, by operationId. */
 export type Implementations<Routes extends readonly RouteSpec[]> = {

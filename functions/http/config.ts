@@ -4,7 +4,12 @@ import { deleteConfig, listConfig, putConfig, type Stored } from '../../shared/a
 import type { ConfigKind } from '../../shared/adapters/store/keys';
 import { notFound } from '../../shared/core/errors';
 import { redactPolicy } from '../../shared/core/policy/redact';
-import type { DeploymentBody, PolicyBody } from '../../shared/core/schemas/config';
+import type {
+  DeploymentBody,
+  EnvironmentBody,
+  PolicyBody,
+  ResourceBody,
+} from '../../shared/core/schemas/config';
 import { unknownEnvironmentWarnings } from '../../shared/core/warnings';
 import { missingConfigIds, render, requireConfig, syncProvider } from '../../shared/services/inventory';
 import { assertNotInUse, RESOURCE_IDS_PER_TASK } from '../../shared/services/rollouts/reconcile';
@@ -18,9 +23,22 @@ type Caller = Pick<ApiRequest, 'caller'>;
 
 const actorOf = (request: Caller): Actor => ({ keyId: request.caller?.keyId });
 
+/** What each kind stores. */
+interface Bodies {
+  resource: ResourceBody;
+  environment: EnvironmentBody;
+  deployment: DeploymentBody;
+  policy: PolicyBody;
+}
+const SHOWN: { [K in ConfigKind]: (data: Bodies[K]) => Bodies[K] } = {
+  resource: (data) => data,
+  environment: (data) => data,
+  deployment: (data) => data,
+  policy: redactPolicy,
+};
 /** A stored object as every answer shows it: a policy's plaintext header values redacted. */
-const show = (kind: ConfigKind, stored: Stored<object>) =>
-  render(kind === 'policy' ? { ...stored, data: redactPolicy(stored.data as PolicyBody) } : stored);
+const show = <K extends ConfigKind>(kind: K, stored: Stored<Bodies[K]>) =>
+  render({ ...stored, data: SHOWN[kind](stored.data) });
 
 /** The audit event of a configuration change (a deployment's own changes are filed under it). */
 const changed = (
@@ -58,10 +76,10 @@ async function warningsOf(rt: Runtime, kind: ConfigKind, body: object): Promise<
 }
 
 /** The four routes of a kind of object, by the name of its id parameter. */
-function crud<Param extends string>(kind: ConfigKind, param: Param) {
+function crud<K extends ConfigKind, Param extends string>(kind: K, param: Param) {
   type Request = Caller & { params: Record<Param, string> };
   return {
-    put: async (request: Request & { body: object }) => {
+    put: async (request: Request & { body: Bodies[K] }) => {
       const rt = runtime();
       const { stored, created } = await putConfig(rt, kind, request.params[param], request.body);
       await publish(rt, [changed(request, kind, stored.id, created ? 'created' : 'replaced')]);
@@ -72,10 +90,10 @@ function crud<Param extends string>(kind: ConfigKind, param: Param) {
       return json(created ? 201 : 200, { ...show(kind, stored), ...(warnings.length ? { warnings } : {}) });
     },
     get: async (request: Request) =>
-      json(200, show(kind, await requireConfig<object>(runtime(), kind, request.params[param]))),
+      json(200, show(kind, await requireConfig<Bodies[K]>(runtime(), kind, request.params[param]))),
     // A nextToken from another list is a 400 (middlewares/errors.ts).
     list: async (request: { query: { limit?: number; nextToken?: string } }) => {
-      const page = await listConfig<object>(runtime(), kind, request.query);
+      const page = await listConfig<Bodies[K]>(runtime(), kind, request.query);
       return json(200, {
         items: page.items.map((item) => show(kind, item)),
         ...(page.nextToken ? { nextToken: page.nextToken } : {}),

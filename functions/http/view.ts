@@ -9,7 +9,7 @@ export const SECURITY_HEADERS = {
   'x-frame-options': 'DENY',
 };
 
-export const readJson = (body: unknown): ApiResponse => ({
+export const readJson = <Body>(body: Body): ApiResponse<Body> => ({
   status: 200,
   body,
   headers: { 'cache-control': 'no-store', ...SECURITY_HEADERS },

@@ -12,6 +12,7 @@ import { putIfAbsent, type ReleaseKey, updateItem } from '../adapters/store/roll
 import { signals, wake } from '../adapters/workflow';
 import { isoNow, nowMs } from '../core/clock';
 import { conflict, forbidden, notFound } from '../core/errors';
+import type { Answer } from '../core/schemas/answers';
 import { constantTimeEqual } from '../core/signature';
 import { cancelReleases } from './rollouts/versions';
 
@@ -62,7 +63,7 @@ export const approvalIdOf = (deployment: string, tag: string, environment: strin
 const approvalKey = keys.approval;
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 
-export function renderApproval(a: ApprovalRecord) {
+export function renderApproval(a: ApprovalRecord): Answer<'Approval'> {
   return {
     approvalId: a.approvalId,
     deployment: a.deployment,

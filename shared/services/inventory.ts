@@ -17,7 +17,9 @@ import { canonicalJson } from '../core/json';
 import type { ResourceBody } from '../core/schemas/config';
 
 /** The API shape of a stored config object: its id, its body, and the timestamps. */
-export function render<T extends object>(stored: Stored<T>): Record<string, unknown> {
+export function render<T extends object>(
+  stored: Stored<T>,
+): T & { id: string; provider?: string; createdAt: string; updatedAt: string } {
   return {
     id: stored.id,
     ...stored.data,

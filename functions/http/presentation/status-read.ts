@@ -13,6 +13,7 @@ import {
 } from '../../../shared/adapters/store/ui';
 import { isoNow } from '../../../shared/core/clock';
 import { notFound } from '../../../shared/core/errors';
+import type { Answer } from '../../../shared/core/schemas/answers';
 import type { DeploymentBody, EnvironmentBody } from '../../../shared/core/schemas/config';
 import type { ReleaseStatus } from '../../../shared/core/status';
 import { summarize } from '../../../shared/core/summary';
@@ -26,7 +27,10 @@ import { planTimelineOf, timelineOf } from './timeline';
 
 const nameOf = (stored: Stored<{ name?: string }>) => stored.data.name ?? stored.id;
 
-export async function deploymentsView(rt: Runtime, only: string | null) {
+export async function deploymentsView(
+  rt: Runtime,
+  only: string | null,
+): Promise<Omit<Answer<'UiDeployments'>, 'expiresAt'>> {
   const all = await listAllConfig<DeploymentBody>(rt, 'deployment');
   const items = all
     .filter((d) => only === null || d.id === only)
@@ -54,7 +58,11 @@ async function versionOf(rt: Runtime, deploymentId: string, tag: string | undefi
 }
 
 /** Per environment: the version's progress (releases per status) and the versions its targets run. */
-export async function summaryView(rt: Runtime, deploymentId: string, tag?: string) {
+export async function summaryView(
+  rt: Runtime,
+  deploymentId: string,
+  tag?: string,
+): Promise<Answer<'UiSummary'>> {
   const [deployment, environments, state, version, targets] = await Promise.all([
     requireConfig<DeploymentBody>(rt, 'deployment', deploymentId),
     listAllConfig<EnvironmentBody>(rt, 'environment'),
@@ -69,7 +77,7 @@ export async function summaryView(rt: Runtime, deploymentId: string, tag?: strin
       id: deployment.id,
       name: nameOf(deployment),
       paused: state.paused,
-      pausedReason: state.reason,
+      pausedReason: state.reason ?? null,
     },
     version: version && { tag: version.tag, status: version.status, createdAt: version.createdAt },
     ...summarize(environmentsOf(deployment, environments), releases, targets),
@@ -100,7 +108,12 @@ function releasePage(rt: Runtime, deploymentId: string, tag: string, query: Targ
 }
 
 /** The drill-down into one environment: a page of its targets with the version's release on each. */
-export async function targetsView(rt: Runtime, deploymentId: string, tag: string, query: TargetQuery) {
+export async function targetsView(
+  rt: Runtime,
+  deploymentId: string,
+  tag: string,
+  query: TargetQuery,
+): Promise<Answer<'UiTargets'>> {
   if (!(await getVersion(rt, deploymentId, tag)))
     throw notFound(`The version "${tag}" of deployment "${deploymentId}"`);
   const page = await releasePage(rt, deploymentId, tag, query);
@@ -128,7 +141,7 @@ export async function targetsView(rt: Runtime, deploymentId: string, tag: string
 
 const RECENT_VERSIONS = 30;
 
-export async function versionsView(rt: Runtime, deploymentId: string) {
+export async function versionsView(rt: Runtime, deploymentId: string): Promise<Answer<'UiVersions'>> {
   await requireConfig(rt, 'deployment', deploymentId);
   const { items } = await listVersionsPage(rt, deploymentId, { limit: RECENT_VERSIONS });
   return { items: items.map((v) => ({ tag: v.tag, status: v.status, createdAt: v.createdAt })) };
@@ -140,7 +153,12 @@ async function environmentOrder(rt: Runtime, deploymentId: string): Promise<stri
 }
 
 /** The timeline of the targets the drill-down shows (the first page of all of them without one). */
-export async function timelineView(rt: Runtime, deploymentId: string, tag: string, query: TargetQuery = {}) {
+export async function timelineView(
+  rt: Runtime,
+  deploymentId: string,
+  tag: string,
+  query: TargetQuery = {},
+): Promise<Answer<'UiTimeline'>> {
   const version = await getVersion(rt, deploymentId, tag);
   if (!version) throw notFound(`The version "${tag}" of deployment "${deploymentId}"`);
   const [page, order] = await Promise.all([
@@ -160,7 +178,7 @@ export async function timelineView(rt: Runtime, deploymentId: string, tag: strin
 
 const PLAN_ROWS = 100;
 
-export async function planView(rt: Runtime, deploymentId: string, tag: string) {
+export async function planView(rt: Runtime, deploymentId: string, tag: string): Promise<Answer<'UiPlan'>> {
   const [plan, order] = await Promise.all([
     planVersionPage(rt, deploymentId, tag, { limit: PLAN_ROWS }),
     environmentOrder(rt, deploymentId),

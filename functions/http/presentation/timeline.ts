@@ -1,5 +1,10 @@
 import type { AuditRecord } from '../../../shared/adapters/events';
-import { IN_FLIGHT_RELEASE, TERMINAL_RELEASE } from '../../../shared/core/status';
+import {
+  IN_FLIGHT_RELEASE,
+  type ReleaseStatus,
+  TERMINAL_RELEASE,
+  type WaitingFor,
+} from '../../../shared/core/status';
 import type { planVersion } from '../../../shared/services/rollouts/plan';
 
 /**
@@ -31,8 +36,8 @@ export interface Marker {
 export interface TimelineRow {
   environment: string;
   resource: string;
-  status: string;
-  waitingFor: string | null;
+  status: ReleaseStatus;
+  waitingFor: WaitingFor | null;
   message: string | null;
   segments: Segment[];
   markers: Marker[];
@@ -50,8 +55,8 @@ export interface Timeline {
 export interface ReleaseInput {
   environment: string;
   resource: string;
-  status: string;
-  waitingFor: string | null;
+  status: ReleaseStatus;
+  waitingFor: WaitingFor | null;
   message: string | null;
   startedAt: string | null;
   finishedAt: string | null;
@@ -122,7 +127,7 @@ function rowOf(release: ReleaseInput, events: AuditRecord[], environmentEvents: 
       }
     }
   }
-  const done = TERMINAL_RELEASE.has(release.status as never);
+  const done = TERMINAL_RELEASE.has(release.status);
   if (open) {
     if (done) close(release.finishedAt ?? open.start);
     else segments.push(open);
@@ -228,8 +233,7 @@ export function planTimelineOf(plan: PlanInput, environmentOrder: string[] = [])
   const rows = plan.targets.map((target): TimelineRow => {
     const segments: Segment[] = [];
     const start = target.estimatedStart;
-    const future =
-      !TERMINAL_RELEASE.has(target.status as never) && !IN_FLIGHT_RELEASE.has(target.status as never);
+    const future = !TERMINAL_RELEASE.has(target.status) && !IN_FLIGHT_RELEASE.has(target.status);
     if (future && start) {
       if (start > now) {
         const gates = target.gates.map((g) => gateLabel(g.gate)).join(', ') || 'start';

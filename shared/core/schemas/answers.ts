@@ -160,7 +160,13 @@ const PlanTarget = z.object({
   /** Each variable's value and where it came from, or the secret it names (never its value). */
   variables: z.record(
     z.string(),
-    z.union([z.object({ value: Text, from: Text }), z.object({ secretRef: Text })]),
+    z.union([
+      z.object({
+        value: Text,
+        from: z.union([z.literal('default'), z.templateLiteral(['override ', z.int()])]),
+      }),
+      z.object({ secretRef: Text }),
+    ]),
   ),
 });
 

@@ -17,6 +17,7 @@ import { resumeTask } from '../../adapters/workflow';
 import { isoNow, nowMs } from '../../core/clock';
 import { conflict, forbidden, notFound, unauthenticated } from '../../core/errors';
 import { jobIdOf } from '../../core/ids';
+import type { Answer } from '../../core/schemas/answers';
 import type { DeploymentBody, EnvironmentBody, ResourceBody } from '../../core/schemas/config';
 import type { JobStatusBody } from '../../core/schemas/rollouts';
 import { constantTimeEqual } from '../../core/signature';
@@ -51,7 +52,7 @@ export const pollInterval = (requested: number, jobTimeoutSeconds: number) =>
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
-export function renderJob(job: JobRecord) {
+export function renderJob(job: JobRecord): Answer<'Job'> {
   return {
     jobId: job.jobId,
     kind: job.kind,

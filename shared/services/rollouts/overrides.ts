@@ -15,6 +15,7 @@ import { signals, startRollout, stopRollout, wake } from '../../adapters/workflo
 import { isoNow } from '../../core/clock';
 import { conflict, notFound } from '../../core/errors';
 import { jobIdOf } from '../../core/ids';
+import type { Answer } from '../../core/schemas/answers';
 import { requireConfig } from '../inventory';
 import { cancelReleases, newRelease, renderRelease } from './versions';
 
@@ -67,7 +68,7 @@ export async function setPaused(
   paused: boolean,
   actor: Actor,
   reason?: string,
-): Promise<DeploymentState> {
+): Promise<Answer<'PauseState'>> {
   await requireConfig(rt, 'deployment', deployment);
   const state = {
     paused,
@@ -128,7 +129,7 @@ export async function rollbackTarget(
   rt: Runtime,
   input: { deployment: string; environment: string; resource: string; toVersion?: string; reason?: string },
   actor: Actor,
-): Promise<{ jobId: string; toVersion: string }> {
+): Promise<Answer<'RollbackStarted'>> {
   const ref = { deployment: input.deployment, environment: input.environment, resource: input.resource };
   const target = await getTarget(rt, ref);
   if (!target)

@@ -14,6 +14,7 @@ import { notFound } from '../../core/errors';
 import { type MergedRules, matchingPolicies, mergeRules } from '../../core/policy/merge';
 import { rolloutOrder } from '../../core/policy/rollout-order';
 import { nextDispatchableAt } from '../../core/policy/window';
+import type { Answer } from '../../core/schemas/answers';
 import type { DeploymentBody, PolicyBody } from '../../core/schemas/config';
 import {
   type CelScope,
@@ -350,7 +351,7 @@ export async function planVersionPage(
   tag: string,
   page: { limit?: number; nextToken?: string },
   now = currentDate(),
-) {
+): Promise<Answer<'Plan'>> {
   const after = decodeToken(page.nextToken, { name: 'pk', value: keys.releasesOfVersion(deploymentId, tag) });
   const model = await planModel(rt, deploymentId, tag, now);
   const limit = Math.min(page.limit ?? PLAN_PAGE_LIMIT, PLAN_PAGE_LIMIT);

@@ -2,6 +2,7 @@ import type { Runtime } from '../../adapters/runtime';
 import { listAllConfigCached } from '../../adapters/store/inventory';
 import { getReleases, listTargetsPage, type PageRequest } from '../../adapters/store/pages';
 import { releaseKeyString } from '../../adapters/store/rollouts';
+import type { Answer } from '../../core/schemas/answers';
 
 type Query = { deployment?: string; environment?: string };
 
@@ -9,7 +10,10 @@ type Query = { deployment?: string; environment?: string };
  * GET /v1/release-targets, one page: per target the current version, the desired one, and the live
  * status (the active release, read in batches of 100).
  */
-export async function listReleaseTargetsPage(rt: Runtime, query: Query & PageRequest) {
+export async function listReleaseTargetsPage(
+  rt: Runtime,
+  query: Query & PageRequest,
+): Promise<Answer<'ReleaseTargetList'>> {
   const deployments = query.deployment
     ? [query.deployment]
     : (await listAllConfigCached(rt, 'deployment')).map((d) => d.id);

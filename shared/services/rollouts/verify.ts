@@ -6,6 +6,7 @@ import { overall, record, start, type Verdict, verdict } from '../../core/analys
 import { currentDate, isoNow } from '../../core/clock';
 import type { VerificationState } from '../../core/lifecycle';
 import type { MergedRules } from '../../core/policy/merge';
+import type { Answer } from '../../core/schemas/answers';
 import { oneMoreRound } from './rounds';
 
 /**
@@ -75,7 +76,9 @@ const shown = (m: Measurement): Measurement =>
   m.value === undefined ? m : { ...m, value: keptResult(m.value) };
 
 /** What GET version shows of a release's verification: outcome and the last values. */
-export function renderVerification(state: VerificationState | null | undefined) {
+export function renderVerification(
+  state: VerificationState | null | undefined,
+): Answer<'Release'>['verification'] {
   if (!state) return null;
   return {
     status: state.verdict === 'continue' ? 'running' : state.verdict,

@@ -22,6 +22,7 @@ import { conflict, notFound } from '../../core/errors';
 import { releaseIdOf } from '../../core/ids';
 import { canonicalJson } from '../../core/json';
 import type { ReleaseIn } from '../../core/lifecycle';
+import type { Answer } from '../../core/schemas/answers';
 import type { DeploymentBody } from '../../core/schemas/config';
 import type { VersionBody } from '../../core/schemas/rollouts';
 import { TERMINAL_RELEASE } from '../../core/status';
@@ -75,17 +76,11 @@ const readyEvent = (version: VersionRecord, actor: Actor): GantryEvent => ({
   actor,
 });
 
-export interface VersionView {
-  version: Record<string, unknown>;
-  /** Releases counted per status, all of them. */
-  summary: Record<string, number>;
-  /** One page of the releases (at most RELEASES_PAGE_LIMIT); `nextToken` reads on. */
-  releases: Record<string, unknown>[];
-  nextToken?: string;
-}
+/** A version, its releases counted per status, and one page of its releases; `nextToken` reads on. */
+export type VersionView = Answer<'VersionDetail'>;
 
 /** A version as lists show it: without its config (docs/api.md section 4). */
-export function renderVersionItem(v: Omit<VersionRecord, 'config'>) {
+export function renderVersionItem(v: Omit<VersionRecord, 'config'>): Answer<'VersionList'>['items'][number] {
   return {
     deployment: v.deployment,
     tag: v.tag,
@@ -97,11 +92,11 @@ export function renderVersionItem(v: Omit<VersionRecord, 'config'>) {
 }
 
 /** A version on its own (one version's config is at most one item, 400 KB). */
-export function renderVersion(v: VersionRecord) {
+export function renderVersion(v: VersionRecord): Answer<'VersionDetail'>['version'] {
   return { ...renderVersionItem(v), config: v.config };
 }
 
-export function renderRelease(r: ReleaseRecord) {
+export function renderRelease(r: ReleaseRecord): Answer<'Release'> {
   return {
     environment: r.environment,
     resource: r.resource,
@@ -154,13 +149,7 @@ export async function createVersion(
   deploymentId: string,
   body: VersionBody,
   actor: Actor,
-): Promise<{
-  created: boolean;
-  version: Record<string, unknown>;
-  releaseTargets: { environment: string; resource: string }[];
-  releaseTargetCount: number;
-  warnings: string[];
-}> {
+): Promise<Answer<'VersionCreated'> & { created: boolean }> {
   const deployment = await requireConfig<DeploymentBody>(rt, 'deployment', deploymentId);
   const now = isoNow();
   const record: VersionRecord = {
