@@ -164,6 +164,13 @@ export const FUNCTIONS: FunctionSpec[] = [
     ],
     ['agentSecrets'],
   ),
+  // Delivery metrics (DORA): each release outcome is added to its day's aggregates as it arrives.
+  consumer(
+    'event-metrics',
+    'metrics',
+    [DETAIL_TYPES.releaseSucceeded, DETAIL_TYPES.releaseFailed, DETAIL_TYPES.releaseRolledBack],
+    [],
+  ),
 ];
 
 export const STATE_MACHINES = [{ id: 'rollout', file: 'statemachines/rollout.asl.json' }] as const;

@@ -52,6 +52,8 @@ interface ReleaseFields {
   jobId: string | null;
   attempt: number;
   versionCreatedAt: string;
+  /** The version's `metadata.committedAt`, when CI sent a time: where its lead time starts. */
+  committedAt?: string;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

@@ -56,4 +56,12 @@ export const keys = {
   work: (id: string) => ({ pk: 'WORK', sk: id }),
   /** A paged provider sync: its head (counts) and the ids each page named. */
   syncSession: (provider: string, session: string) => `SYNC#${provider}#${session}`,
+  /** Delivery metrics per UTC day (YYYY-MM-DD) of a deployment, or of all (`*`): shared/core/delivery.ts. */
+  deliveryDays: (deployment: string | null) => `DELIVERY#${deployment ?? '*'}`,
+  deliveryDay: (deployment: string | null, day: string) => ({
+    pk: `DELIVERY#${deployment ?? '*'}`,
+    sk: day,
+  }),
+  /** A release outcome the delivery metrics counted, by its audit record id; with TTL. */
+  deliveryCounted: (eventId: string) => ({ pk: `DELIVERY-COUNTED#${eventId}`, sk: 'COUNTED' }),
 } as const;

@@ -59,6 +59,11 @@ export interface TargetRecord {
   activeTag: string | null;
   activeCreatedAt: string | null;
   lastSucceededAt: string | null;
+  /**
+   * Since when the target has been failing: its first release failed or rolled back after its last
+   * success (set by the delivery metrics, cleared by the next success; shared/services/delivery.ts).
+   */
+  failingSince?: string;
 }
 
 export interface JobRecord extends ReleaseKey {

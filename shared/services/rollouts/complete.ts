@@ -10,6 +10,7 @@ import {
   updateItem,
 } from '../../adapters/store/rollouts';
 import { currentDate } from '../../core/clock';
+import { deliveryStarts } from '../../core/delivery';
 import { type Decision, secondsUntilNextDue } from '../../core/lifecycle';
 import { ending, finishDrain, finishUndrain } from './drain';
 import { policyContext } from './gates';
@@ -73,10 +74,14 @@ export async function succeed(
   const now = currentDate();
   await updateItem(rt, targetItemKey(release), {
     set: { currentVersion: release.tag, lastSucceededAt: now.toISOString(), successfulVersions: history },
+    remove: ['failingSince'],
   });
   const changed = await applyTransition(rt, release, 'succeed', {}, now);
   await releaseTargetLock(rt, release);
-  if (changed) await publish(rt, [releaseEvent(release, DETAIL_TYPES.releaseSucceeded, data)]);
+  // What the delivery metrics measure from (shared/services/delivery.ts): the event carries it, so
+  // counting a success reads nothing.
+  const measured = { ...data, ...deliveryStarts(release, target?.failingSince) };
+  if (changed) await publish(rt, [releaseEvent(release, DETAIL_TYPES.releaseSucceeded, measured)]);
 }
 
 export interface Failure {

@@ -18,6 +18,7 @@ import {
 } from '../../adapters/store/rollouts';
 import { stopRollout } from '../../adapters/workflow';
 import { isoNow } from '../../core/clock';
+import { committedAtOf } from '../../core/delivery';
 import { conflict, notFound } from '../../core/errors';
 import { releaseIdOf } from '../../core/ids';
 import { canonicalJson } from '../../core/json';
@@ -52,6 +53,7 @@ export const bodyHashOf = (body: VersionBody) =>
 
 export function newRelease(version: VersionRecord, target: ReleaseTarget, now: string): ReleaseIn<'pending'> {
   const key: ReleaseKey = { ...target, tag: version.tag };
+  const committedAt = committedAtOf(version.metadata);
   return {
     ...key,
     releaseId: releaseIdOf(key),
@@ -61,6 +63,7 @@ export function newRelease(version: VersionRecord, target: ReleaseTarget, now: s
     jobId: null,
     attempt: 1,
     versionCreatedAt: version.createdAt,
+    ...(committedAt ? { committedAt } : {}),
     createdAt: now,
     startedAt: null,
     finishedAt: null,
