@@ -392,7 +392,7 @@ export const ANSWERS = {
   UiPlan,
 };
 export type AnswerName = keyof typeof ANSWERS;
-/** The body of an answer, for a handler's return value: `json(200, body satisfies Answer<'Job'>)`. */
+/** An answer's body: what the implementation of a route naming it returns (functions/http/api.ts). */
 export type Answer<N extends AnswerName> = z.output<(typeof ANSWERS)[N]>;
 
 /** Parts that several answers share, named once in the document. */
