@@ -150,11 +150,14 @@ export const FUNCTIONS: FunctionSpec[] = [
     ],
     ['taskCallbacks'],
   ),
-  // Mirrors each version x environment as a GitHub Deployment (deployments with `github` settings).
+  // Mirrors each version x environment as a GitHub Deployment, and posts a version's plan as a check
+  // run on the commit it names (deployments with `github` settings); a failed post is an event.
   consumer(
     'event-github',
     'github',
     [
+      DETAIL_TYPES.versionCreated,
+      DETAIL_TYPES.versionReady,
       DETAIL_TYPES.jobDispatched,
       DETAIL_TYPES.releaseSucceeded,
       DETAIL_TYPES.releaseFailed,
@@ -162,7 +165,7 @@ export const FUNCTIONS: FunctionSpec[] = [
       DETAIL_TYPES.releaseCancelled,
       DETAIL_TYPES.releaseSuperseded,
     ],
-    ['agentSecrets'],
+    ['events', 'agentSecrets'],
   ),
   // Delivery metrics (DORA): each release outcome is added to its day's aggregates as it arrives.
   consumer(

@@ -1,16 +1,24 @@
 import type { EventBridgeEvent } from 'aws-lambda';
-import type { AuditRecord } from '../../shared/adapters/events';
+import { type AuditRecord, DETAIL_TYPES } from '../../shared/adapters/events';
 import { mirrorEnvironment } from '../../shared/adapters/github';
 import { runtime } from '../../shared/adapters/runtime';
 import { getConfig } from '../../shared/adapters/store/config';
 import type { DeploymentBody } from '../../shared/core/schemas/config';
+import { postPlanCheck } from '../../shared/services/github-plan';
 
-/** Release events -> the GitHub Deployment of that version and environment follows them. */
+const VERSION_EVENTS: ReadonlySet<string> = new Set([DETAIL_TYPES.versionCreated, DETAIL_TYPES.versionReady]);
+
+/**
+ * Version events -> the version's plan as a check run on its commit; release events -> the GitHub
+ * Deployment of that version and environment follows them.
+ */
 export const handler = async (event: EventBridgeEvent<string, AuditRecord>) => {
   const { deployment, version, environment } = event.detail;
-  if (!deployment || !version || !environment) return;
+  const forVersion = VERSION_EVENTS.has(event['detail-type']);
+  if (!deployment || !version || (!forVersion && !environment)) return;
   const rt = runtime();
   const stored = await getConfig<DeploymentBody>(rt, 'deployment', deployment);
   if (!stored?.data.github) return;
-  await mirrorEnvironment(rt, stored, version, environment);
+  if (forVersion) await postPlanCheck(rt, stored, version);
+  else await mirrorEnvironment(rt, stored, version, environment as string);
 };

@@ -27,6 +27,8 @@ export const DETAIL_TYPES = {
   jobUpdated: 'Job Updated',
   overrideApplied: 'Override Applied',
   configurationChanged: 'Configuration Changed',
+  /** The plan of a version could not be posted as a check run on its commit (shared/services/github-plan.ts). */
+  githubCheckFailed: 'GitHub Check Failed',
   /** Internal, not audited: work a write caused is queued or goes on with its next chunk. */
   workRequested: 'Work Requested',
 } as const;

@@ -25,15 +25,25 @@ export function environmentState(statuses: ReleaseStatus[]): GithubState | undef
   return 'in_progress';
 }
 
+/** The commit a version names in its metadata: `commit` (documented), or `sha` or `commitSha`. */
+export const commitOf = (metadata: Record<string, string>): string | undefined =>
+  metadata.commit || metadata.sha || metadata.commitSha || undefined;
+
 const api = (settings: Settings) => (settings.apiUrl ?? 'https://api.github.com').replace(/\/+$/, '');
 const repoPath = (s: Settings) => `/repos/${encodeURIComponent(s.owner)}/${encodeURIComponent(s.repo)}`;
 
-async function call(settings: Settings, path: string, body: unknown): Promise<Record<string, unknown>> {
+async function call(
+  settings: Settings,
+  path: string,
+  body: unknown,
+  method: 'GET' | 'POST' | 'PATCH' = 'POST',
+  maxAttempts = 3,
+): Promise<Record<string, unknown>> {
   const token = await secrets().get(settings.tokenSecretRef);
   return sendWithRetry(
     'GitHub',
     {
-      method: 'POST',
+      method,
       url: `${api(settings)}${path}`,
       headers: () => ({
         Authorization: `Bearer ${token}`,
@@ -42,9 +52,9 @@ async function call(settings: Settings, path: string, body: unknown): Promise<Re
         'Content-Type': 'application/json',
         'User-Agent': 'gantry',
       }),
-      body: JSON.stringify(body),
+      body: method === 'GET' ? undefined : JSON.stringify(body),
     },
-    { getSecret: (name) => secrets().get(name), maxAttempts: 3 },
+    { getSecret: (name) => secrets().get(name), maxAttempts },
     (response) => {
       if (response.status < 200 || response.status > 299) throw httpFailure('GitHub', response.status);
       // Not retried: the write was accepted, and a second POST would create a second deployment.
@@ -60,20 +70,16 @@ async function call(settings: Settings, path: string, body: unknown): Promise<Re
 const LEASE_MS = 60_000;
 
 /**
- * Brings the GitHub Deployment of (deployment, version, environment) up to date with its releases.
- * Events arrive at once and in any order, so one consumer at a time holds a lease on the mirror and
- * works until no event came in meanwhile: each event first counts itself in `pending`, and the
- * holder lets go only when `pending` is back to the count it has handled.
+ * Runs `pass` over the item at `key`, one consumer at a time. Events arrive at once and in any order,
+ * so one consumer holds a lease on the item and runs passes until no event came in meanwhile: each
+ * event first counts itself in `pending`, and the holder lets go only when `pending` is back to the
+ * count it has handled. Undefined when another consumer holds the lease (it handles this event too).
  */
-export async function mirrorEnvironment(
+export async function underLease<T extends { pending?: number }, R>(
   rt: Runtime,
-  deployment: { id: string; data: DeploymentBody },
-  tag: string,
-  environment: string,
-): Promise<GithubState | undefined> {
-  const settings = deployment.data.github;
-  if (!settings) return undefined;
-  const key = keys.githubDeployment(deployment.id, tag, environment);
+  key: { pk: string; sk: string },
+  pass: (item: T) => Promise<R>,
+): Promise<R | undefined> {
   const update = (input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName' | 'Key'>) =>
     rt.doc.send(new UpdateCommand({ TableName: rt.tableName, Key: key, ...input }));
   await update({ UpdateExpression: 'ADD pending :one', ExpressionAttributeValues: { ':one': 1 } });
@@ -85,14 +91,17 @@ export async function mirrorEnvironment(
       ExpressionAttributeValues: { ':until': now + LEASE_MS, ':now': now },
     });
   } catch (error) {
-    if (isConditionFailed(error)) return undefined; // the holder handles this event too
+    if (isConditionFailed(error)) return undefined;
     throw error;
   }
-  let state: GithubState | undefined;
   for (;;) {
-    const seen = await readMirror(rt, key);
+    const out = await rt.doc.send(
+      new GetCommand({ TableName: rt.tableName, Key: key, ConsistentRead: true }),
+    );
+    const seen = (out.Item ?? {}) as T;
+    let result: R;
     try {
-      state = await mirrorOnce(rt, settings, deployment.id, tag, environment, seen);
+      result = await pass(seen);
     } catch (error) {
       await update({ UpdateExpression: 'REMOVE lease' });
       throw error;
@@ -104,22 +113,33 @@ export async function mirrorEnvironment(
         ConditionExpression: 'pending = :seen',
         ExpressionAttributeValues: { ':zero': 0, ':seen': seen.pending ?? 0 },
       });
-      return state;
+      return result;
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
     }
   }
 }
 
+/** Brings the GitHub Deployment of (deployment, version, environment) up to date with its releases. */
+export async function mirrorEnvironment(
+  rt: Runtime,
+  deployment: { id: string; data: DeploymentBody },
+  tag: string,
+  environment: string,
+): Promise<GithubState | undefined> {
+  const settings = deployment.data.github;
+  if (!settings) return undefined;
+  return underLease<Mirror, GithubState | undefined>(
+    rt,
+    keys.githubDeployment(deployment.id, tag, environment),
+    (seen) => mirrorOnce(rt, settings, deployment.id, tag, environment, seen),
+  );
+}
+
 interface Mirror {
   githubId?: number;
   state?: GithubState;
   pending?: number;
-}
-
-async function readMirror(rt: Runtime, key: { pk: string; sk: string }): Promise<Mirror> {
-  const out = await rt.doc.send(new GetCommand({ TableName: rt.tableName, Key: key, ConsistentRead: true }));
-  return (out.Item ?? {}) as Mirror;
 }
 
 /** One pass, by the lease holder: create the GitHub Deployment if needed, post the state if it changed. */
@@ -142,7 +162,7 @@ async function mirrorOnce(
   if (githubId === undefined) {
     const version = await getVersion(rt, deploymentId, tag);
     const created = await call(settings, `${repoPath(settings)}/deployments`, {
-      ref: version?.metadata.commit ?? version?.metadata.sha ?? tag,
+      ref: (version && commitOf(version.metadata)) ?? tag,
       environment,
       description: `Gantry: ${deploymentId} ${tag}`,
       auto_merge: false,
@@ -175,4 +195,47 @@ async function mirrorOnce(
     }),
   );
   return state;
+}
+
+/**
+ * Check runs (GitHub's Checks API, a GitHub App's token with checks:write): the plan of a version on
+ * the commit it names. `external_id` names the version, so a check run whose creation answer was lost
+ * can be found again instead of created twice.
+ */
+export interface CheckRunBody {
+  name?: string;
+  head_sha?: string;
+  external_id?: string;
+  status: 'in_progress' | 'completed';
+  conclusion?: 'success' | 'neutral' | 'cancelled';
+  completed_at?: string;
+  output: { title: string; summary: string };
+}
+
+/** Creates a check run; one attempt, since a POST tried again could create a second one. */
+export async function createCheckRun(settings: Settings, body: CheckRunBody): Promise<number> {
+  const created = await call(settings, `${repoPath(settings)}/check-runs`, body, 'POST', 1);
+  return Number(created.id);
+}
+
+export async function updateCheckRun(settings: Settings, id: number, body: CheckRunBody): Promise<void> {
+  await call(settings, `${repoPath(settings)}/check-runs/${id}`, body, 'PATCH');
+}
+
+/** The id of the check run named `name` with this external id on the commit, if there is one. */
+export async function findCheckRun(
+  settings: Settings,
+  sha: string,
+  name: string,
+  externalId: string,
+): Promise<number | undefined> {
+  const query = `check_name=${encodeURIComponent(name)}&filter=all&per_page=100`;
+  const found = await call(
+    settings,
+    `${repoPath(settings)}/commits/${encodeURIComponent(sha)}/check-runs?${query}`,
+    undefined,
+    'GET',
+  );
+  const runs = (found.check_runs ?? []) as { id: number; external_id?: string }[];
+  return runs.find((run) => run.external_id === externalId)?.id;
 }

@@ -1,37 +1,21 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalServer } from '../../infra/local/server';
 import { environmentState } from '../../shared/adapters/github';
 import { FakeAgent } from '../helpers/agent';
 import { type Client, eventually } from '../helpers/client';
+import { FakeGitHub } from '../helpers/github';
 import { startTestServer } from '../helpers/local';
 
 /** GitHub Deployments mirror each version x environment, against a loopback "GitHub Enterprise". */
-interface Call {
-  path: string;
-  body: Record<string, unknown>;
-  authorization?: string;
-}
 let server: LocalServer;
 let admin: Client;
-let github: Server;
-const calls: Call[] = [];
+const github = new FakeGitHub();
+const calls = github.calls;
 const agent = new FakeAgent();
-let nextId = 100;
 
 beforeAll(async () => {
-  github = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
-    calls.push({ path: req.url ?? '', body, authorization: req.headers.authorization });
-    res
-      .writeHead(201, { 'content-type': 'application/json' })
-      .end(JSON.stringify({ id: req.url?.endsWith('/deployments') ? nextId++ : 1 }));
-  });
-  await new Promise<void>((resolve) => github.listen(0, '127.0.0.1', resolve));
-  const apiUrl = `http://127.0.0.1:${(github.address() as AddressInfo).port}/api/v3`;
+  await github.start();
+  const apiUrl = github.apiUrl;
   await agent.start();
   ({ server, admin } = await startTestServer({ secrets: JSON.stringify({ 'gh-token': 'ghp_test_token' }) }));
   for (const [id, env] of [
@@ -54,7 +38,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   await agent.stop();
-  github?.close();
+  await github.stop();
 });
 
 const statesOf = (id: number) =>
