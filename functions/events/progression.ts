@@ -1,15 +1,26 @@
 import type { EventBridgeEvent } from 'aws-lambda';
-import type { AuditRecord } from '../../shared/adapters/events';
+import { type AuditRecord, DETAIL_TYPES } from '../../shared/adapters/events';
 import { runtime } from '../../shared/adapters/runtime';
 import { signals, wake } from '../../shared/adapters/workflow';
+import { refreshRunning } from '../../shared/services/rollouts/dependency';
 
-/** A release finished upstream -> the releases of that version waiting on this environment re-check. */
+/**
+ * A release finished upstream -> the releases of that version waiting on this environment re-check.
+ * A deployment others depend on changed what it runs in an environment (`Dependency Changed`) -> its
+ * summary is read again, which wakes the dependants it can satisfy (rule deploymentDependency).
+ */
 export const handler = async (event: EventBridgeEvent<string, AuditRecord>) => {
+  const rt = runtime();
+  if (event['detail-type'] === DETAIL_TYPES.dependencyChanged) {
+    const { deployment, environment } = event.detail.data ?? {};
+    if (typeof deployment === 'string' && typeof environment === 'string')
+      await refreshRunning(rt, deployment, environment);
+    return;
+  }
   const { deployment, version, environment } = event.detail;
   if (!deployment || !version || !environment) return;
   // Downstream environments re-check their progression; the next target of a make-before-break
   // rollout in this environment re-checks its turn.
-  const rt = runtime();
   await Promise.all([
     wake(rt, signals.progression(deployment, version, environment)),
     wake(rt, signals.verified(deployment, version, environment)),

@@ -1,3 +1,4 @@
+import * as z from 'zod/mini';
 import { runtime } from '../../shared/adapters/runtime';
 import { readForRelease } from '../../shared/adapters/store/release-reads';
 import { getRelease } from '../../shared/adapters/store/rollouts';
@@ -5,7 +6,8 @@ import { dispatchReleaseJob, pollJob } from '../../shared/services/rollouts/jobs
 import { jobTimeout } from '../../shared/services/rollouts/reads';
 import { pollRound } from '../../shared/services/rollouts/rounds';
 import { startJob } from '../../shared/services/rollouts/steps';
-import type { StepInput } from './rollout';
+import { inputHandler } from '../task-input';
+import { ReleaseKey, Text } from './input';
 
 /** The rollout's job tasks: send a job to the deployment's agent, and poll an agent that cannot call back. */
 
@@ -17,10 +19,17 @@ class ReleaseClosed extends Error {
   }
 }
 
+/** The inputs the state machine passes (statemachines/rollout.asl.json): Dispatch and its kin, Poll and RollbackPoll. */
+const DispatchInput = z.object({
+  release: ReleaseKey,
+  kind: z.enum(['deploy', 'rollback', 'drain', 'undrain']),
+  taskToken: Text,
+});
+/** The polling job: the PollingOutcome the dispatch answered. */
+const PollInput = z.object({ release: ReleaseKey, job: z.object({ jobId: Text }) });
+
 /** Dispatch: the release's move that goes with the job (shared/services/rollouts/steps.ts), then the job itself. */
-export const dispatch = async (
-  input: StepInput & { kind: 'deploy' | 'rollback' | 'drain' | 'undrain'; taskToken: string },
-) => {
+export const dispatch = inputHandler(DispatchInput, 'The Dispatch task input', async (input) => {
   const rt = runtime();
   // The release and everything the job's payload is built from, in one read.
   const reads = await readForRelease(rt, input.release, [
@@ -33,10 +42,10 @@ export const dispatch = async (
   const job = await startJob(rt, input.kind, reads);
   if (!job) throw new ReleaseClosed();
   await dispatchReleaseJob(rt, { ...job, taskToken: input.taskToken, reads });
-};
+});
 
 /** Poll: one look at a polling agent's job (the deploy job, or the rollback job while rolling back). */
-export const poll = async (input: StepInput & { job: { jobId: string } }) => {
+export const poll = inputHandler(PollInput, 'The Poll task input', async (input) => {
   const rt = runtime();
   const [release, timeoutSeconds] = await Promise.all([
     getRelease(rt, input.release),
@@ -48,4 +57,4 @@ export const poll = async (input: StepInput & { job: { jobId: string } }) => {
     return { jobId: outcome.jobId, status: 'continued' as const };
   }
   return outcome;
-};
+});

@@ -1,35 +1,60 @@
+import * as z from 'zod/mini';
 import { runtime } from '../../shared/adapters/runtime';
-import type { ReleaseKey } from '../../shared/adapters/store/rollouts';
 import { complete } from '../../shared/services/rollouts/complete';
-import type { TaskOutcome } from '../../shared/services/rollouts/jobs';
 import {
   begin as beginStep,
   evaluate,
   recordFailure,
   registerWait,
 } from '../../shared/services/rollouts/steps';
+import { inputHandler } from '../task-input';
+import { ReleaseKey, StepInput, Text } from './input';
 
 /**
  * Thin Lambda handlers of the rollout state machine's tasks (statemachines/rollout.asl.json): the
  * release's gates and ending here, jobs in jobs.ts, verification in verify.ts. One module per
- * concern, one bundle per function: each bundles only the code its handler reaches.
+ * concern, one bundle per function: each bundles only the code its handler reaches. Each checks its
+ * input against what the state machine passes it (input.ts).
  */
 
-export interface StepInput {
-  release: ReleaseKey;
-}
+/** WaitForSignal: the signal that wakes it, and its task token. */
+const WaitInput = z.object({ release: ReleaseKey, signal: Text, taskToken: Text });
 
-export const begin = async (input: StepInput) => beginStep(runtime(), input.release);
+/** Complete and its kin: the job's outcome (shared/services/rollouts/jobs.ts, TaskOutcome), or its timeout. */
+const CompleteInput = z.object({
+  release: ReleaseKey,
+  job: z.union([
+    z.object({
+      jobId: Text,
+      status: z.enum(['successful', 'failed']),
+      message: z._default(z.nullable(z.string()), null),
+    }),
+    z.object({ status: z.literal('timed_out') }),
+  ]),
+});
 
-export const evaluateGates = async (input: StepInput) => evaluate(runtime(), input.release);
+/** RecordFailure: the error a Catch caught ($.error). */
+const FailInput = z.object({
+  release: ReleaseKey,
+  error: z._default(z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) }), {}),
+});
 
-export const wait = async (input: StepInput & { signal: string; taskToken: string }) => {
+export const begin = inputHandler(StepInput, 'The Begin task input', (input) =>
+  beginStep(runtime(), input.release),
+);
+
+export const evaluateGates = inputHandler(StepInput, 'The Evaluate task input', (input) =>
+  evaluate(runtime(), input.release),
+);
+
+export const wait = inputHandler(WaitInput, 'The WaitForSignal task input', async (input) => {
   await registerWait(runtime(), input.release, input.signal, input.taskToken);
-};
+});
 
-export const completeRelease = async (input: StepInput & { job: TaskOutcome }) =>
-  complete(runtime(), input.release, input.job);
+export const completeRelease = inputHandler(CompleteInput, 'The Complete task input', (input) =>
+  complete(runtime(), input.release, input.job),
+);
 
-export const fail = async (input: StepInput & { error: { Error?: string; Cause?: string } }) => {
-  await recordFailure(runtime(), input.release, input.error ?? {});
-};
+export const fail = inputHandler(FailInput, 'The RecordFailure task input', async (input) => {
+  await recordFailure(runtime(), input.release, input.error);
+});
