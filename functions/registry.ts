@@ -93,6 +93,8 @@ export const FUNCTIONS: FunctionSpec[] = [
   http('api-ui', 'ui', []),
   // Plans evaluate every target against every policy and expand windows: CPU-bound, so a full vCPU.
   http('api-plan', 'plan', [], 1769),
+  // Freezes: stored, announced, and the releases a deleted or changed one held woken (a work item).
+  http('api-freezes', 'freezes', ['events']),
   // Begin decides as Evaluate does: it may open an approval (Slack), stop a superseded release's
   // execution and wake the releases a decision frees.
   step('step-begin', 'rollout', 'begin', 'BeginFunctionArn', ['executions', 'taskCallbacks', 'slack']),
@@ -135,6 +137,14 @@ export const FUNCTIONS: FunctionSpec[] = [
       [DETAIL_TYPES.workRequested],
       ['events', 'executions', 'taskCallbacks'],
     ),
+    schedule: 'rate(1 minute)',
+  },
+  // Freezes over time: calendar feeds read (outbound, at most every refreshSeconds), starts and ends
+  // announced; at once for a calendar freeze just written.
+  {
+    ...consumer('event-freezes', 'freezes', [DETAIL_TYPES.freezeRefreshRequested], ['events']),
+    memoryMb: 512,
+    timeoutSeconds: 60,
     schedule: 'rate(1 minute)',
   },
   // Environment progression is woken by the upstream outcome, not by polling (a failure wakes it

@@ -443,14 +443,36 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   // version and queueing its release is healed by reconciling everything (chunked, off the start).
   await resumeStalledWork(runtime(), 0);
   await queueWork(runtime(), [{ type: 'reconcile', scope: { all: true } }]);
+  let closed = false;
   // The schedule of the AWS stack's sweep: a chain of work whose event was lost is asked for again.
-  const sweeper = FUNCTIONS.find((f) => f.schedule) as (typeof FUNCTIONS)[number];
+  const sweeper = FUNCTIONS.find((f) => f.id === 'event-work') as (typeof FUNCTIONS)[number];
   const sweep = setInterval(() => {
     runAs(sweeper, () => resumeStalledWork(runtime(), STALLED_MS)).catch(() => undefined);
   }, 60_000);
   sweep.unref();
+  // The other schedules (the freeze sweep) invoke their handler as EventBridge does: at start, then
+  // every period divided by GANTRY_TIME_SCALE (at least a second), one run at a time.
+  const schedules = FUNCTIONS.filter((f) => f.schedule && f !== sweeper).map((spec) => {
+    let running = false;
+    const tick = () => {
+      if (running || closed) return;
+      running = true;
+      void loadHandler(spec)
+        .then((handler) => runAs(spec, () => handler(scheduledEvent(), lambdaContext(spec, randomUUID()))))
+        .catch(() => undefined)
+        .finally(() => {
+          running = false;
+        });
+    };
+    tick();
+    const timer = setInterval(
+      tick,
+      Math.max(1000, ratePeriodMs(spec.schedule ?? '') / (options.timeScale ?? 1)),
+    );
+    timer.unref();
+    return timer;
+  });
 
-  let closed = false;
   return {
     url,
     port,
@@ -465,6 +487,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       if (closed) return;
       closed = true;
       clearInterval(sweep);
+      for (const timer of schedules) clearInterval(timer);
       engine.close();
       await new Promise<void>((done) => server.close(() => done()));
       server.closeAllConnections?.();
@@ -472,4 +495,25 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       if (db) await new Promise<void>((done) => db.close(() => done()));
     },
   };
+}
+
+/** An EventBridge schedule's event, as its rule delivers it. */
+const scheduledEvent = () => ({
+  version: '0',
+  id: randomUUID(),
+  'detail-type': 'Scheduled Event',
+  source: 'aws.events',
+  account: LOCAL_ACCOUNT,
+  region: LOCAL_REGION,
+  time: new Date().toISOString(),
+  resources: [],
+  detail: {},
+});
+
+/** The period of an EventBridge `rate(N unit)` expression. */
+function ratePeriodMs(expression: string): number {
+  const match = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(expression);
+  if (!match) throw new Error(`Not a rate expression: ${expression}`);
+  const unit = { minute: 60_000, hour: 3_600_000, day: 86_400_000 }[match[2] as 'minute' | 'hour' | 'day'];
+  return Number(match[1]) * unit;
 }

@@ -27,14 +27,22 @@ export const DETAIL_TYPES = {
   jobUpdated: 'Job Updated',
   overrideApplied: 'Override Applied',
   configurationChanged: 'Configuration Changed',
+  /** A freeze (docs/api.md section 10) began to hold releases, or stopped: one each per period. */
+  freezeStarted: 'Freeze Started',
+  freezeEnded: 'Freeze Ended',
   /** The plan of a version could not be posted as a check run on its commit (shared/services/github-plan.ts). */
   githubCheckFailed: 'GitHub Check Failed',
   /** Internal, not audited: work a write caused is queued or goes on with its next chunk. */
   workRequested: 'Work Requested',
+  /** Internal, not audited: a calendar freeze was written, its feed is to be read now. */
+  freezeRefreshRequested: 'Freeze Refresh Requested',
 } as const;
 export type DetailType = (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES];
 /** Events Gantry sends to itself: on the bus, but not in the audit trail nor in events.jsonl. */
-export const INTERNAL_DETAIL_TYPES: ReadonlySet<string> = new Set([DETAIL_TYPES.workRequested]);
+export const INTERNAL_DETAIL_TYPES: ReadonlySet<string> = new Set([
+  DETAIL_TYPES.workRequested,
+  DETAIL_TYPES.freezeRefreshRequested,
+]);
 
 export interface Actor {
   keyId?: string;

@@ -8,7 +8,14 @@ import {
 import { executionArnOf, executionNameOf } from '../core/ids';
 import { log } from './log';
 import type { Runtime } from './runtime';
-import { deleteWaiter, listWaiters, type ReleaseKey, type Waiter } from './store/rollouts';
+import {
+  deleteWaiter,
+  listWaiters,
+  listWaitersAfter,
+  type ReleaseKey,
+  releaseKeyString,
+  type Waiter,
+} from './store/rollouts';
 
 /**
  * The Step Functions client of a runtime, built at first use: only the functions that start, stop or
@@ -134,6 +141,28 @@ export async function wake(rt: Runtime, signal: string): Promise<number> {
   );
   if (woken > 0) log.debug('woke waiters', { signal, woken });
   return woken;
+}
+
+/**
+ * Wakes at most `limit` executions parked on a signal, after the release key `after` and parked at or
+ * before `before` (one that parked later has already seen what woke the others). Answers the last key
+ * looked at, from which the next call goes on; undefined when none is left.
+ */
+export async function wakeSome(
+  rt: Runtime,
+  signal: string,
+  page: { after?: string; before: string; limit: number },
+): Promise<string | undefined> {
+  const waiters = await listWaitersAfter(rt, signal, page.after, page.limit);
+  await Promise.all(
+    waiters
+      .filter((waiter) => waiter.since <= page.before)
+      .map(async (waiter) => {
+        if (await deleteWaiter(rt, waiter)) await resumeTask(rt, waiter.taskToken, { woken: signal });
+      }),
+  );
+  const last = waiters.at(-1);
+  return waiters.length === page.limit && last ? releaseKeyString(last.release) : undefined;
 }
 
 /** The signal names, where the modules that wake executions look for them. */

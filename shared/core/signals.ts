@@ -13,4 +13,6 @@ export const signals = {
   concurrency: (deployment: string, environment: string) => `concurrency:${deployment}#${environment}`,
   verified: (deployment: string, tag: string, environment: string) =>
     `verified:${deployment}#${tag}#${environment}`,
+  /** Releases held by a freeze, woken when it is deleted or changed. */
+  freeze: (freezeId: string) => `freeze:${freezeId}`,
 } as const;

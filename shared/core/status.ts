@@ -37,6 +37,8 @@ export const WAITING_FOR = [
   'gradual_rollout',
   'concurrency',
   'paused',
+  /** A freeze (docs/api.md section 10) selects the deployment and environment. */
+  'freeze',
 ] as const;
 export type WaitingFor = (typeof WAITING_FOR)[number];
 

@@ -1,5 +1,6 @@
 import { APPROVAL_ROUTES } from './approvals';
 import { CONFIG_ROUTES } from './config';
+import { FREEZE_ROUTES } from './freezes';
 import { JOB_ROUTES } from './jobs';
 import { META_ROUTES } from './meta';
 import { PLAN_ROUTES } from './plan';
@@ -17,5 +18,6 @@ export const ROUTES: RouteSpec[] = [
   ...PLAN_ROUTES,
   ...JOB_ROUTES,
   ...APPROVAL_ROUTES,
+  ...FREEZE_ROUTES,
   ...UI_ROUTES,
 ];

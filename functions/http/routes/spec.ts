@@ -14,7 +14,8 @@ export type HttpFunctionId =
   | 'api-approvals'
   | 'api-meta'
   | 'api-ui'
-  | 'api-plan';
+  | 'api-plan'
+  | 'api-freezes';
 
 /**
  * How a route authenticates its caller, one middleware per scheme (functions/http/middlewares/) and

@@ -54,6 +54,9 @@ export const keys = {
     sk: environment,
   }),
   deploymentState: (deployment: string) => ({ pk: 'DEPLOYMENT_STATE', sk: deployment }),
+  /** Freezes, all in one partition: few, read whole by each gate evaluation, plan and sweep. */
+  freeze: (freezeId: string) => ({ pk: 'FREEZE', sk: freezeId }),
+  freezes: 'FREEZE',
   /** Work a write caused (reconciliation, a version's fan-out), advanced chunk by chunk. */
   work: (id: string) => ({ pk: 'WORK', sk: id }),
   /** A paged provider sync: its head (counts) and the ids each page named. */

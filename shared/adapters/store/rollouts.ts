@@ -477,6 +477,24 @@ export async function putWaiter(ctx: StoreContext, waiter: Waiter): Promise<void
 export const listWaiters = (ctx: StoreContext, signal: string) =>
   queryAll<Waiter>(ctx, { pk: keys.waiters(signal) });
 
+/** At most `limit` waiters of a signal after the release key `after`, in key order (a bounded wake). */
+export async function listWaitersAfter(
+  ctx: StoreContext,
+  signal: string,
+  after: string | undefined,
+  limit: number,
+): Promise<Waiter[]> {
+  const out = await ctx.doc.send(
+    new QueryCommand({
+      TableName: ctx.tableName,
+      KeyConditionExpression: after ? 'pk = :pk AND sk > :after' : 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.waiters(signal), ...(after ? { ':after': after } : {}) },
+      Limit: limit,
+    }),
+  );
+  return (out.Items ?? []).map((item) => strip<Waiter>(item) as Waiter);
+}
+
 /** Removes a waiter only if it still holds this token (a newer registration is kept). */
 export async function deleteWaiter(ctx: StoreContext, waiter: Waiter): Promise<boolean> {
   try {

@@ -164,6 +164,8 @@ export type Announcement = { type: 'started' | 'ended'; span: Span };
 export function announcements(
   freeze: Pick<FreezeRecord, 'until' | 'calendar' | 'announced' | 'announcedAt'>,
   now: Date,
+  /** The spans before a change (a calendar read again no longer lists an occurrence that ended). */
+  before: Span[] = [],
 ): { events: Announcement[]; announced: string[] } {
   const t = now.getTime();
   const spans = spansOf(freeze);
@@ -172,7 +174,12 @@ export function announcements(
   const events: Announcement[] = [];
   for (const key of freeze.announced) {
     if (activeKeys.has(key)) continue;
-    const span = spans.find((s) => s.key === key) ?? { key, start: null, end: null, summary: null };
+    const span = [...spans, ...before].find((s) => s.key === key) ?? {
+      key,
+      start: null,
+      end: null,
+      summary: null,
+    };
     events.push({ type: 'ended', span });
   }
   const since = Date.parse(freeze.announcedAt);

@@ -139,6 +139,7 @@ const PlanTarget = z.object({
         'deployment_window',
         'gradual_rollout',
         'concurrency',
+        'freeze',
       ]),
       policies: z.array(Id),
       detail: z.record(z.string(), z.unknown()),
@@ -266,6 +267,36 @@ const Event = z.object({
   data: z.optional(z.record(z.string(), z.unknown())),
 });
 
+// ---- Freezes (section 10) ----------------------------------------------------------------------
+
+const Occurrence = z.object({ start: Timestamp, end: Timestamp, summary: z.nullable(Text) });
+const Freeze = z.object({
+  id: Id,
+  reason: Text,
+  selector: Text,
+  until: z.nullable(Timestamp),
+  /** A calendar freeze: its feed's last good copy (the occurrences not yet over) and the last attempt. */
+  calendar: z.optional(
+    z.object({
+      icsUrl: Text,
+      refreshSeconds: Count,
+      fetchedAt: z.nullable(Timestamp),
+      attemptedAt: z.nullable(Timestamp),
+      lastError: z.nullable(Text),
+      occurrences: z.array(Occurrence),
+      truncated: z.boolean(),
+    }),
+  ),
+  active: z.boolean(),
+  /** While active: when it stops holding releases (null: when deleted). */
+  activeUntil: z.nullable(Timestamp),
+  /** A calendar freeze not active now: its next occurrence's start. */
+  nextStart: z.nullable(Timestamp),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  updatedBy: z.nullable(Text),
+});
+
 // ---- Health, the document, the status page (sections 1 and 11) ---------------------------------
 
 const Health = z.object({ ok: z.literal(true) });
@@ -384,6 +415,8 @@ export const ANSWERS = {
   ApprovalList: page(Approval),
   SlackReply,
   ViewLink,
+  Freeze,
+  FreezeList: page(Freeze),
   UiDeployments,
   UiSummary,
   UiTargets,

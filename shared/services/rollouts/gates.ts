@@ -1,5 +1,6 @@
 import type { Runtime } from '../../adapters/runtime';
 import { isConditionFailed } from '../../adapters/store/client';
+import { listFreezes } from '../../adapters/store/freezes';
 import { listAllConfigCached } from '../../adapters/store/inventory';
 import { keys } from '../../adapters/store/keys';
 import type { ReleaseReads } from '../../adapters/store/release-reads';
@@ -12,6 +13,7 @@ import {
 } from '../../adapters/store/rollouts';
 import { releaseSlot, slotHolders, takeSlot } from '../../adapters/store/slots';
 import type { GateWait } from '../../core/lifecycle';
+import { freezeHold } from '../../core/policy/freeze';
 import { type MergedRules, matchingPolicies, mergeRules } from '../../core/policy/merge';
 import { progressionState } from '../../core/policy/progression';
 import { rolloutOrder, slotTime } from '../../core/policy/rollout-order';
@@ -62,8 +64,8 @@ export async function policyContext(
 const policyList = (ids: string[]) => (ids.length === 1 ? `policy ${ids[0]}` : `policies ${ids.join(', ')}`);
 
 /**
- * The policy gates in the order a person reads them: upstream environments, approval, windows,
- * the gradual rollout slot, concurrency. The first closed gate is returned; undefined = all open.
+ * The policy gates in the order a person reads them: upstream environments, approval, freezes,
+ * windows, the gradual rollout slot, concurrency. The first closed gate is returned; undefined = all open.
  */
 export async function closedGate(
   rt: Runtime,
@@ -129,6 +131,21 @@ export async function closedGate(
         message: `Waiting for approval ${approvalId} (${approvals}/${approval.minApprovals}, ${policyList(rules.approval.policies)}).`,
       };
     }
+  }
+
+  // Freezes (docs/api.md section 10) after the approval, so approvers may approve during a freeze, and
+  // before the rollout slot and concurrency, so a frozen release neither starts the slots' clock nor
+  // holds a slot. All freezes are one Query (few, one partition).
+  const hold = freezeHold(await listFreezes(rt), ctx.scope, now);
+  if (hold) {
+    const { freeze, until, count } = hold;
+    const more = count > 1 ? ` and ${count - 1} more` : '';
+    return {
+      gate: 'freeze',
+      signal: signals.freeze(freeze.id),
+      ...(until ? { timeoutSeconds: Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000)) } : {}),
+      message: `Frozen by ${freeze.id}${more} ${until ? `until ${until.toISOString()}` : 'until it is deleted'}: ${freeze.reason}`,
+    };
   }
 
   if (rules.deploymentWindows.length > 0) {

@@ -1,5 +1,6 @@
 import type { Runtime } from '../../adapters/runtime';
 import { decodeToken, encodeToken, type Stored } from '../../adapters/store/config';
+import { listFreezes } from '../../adapters/store/freezes';
 import { type InventorySnapshot, inventorySnapshot } from '../../adapters/store/inventory';
 import { keys } from '../../adapters/store/keys';
 import { releasesOfTargets } from '../../adapters/store/pages';
@@ -26,6 +27,7 @@ import {
   type Warning,
 } from '../../core/targets';
 import { planVariables } from '../../core/variables';
+import { planFreezes } from './plan-freezes';
 import { renderVersion } from './versions';
 
 /**
@@ -35,7 +37,13 @@ import { renderVersion } from './versions';
  * jobs finish at once and approvals are given when asked; the plan says so in `assumptions`.
  */
 interface PlannedGate {
-  gate: 'environment_progression' | 'approval' | 'deployment_window' | 'gradual_rollout' | 'concurrency';
+  gate:
+    | 'environment_progression'
+    | 'approval'
+    | 'freeze'
+    | 'deployment_window'
+    | 'gradual_rollout'
+    | 'concurrency';
   policies: string[];
   detail: Record<string, unknown>;
 }
@@ -260,7 +268,12 @@ function staticPlan(
 
 /** The plan at `now`: the static part, and a renderer of one target with its release. */
 async function planModel(rt: Runtime, deploymentId: string, tag: string, now: Date) {
-  const [version, inventory] = await Promise.all([getVersion(rt, deploymentId, tag), inventorySnapshot(rt)]);
+  const [version, inventory, freezes] = await Promise.all([
+    getVersion(rt, deploymentId, tag),
+    inventorySnapshot(rt),
+    listFreezes(rt),
+  ]);
+  const frozen = planFreezes(freezes, now);
   if (!version) throw notFound(`The version "${tag}" of deployment "${deploymentId}"`);
   const deployment = inventory.deployments.find((d) => d.id === deploymentId);
   if (!deployment) throw notFound(`The deployment "${deploymentId}"`);
@@ -282,6 +295,8 @@ async function planModel(rt: Runtime, deploymentId: string, tag: string, now: Da
     const interval = rules.gradualRollout?.intervalSeconds ?? 0;
     const offset = environmentOffset.get(p.target.environment);
     let estimatedStart = offset === null || offset === undefined ? null : new Date(now.getTime() + offset);
+    // A freeze that holds the target then pushes it past its end (none known: no estimate).
+    if (estimatedStart) estimatedStart = frozen.after(p.scope, estimatedStart);
     let nextWindowOpening: Date | null = null;
     if (estimatedStart && rules.deploymentWindows.length) {
       nextWindowOpening = nextOpening(p.rules, estimatedStart);
@@ -296,7 +311,7 @@ async function planModel(rt: Runtime, deploymentId: string, tag: string, now: Da
       waitingFor: release?.status === 'waiting' ? release.waitingFor : null,
       message: release?.message ?? null,
       policies: p.rules.policies,
-      gates: p.rules.gates,
+      gates: frozen.withGate(p.scope, p.rules.gates),
       position: rules.gradualRollout ? position : null,
       rolloutOffsetSeconds: interval > 0 ? position * interval : null,
       nextWindowOpening: nextWindowOpening?.toISOString() ?? null,

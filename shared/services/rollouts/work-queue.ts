@@ -19,6 +19,16 @@ export type WorkTask =
   /** A version became ready: a release per target, and its execution started. */
   | { type: 'release-version'; deployment: string; tag: string };
 
+/**
+ * Executions to wake on a signal that may hold many (a freeze over the whole fleet): WAKES_PER_CHUNK a
+ * chunk, those parked at or before `before`.
+ */
+export type WakeTask = { type: 'wake'; signal: string; before: string };
+export const WAKES_PER_CHUNK = 500;
+
+/** Everything the queue runs. */
+export type QueuedTask = WorkTask | WakeTask;
+
 /** Ids that sort in queueing order, so the oldest work is swept first. */
 const ulid = monotonicFactory();
 
@@ -32,10 +42,10 @@ export async function requestWork(rt: Runtime, ids: string[]): Promise<void> {
 }
 
 /** Queues the work a write caused and answers at once; the work runs off the request, chunk by chunk. */
-export async function queueWork(rt: Runtime, tasks: WorkTask[]): Promise<void> {
+export async function queueWork(rt: Runtime, tasks: QueuedTask[]): Promise<void> {
   if (tasks.length === 0) return;
   const now = isoNow();
-  const records: WorkRecord<WorkTask>[] = tasks.map((task) => ({
+  const records: WorkRecord<QueuedTask>[] = tasks.map((task) => ({
     id: `${task.type}#${ulid()}`,
     task,
     cursor: null,
@@ -52,6 +62,10 @@ export async function queueWork(rt: Runtime, tasks: WorkTask[]): Promise<void> {
     records.map((r) => r.id),
   );
 }
+
+/** Wakes, off the request and in bounded chunks, every execution parked on the signal until now. */
+export const queueWake = (rt: Runtime, signal: string) =>
+  queueWork(rt, [{ type: 'wake', signal, before: isoNow() }]);
 
 /**
  * Queues the release of a ready version. A retried create finds the work still queued (and going on)

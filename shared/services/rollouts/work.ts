@@ -1,19 +1,21 @@
 import { log } from '../../adapters/log';
 import type { Runtime } from '../../adapters/runtime';
 import { advanceWork, finishWork, getWork, listWork } from '../../adapters/store/work';
+import { wakeSome } from '../../adapters/workflow';
 import { nowMs } from '../../core/clock';
 import { runChunk } from './reconcile';
-import type { WorkTask } from './work-queue';
-import { requestWork } from './work-queue';
+import { type QueuedTask, requestWork, WAKES_PER_CHUNK, type WakeTask } from './work-queue';
 
 /**
  * Runs the next chunk of a queued work item and asks for the one after it. Two runs of the same step
  * (a redelivered event, the sweep) both do the chunk, which is idempotent, and only one moves on.
  */
 export async function runWorkStep(rt: Runtime, id: string): Promise<'done' | 'more' | 'gone' | 'lost'> {
-  const work = await getWork<WorkTask>(rt, id);
+  const work = await getWork<QueuedTask>(rt, id);
   if (!work) return 'gone';
-  const next = await runChunk(rt, work.task, work.cursor);
+  const { task } = work;
+  const next =
+    task.type === 'wake' ? await wakeChunk(rt, task, work.cursor) : await runChunk(rt, task, work.cursor);
   if (next === null) {
     await finishWork(rt, id, work.step);
     log.info('work done', { id, chunks: work.step + 1 });
@@ -22,6 +24,16 @@ export async function runWorkStep(rt: Runtime, id: string): Promise<'done' | 'mo
   if (!(await advanceWork(rt, id, work.step, next))) return 'lost';
   await requestWork(rt, [id]);
   return 'more';
+}
+
+/** One chunk of a wake: the next WAKES_PER_CHUNK waiters of the signal. */
+async function wakeChunk(rt: Runtime, task: WakeTask, cursor: string | null): Promise<string | null> {
+  const after = await wakeSome(rt, task.signal, {
+    after: cursor ?? undefined,
+    before: task.before,
+    limit: WAKES_PER_CHUNK,
+  });
+  return after ?? null;
 }
 
 /**
