@@ -29,6 +29,7 @@ const SECTIONS: { section: number; owns: (route: RouteSpec) => boolean }[] = [
   { section: 6, owns: (r) => r.path.startsWith('/v1/jobs/') },
   { section: 7, owns: (r) => /^\/(v1\/)?approvals\b|^\/slack\//.test(r.path) },
   { section: 8, owns: (r) => r.path === '/v1/events' },
+  { section: 10, owns: (r) => r.path.startsWith('/v1/metrics/') },
   { section: 11, owns: (r) => r.path === '/' || r.path.startsWith('/ui') || r.path === '/v1/view-links' },
 ];
 

@@ -6,6 +6,7 @@ import { ASSETS, PAGE_HTML } from '../../ui/assets';
 import { httpHandler, json } from './kernel';
 import { viewToken } from './middlewares/view-token';
 import {
+  deliveryView,
   deploymentsView,
   summaryView,
   targetsView,
@@ -88,6 +89,7 @@ export const handler = httpHandler(
       const { deployment, tag, ...query } = request.query;
       return readJson(await timelineView(runtime(), deployment, tag, query));
     },
+    uiDeliveryMetrics: async (request) => readJson(await deliveryView(runtime(), request.query)),
   },
   { view: viewToken() },
 );

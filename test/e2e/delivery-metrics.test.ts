@@ -44,7 +44,8 @@ const outcomes: AuditRecord[] = [];
 /** When CI says each version's commit was made. */
 const committedAt: Record<string, string> = {};
 
-const metrics = (query: string, client = admin) => client.get<Metrics>(`/v1/metrics/delivery${query ? `?${query}` : ''}`);
+const metrics = (query: string, client = admin) =>
+  client.get<Metrics>(`/v1/metrics/delivery${query ? `?${query}` : ''}`);
 const ago = (seconds: number) => new Date(Date.now() - seconds * 1000).toISOString();
 const secondsBetween = (from: string, to: string) => Math.round((Date.parse(to) - Date.parse(from)) / 1000);
 /** Percentiles are read from log-scale buckets: the bucket of the exact value (nearest rank). */
@@ -84,9 +85,7 @@ beforeAll(async () => {
     job.kind === 'deploy' && failing.has(`${job.version.tag}@${job.environment.id}`)
       ? 'failed'
       : 'successful';
-  let started: Awaited<ReturnType<typeof startTestServer>>;
-  ({ server, admin, as, ...started } = await startTestServer({ apiKeys: JSON.stringify(KEYS) }));
-  void started;
+  ({ server, admin, as } = await startTestServer({ apiKeys: JSON.stringify(KEYS) }));
   server.bus.tap = (event) => {
     const detail = event.detail as AuditRecord;
     if (detail.detailType?.startsWith('Release ')) outcomes.push(detail);

@@ -406,6 +406,9 @@ describe('a scenario through every route answers what /openapi.json documents', 
 
     expect((await admin.get('/v1/events?deployment=web&limit=200')).status).toBe(200);
     expect((await admin.get('/v1/events?since=yesterday')).status).toBe(400);
+    expect((await admin.get('/v1/metrics/delivery?deployment=web&environment=production')).status).toBe(200);
+    expect((await admin.get('/v1/metrics/delivery')).status).toBe(200);
+    expect((await admin.get('/v1/metrics/delivery?since=2026-01-01&until=2026-12-31')).status).toBe(400);
   });
 
   it('approvals: through the API, the review page, a sign-in and Slack', async () => {
@@ -508,6 +511,8 @@ describe('a scenario through every route answers what /openapi.json documents', 
       '/ui/api/versions?deployment=web',
       '/ui/api/timeline?deployment=web&tag=v4',
       '/ui/api/plan?deployment=web&tag=v1',
+      '/ui/api/metrics?deployment=web',
+      '/ui/api/metrics?deployment=web&environment=production',
     ])
       expect((await call('GET', path, view(minted))).status, path).toBe(200);
     expect((await call('GET', '/ui/api/summary?deployment=stray', view(all))).json.version).toBeNull();

@@ -17,6 +17,7 @@ import type { Answer } from '../../../shared/core/schemas/answers';
 import type { DeploymentBody, EnvironmentBody } from '../../../shared/core/schemas/config';
 import type { ReleaseStatus } from '../../../shared/core/status';
 import { summarize } from '../../../shared/core/summary';
+import { deliveryMetrics } from '../../../shared/services/delivery';
 import { requireConfig } from '../../../shared/services/inventory';
 import { getDeploymentState } from '../../../shared/services/rollouts/overrides';
 import { planVersionPage } from '../../../shared/services/rollouts/plan';
@@ -191,5 +192,18 @@ export async function planView(rt: Runtime, deploymentId: string, tag: string): 
     ...timeline,
     // The page draws the first rows only: a plan over thousands of targets is read through the API.
     rowCount: plan.targetCount,
+  };
+}
+
+/** The chart of delivery metrics: the last 30 days of the deployment (in one environment, or all). */
+export async function deliveryView(
+  rt: Runtime,
+  query: { deployment: string; environment?: string },
+): Promise<Answer<'UiDeliveryMetrics'>> {
+  await requireConfig(rt, 'deployment', query.deployment);
+  const { metrics, daily } = await deliveryMetrics(rt, query);
+  return {
+    ...metrics,
+    daily: daily.map(({ day, successful, failed, rolledBack }) => ({ day, successful, failed, rolledBack })),
   };
 }

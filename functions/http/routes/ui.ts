@@ -108,4 +108,12 @@ export const UI_ROUTES = defineRoutes([
     TargetSelection,
     'UiTimeline',
   ),
+  uiRead(
+    'api-ui',
+    'uiDeliveryMetrics',
+    '/ui/api/metrics',
+    "A deployment's delivery metrics (DORA) over the last 30 days, in an environment or all, and the releases that finished each day (the chart)",
+    z.object({ deployment: Id, environment: z.optional(Id) }),
+    'UiDeliveryMetrics',
+  ),
 ]);

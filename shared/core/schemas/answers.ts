@@ -297,6 +297,34 @@ const Freeze = z.object({
   updatedBy: z.nullable(Text),
 });
 
+// ---- Delivery metrics (section 10) ------------------------------------------------------------
+
+/** Seconds read from log-scale buckets (within 9.1 %); null without samples. */
+const Seconds = z.nullable(Count);
+/** The four DORA measures over whole UTC days, and the counts they come from. */
+const DeliveryMetrics = z.object({
+  /** null: all deployments, all environments. */
+  deployment: z.nullable(Id),
+  environment: z.nullable(Id),
+  /** The first day's start and the last day's end. */
+  since: Timestamp,
+  until: Timestamp,
+  deploymentsPerDay: z.number().check(z.minimum(0)),
+  leadTimeSeconds: z.object({ p50: Seconds, p90: Seconds }),
+  /** Releases failed or rolled back over all that finished; null when none finished. */
+  changeFailureRate: z.nullable(z.number().check(z.minimum(0), z.maximum(1))),
+  timeToRestoreSeconds: z.object({ p50: Seconds }),
+  counts: z.object({
+    successful: Count,
+    failed: Count,
+    rolledBack: Count,
+    finished: Count,
+    restores: Count,
+    leadTimes: Count,
+    days: Count,
+  }),
+});
+
 // ---- Health, the document, the status page (sections 1 and 11) ---------------------------------
 
 const Health = z.object({ ok: z.literal(true) });
@@ -388,6 +416,11 @@ const UiPlan = z.object({
   rowCount: Count,
 });
 
+/** The status page's chart: the measures of the last 30 days and the releases that finished each day. */
+const UiDeliveryMetrics = z.extend(DeliveryMetrics, {
+  daily: z.array(z.object({ day: z.iso.date(), successful: Count, failed: Count, rolledBack: Count })),
+});
+
 /** Every answer a route may name, by its name in the OpenAPI document. */
 export const ANSWERS = {
   Health,
@@ -423,6 +456,8 @@ export const ANSWERS = {
   UiVersions,
   UiTimeline,
   UiPlan,
+  DeliveryMetrics,
+  UiDeliveryMetrics,
 };
 export type AnswerName = keyof typeof ANSWERS;
 /** An answer's body: what the implementation of a route naming it returns (functions/http/api.ts). */
