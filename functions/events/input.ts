@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { EVENT_SOURCE } from '../../shared/adapters/events';
+import { DETAIL_TYPES, EVENT_SOURCE } from '../../shared/adapters/events';
 
 /**
  * The EventBridge events the consumers take (functions/registry.ts, their rules): Gantry's own, whose
@@ -8,14 +8,24 @@ import { EVENT_SOURCE } from '../../shared/adapters/events';
 
 const Text = z.string().check(z.minLength(1));
 
-/** A release's event: what it names of the release (an event that names none is for no consumer). */
-export const ReleaseEvent = z.object({
+/** An audit record on the bus (shared/adapters/events.ts, AuditRecord): what it concerns and who acted. */
+export const AuditEvent = z.object({
   source: z.literal(EVENT_SOURCE),
   'detail-type': z.string(),
   detail: z.object({
+    id: Text,
+    time: Text,
+    detailType: z.enum(Object.values(DETAIL_TYPES)),
     deployment: z.optional(Text),
     version: z.optional(Text),
     environment: z.optional(Text),
+    resource: z.optional(Text),
+    actor: z.object({
+      keyId: z.optional(z.string()),
+      approver: z.optional(z.string()),
+      system: z.optional(z.string()),
+    }),
+    data: z.optional(z.record(z.string(), z.unknown())),
   }),
 });
 

@@ -1,9 +1,9 @@
-import type { EventBridgeEvent } from 'aws-lambda';
-import type { AuditRecord } from '../../shared/adapters/events';
 import { runtime } from '../../shared/adapters/runtime';
 import { recordOutcome } from '../../shared/services/delivery';
+import { inputHandler } from '../task-input';
+import { AuditEvent } from './input';
 
 /** Release outcomes -> the delivery metrics' per-day aggregates (counted once per audit record id). */
-export const handler = async (event: EventBridgeEvent<string, AuditRecord>) => {
+export const handler = inputHandler(AuditEvent, 'The release event', async (event) => {
   await recordOutcome(runtime(), event.detail);
-};
+});

@@ -1,6 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { WorkEvent } from '../../functions/events/input';
+import { AuditEvent, WorkEvent } from '../../functions/events/input';
+import { handler as metrics } from '../../functions/events/metrics';
 import { handler as progression } from '../../functions/events/progression';
 import { handler as work } from '../../functions/events/work';
 import { StepInput } from '../../functions/steps/input';
@@ -16,8 +17,30 @@ import { InvalidInput, validInput } from '../../functions/task-input';
 
 const context = {} as Context;
 const release = { deployment: 'api', tag: 'v1', environment: 'production', resource: 'r1' };
+/** An audit record as the bus delivers it (shared/adapters/events.ts), with `changed` in it. */
+const audited = (changed: object) => ({
+  id: '01J0000000000000000000000',
+  time: '2026-12-01T10:00:00.000Z',
+  detailType: 'Release Succeeded',
+  deployment: 'api',
+  version: 'v1',
+  environment: 'production',
+  resource: 'r1',
+  actor: { system: 'gantry' },
+  ...changed,
+});
 
 describe('the input of a step or event handler', () => {
+  it('takes a whole audit record', () => {
+    const event = {
+      source: 'gantry',
+      'detail-type': 'Release Succeeded',
+      detail: audited({ data: { jobId: 'j1' } }),
+    };
+
+    expect(AuditEvent.parse(event)).toEqual(event);
+  });
+
   it('is replaced by what its schema parses, unknown keys dropped', async () => {
     const request = { event: { release: { ...release, extra: 1 }, other: true } as unknown };
 
@@ -51,17 +74,27 @@ describe('the input of a step or event handler', () => {
       'a release event whose detail names a deployment by number',
       () =>
         progression(
-          { source: 'gantry', 'detail-type': 'Release Succeeded', detail: { deployment: 42 } },
+          { source: 'gantry', 'detail-type': 'Release Succeeded', detail: audited({ deployment: 42 }) },
           context,
         ),
       'The release event is not valid: detail.deployment: expected string.',
+    ],
+    [
+      'an event that is no audit record',
+      () =>
+        metrics(
+          { source: 'gantry', 'detail-type': 'Release Succeeded', detail: { deployment: 'api' } },
+          context,
+        ),
+      /^The release event is not valid: detail\.id: expected string; detail\.time: expected string; detail\.detailType: expected "Version Created" or .*; detail\.actor: expected object\.$/,
     ],
   ])('fails on %s, before any work', async (_name, invoke, message) => {
     const error = await invoke().catch((thrown: unknown) => thrown);
 
     expect(error).toBeInstanceOf(InvalidInput);
     expect((error as Error).name).toBe('Gantry.InvalidInput');
-    expect((error as Error).message).toBe(message);
+    if (typeof message === 'string') expect((error as Error).message).toBe(message);
+    else expect((error as Error).message).toMatch(message);
   });
 
   it('takes the scheduled sweep and a work item, and nothing between', () => {
