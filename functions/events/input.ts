@@ -34,3 +34,9 @@ export const WorkEvent = z.union([
   z.object({ source: z.literal('aws.events') }),
   z.object({ source: z.literal(EVENT_SOURCE), detail: z.object({ data: z.object({ workId: Text }) }) }),
 ]);
+
+/** `Freeze Refresh Requested` names the calendar freeze to read at once; the schedule sweeps them all. */
+export const FreezeEvent = z.union([
+  z.object({ source: z.literal('aws.events') }),
+  z.object({ source: z.literal(EVENT_SOURCE), detail: z.object({ data: z.object({ freezeId: Text }) }) }),
+]);
