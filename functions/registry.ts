@@ -1,4 +1,4 @@
-import { DETAIL_TYPES, type DetailType } from '../shared/adapters/events';
+import { DETAIL_TYPES, type DetailType, SUBSCRIBABLE_DETAIL_TYPES } from '../shared/adapters/events';
 
 /**
  * Every function of Gantry, in one list read by the CDK stack (infra/aws) and the local runtime
@@ -95,6 +95,7 @@ export const FUNCTIONS: FunctionSpec[] = [
   http('api-plan', 'plan', [], 1769),
   // Freezes: stored, announced, and the releases a deleted or changed one held woken (a work item).
   http('api-freezes', 'freezes', ['events']),
+  http('api-subscriptions', 'subscriptions', ['events']),
   // Begin decides as Evaluate does: it may open an approval (Slack), stop a superseded release's
   // execution and wake the releases a decision frees.
   step('step-begin', 'rollout', 'begin', 'BeginFunctionArn', ['executions', 'taskCallbacks', 'slack']),
@@ -184,6 +185,17 @@ export const FUNCTIONS: FunctionSpec[] = [
     [DETAIL_TYPES.releaseSucceeded, DETAIL_TYPES.releaseFailed, DETAIL_TYPES.releaseRolledBack],
     [],
   ),
+  // Subscriptions (docs/subscriptions.md): every public event goes to the outbox of each subscription
+  // it matches and is sent in order per release target; the schedule sends the retries. Off every
+  // rollout's path: a failing subscriber holds back only its own lanes.
+  {
+    ...consumer('event-subscriptions', 'subscriptions', SUBSCRIBABLE_DETAIL_TYPES, [
+      'events',
+      'agentSecrets',
+    ]),
+    memoryMb: 256,
+    schedule: 'rate(1 minute)',
+  },
 ];
 
 export const STATE_MACHINES = [{ id: 'rollout', file: 'statemachines/rollout.asl.json' }] as const;

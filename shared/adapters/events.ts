@@ -32,6 +32,8 @@ export const DETAIL_TYPES = {
   freezeEnded: 'Freeze Ended',
   /** The plan of a version could not be posted as a check run on its commit (shared/services/github-plan.ts). */
   githubCheckFailed: 'GitHub Check Failed',
+  /** A subscription keeps failing (docs/subscriptions.md); never delivered to subscriptions themselves. */
+  subscriptionFailing: 'Subscription Failing',
   /** Internal, not audited: work a write caused is queued or goes on with its next chunk. */
   workRequested: 'Work Requested',
   /** Internal, not audited: a calendar freeze was written, its feed is to be read now. */
@@ -43,6 +45,13 @@ export const INTERNAL_DETAIL_TYPES: ReadonlySet<string> = new Set([
   DETAIL_TYPES.workRequested,
   DETAIL_TYPES.freezeRefreshRequested,
 ]);
+/**
+ * What a subscription may receive: every audited detail type but `Subscription Failing`, which would
+ * report a failing subscriber to itself, and again.
+ */
+export const SUBSCRIBABLE_DETAIL_TYPES = Object.values(DETAIL_TYPES).filter(
+  (type) => !INTERNAL_DETAIL_TYPES.has(type) && type !== DETAIL_TYPES.subscriptionFailing,
+) as [DetailType, ...DetailType[]];
 
 export interface Actor {
   keyId?: string;

@@ -5,6 +5,7 @@ import { JOB_ROUTES } from './jobs';
 import { META_ROUTES } from './meta';
 import { PLAN_ROUTES } from './plan';
 import type { RouteSpec } from './spec';
+import { SUBSCRIPTION_ROUTES } from './subscriptions';
 import { UI_ROUTES } from './ui';
 import { VERSION_ROUTES } from './versions';
 
@@ -19,5 +20,6 @@ export const ROUTES: RouteSpec[] = [
   ...JOB_ROUTES,
   ...APPROVAL_ROUTES,
   ...FREEZE_ROUTES,
+  ...SUBSCRIPTION_ROUTES,
   ...UI_ROUTES,
 ];

@@ -15,7 +15,8 @@ export type HttpFunctionId =
   | 'api-meta'
   | 'api-ui'
   | 'api-plan'
-  | 'api-freezes';
+  | 'api-freezes'
+  | 'api-subscriptions';
 
 /**
  * How a route authenticates its caller, one middleware per scheme (functions/http/middlewares/) and

@@ -61,6 +61,22 @@ export const keys = {
   work: (id: string) => ({ pk: 'WORK', sk: id }),
   /** A paged provider sync: its head (counts) and the ids each page named. */
   syncSession: (provider: string, session: string) => `SYNC#${provider}#${session}`,
+  /** Subscriptions (docs/subscriptions.md), all in one partition: few, read whole by the consumer. */
+  subscription: (id: string) => ({ pk: 'SUBSCRIPTION', sk: id }),
+  subscriptions: 'SUBSCRIPTION',
+  /**
+   * A subscription's deliveries, by event id; keyed by its generation (a new one per create), so a
+   * deleted subscription's deliveries are never shown again, and expire by TTL.
+   */
+  subscriptionDeliveries: (generation: string) => `SUBDELIVERY#${generation}`,
+  subscriptionDelivery: (generation: string, eventId: string) => ({
+    pk: `SUBDELIVERY#${generation}`,
+    sk: eventId,
+  }),
+  /** A lane's outbox: its head item (`#LANE`: lease, due time on gsi1) and its entries (`E#<event id>`). */
+  subscriptionLane: (generation: string, lane: string) => `SUBLANE#${generation}#${lane}`,
+  /** gsi1 partition of the lanes with undelivered entries, by due time. */
+  subscriptionLanesDue: 'SUBLANES',
   /** Delivery metrics per UTC day (YYYY-MM-DD) of a deployment, or of all (`*`): shared/core/delivery.ts. */
   deliveryDays: (deployment: string | null) => `DELIVERY#${deployment ?? '*'}`,
   deliveryDay: (deployment: string | null, day: string) => ({

@@ -20,6 +20,8 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * 14. a paged provider sync session: head and the ids each page named            pk=SYNC#p#s     sk=HEAD | page#n
  * 15. a review page sign-in under way, and a signed-in session, with TTL         pk=SIGNIN#h | SESSION#h
  * 17. freezes, all of them in one Query (few; an ended one expires by TTL)       pk=FREEZE       sk=freeze id
+ * 18. subscriptions; a subscription's deliveries by event id (TTL); a lane's outbox in order, its head
+ *     holding the lease; lanes due for delivery (gsi1)       pk=SUBSCRIPTION | SUBDELIVERY#gen | SUBLANE#gen#lane, gsi1 SUBLANES
  * 16. GitHub mirrors: a version's Deployment per environment, its plan's check run  pk=GITHUB#dep#tag sk=env | CHECKRUN#dep#tag
  *
  * Every state change is a single-item conditional write (no transactions: docs/decisions/0002-one-table.md).

@@ -325,6 +325,47 @@ const DeliveryMetrics = z.object({
   }),
 });
 
+// ---- Subscriptions (section 10) ----------------------------------------------------------------
+
+const Subscription = z.object({
+  id: Id,
+  url: Text,
+  /** The name of the secret deliveries are signed with, never its value. */
+  secretRef: z.optional(Text),
+  detailTypes: z.optional(z.array(Text)),
+  selector: z.optional(Text),
+  /** Events published from then on are delivered (every consumer sees a new subscription by then). */
+  activeFrom: Timestamp,
+  /** Deliveries keep failing: three failed attempts in a row, or one given up; until one goes through. */
+  failing: z.boolean(),
+  failingSince: z.nullable(Timestamp),
+  consecutiveFailures: Count,
+  lastError: z.nullable(Text),
+  lastFailureAt: z.nullable(Timestamp),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+const SubscriptionDelivery = z.object({
+  /** The X-Gantry-Delivery header of every attempt. */
+  id: Text,
+  eventId: Text,
+  detailType: Text,
+  deployment: z.optional(Id),
+  version: z.optional(Tag),
+  environment: z.optional(Id),
+  resource: z.optional(ResourceId),
+  status: z.enum(['pending', 'retrying', 'delivered', 'failed']),
+  attempts: Count,
+  /** The HTTP status of the last attempt; null when it got no answer. */
+  lastStatus: z.nullable(z.int()),
+  lastError: z.nullable(Text),
+  nextAttemptAt: z.nullable(Timestamp),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+/** A subscription and its last deliveries, newest event first. */
+const SubscriptionDetail = z.extend(Subscription, { deliveries: z.array(SubscriptionDelivery) });
+
 // ---- Health, the document, the status page (sections 1 and 11) ---------------------------------
 
 const Health = z.object({ ok: z.literal(true) });
@@ -450,6 +491,9 @@ export const ANSWERS = {
   ViewLink,
   Freeze,
   FreezeList: page(Freeze),
+  Subscription,
+  SubscriptionList: page(Subscription),
+  SubscriptionDetail,
   UiDeployments,
   UiSummary,
   UiTargets,

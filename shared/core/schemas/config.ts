@@ -1,25 +1,11 @@
 import * as z from 'zod/mini';
-import { CEL_MAX_LENGTH, CelCompileError, compileCel } from '../cel';
 import { RRule } from '../rrule';
+import { Cel } from './cel';
 import { Id, Int, MapKey, ResourceId, SecretName, StringMap, Text, Url, withinStoredSize } from './common';
 
-/** The configuration objects of docs/api.md section 3 (inventory, deployments, policies). */
+export { Cel } from './cel';
 
-/** A CEL expression, compiled when written so a bad one (or one over the limits) is a 400 that names it. */
-export const Cel = z.string().check(
-  z.minLength(1),
-  z.maxLength(CEL_MAX_LENGTH),
-  z.superRefine((expression, ctx) => {
-    try {
-      compileCel(expression);
-    } catch (error) {
-      ctx.addIssue({
-        code: 'custom',
-        message: error instanceof CelCompileError ? error.message : 'invalid CEL',
-      });
-    }
-  }),
-);
+/** The configuration objects of docs/api.md section 3 (inventory, deployments, policies). */
 
 export const TimeZone = Text(64).check(
   z.refine((zone) => {
