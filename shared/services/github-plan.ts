@@ -118,7 +118,7 @@ export async function postPlanCheck(
           actor: SYSTEM,
           data: {
             message: error.message,
-            ...(error instanceof JobDispatchError ? { status: error.status } : {}),
+            ...(error instanceof JobDispatchError && error.status ? { status: error.status } : {}),
           },
         },
       ]);
