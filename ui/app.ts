@@ -12,10 +12,13 @@ const state = {
   deployment: null, tag: null, follow: true, updatedAt: null, seq: 0, timer: 0, stopped: false, statuses: null, versionsKey: '', settled: '',
   // The drill-down: one environment, filtered, one page at a time (pages: the nextTokens that led here).
   environment: null, status: '', q: '', pages: [], next: null, timelineKey: '', timelineAt: 0, showTimeline: false, summary: null,
+  // The delivery metrics' chart: its environment ('' for all), and which read it shows since when.
+  metricsEnvironment: '', metricsKey: '', metricsAt: 0,
 };
 const PAGE_SIZE = 50;
 const BIG_VERSION = 500;
 const SLOW_POLL_MS = 10000;
+const METRICS_POLL_MS = 30000;
 
 const STATUS_TEXT = {
   pending: 'pending', waiting: 'waiting', deploying: 'deploying', verifying: 'verifying',
@@ -70,7 +73,7 @@ function duration(ms) {
 // What each read loads, so an error says what failed.
 const READS = {
   deployments: 'the deployments', summary: 'the summary', versions: 'the versions', targets: 'the targets',
-  timeline: 'the timeline', plan: 'the plan',
+  timeline: 'the timeline', plan: 'the plan', metrics: 'the delivery metrics',
 };
 
 async function api(path, params) {
@@ -322,6 +325,87 @@ function renderTimeline(container, timeline, options) {
   container.replaceChildren(table);
 }
 
+// ---- delivery metrics: the four measures and a bar chart of each day's releases (SVG, drawn here) --------
+
+/** SVG elements, in the namespace of the page's own (empty) chart element. */
+function svg(tag, attrs, ...children) {
+  const el = document.createElementNS(byId('metrics-svg').namespaceURI, tag);
+  for (const [name, value] of Object.entries(attrs || {})) el.setAttribute(name, String(value));
+  for (const child of children) el.append(child);
+  return el;
+}
+
+/** Seconds as the measures show them; a dash without data. */
+function seconds(s) {
+  if (s === null || s === undefined) return '\u2013';
+  return s >= 172800 ? (s / 86400).toFixed(1) + ' days' : duration(s * 1000);
+}
+
+const plural = (n, word) => count(n) + ' ' + word + (n === 1 ? '' : 's');
+
+function renderMeasures(m) {
+  const c = m.counts;
+  const rate = m.changeFailureRate === null ? '\u2013' : (m.changeFailureRate * 100).toFixed(1) + '%';
+  const items = [
+    ['deploymentsPerDay', 'Deployments per day', String(m.deploymentsPerDay), count(c.successful) + ' successful in ' + c.days + ' days'],
+    ['leadTime', 'Lead time (p50, p90)', seconds(m.leadTimeSeconds.p50) + ', ' + seconds(m.leadTimeSeconds.p90), 'commit to success, ' + plural(c.leadTimes, 'release')],
+    ['changeFailureRate', 'Change failure rate', rate, count(c.failed + c.rolledBack) + ' of ' + count(c.finished) + ' failed or rolled back'],
+    ['timeToRestore', 'Time to restore (p50)', seconds(m.timeToRestoreSeconds.p50), plural(c.restores, 'restore')],
+  ];
+  byId('metrics-measures').replaceChildren(...items.map(([id, name, value, basis]) =>
+    h('div', { class: 'measure', 'data-measure': id }, h('dt', {}, name), h('dd', { class: 'value' }, value), h('dd', { class: 'basis' }, basis))));
+}
+
+/** One bar a day, successful at the bottom and failed or rolled back on top, scaled to the busiest day. */
+function renderChart(daily) {
+  const BAR = 10;
+  const HEIGHT = 100;
+  const bad = (d) => d.failed + d.rolledBack;
+  const max = Math.max(1, ...daily.map((d) => d.successful + bad(d)));
+  const ok = daily.reduce((n, d) => n + d.successful, 0);
+  const failed = daily.reduce((n, d) => n + bad(d), 0);
+  const bars = daily.map((d, i) => {
+    const okHeight = (d.successful / max) * HEIGHT;
+    const badHeight = (bad(d) / max) * HEIGHT;
+    return svg('g', { 'data-day': d.day, 'data-successful': d.successful, 'data-failed': bad(d) },
+      svg('title', {}, d.day + ': ' + d.successful + ' successful, ' + bad(d) + ' failed or rolled back'),
+      svg('rect', { class: 'chart-ok', x: i * BAR + 1, y: HEIGHT - okHeight, width: BAR - 2, height: okHeight }),
+      svg('rect', { class: 'chart-bad', x: i * BAR + 1, y: HEIGHT - okHeight - badHeight, width: BAR - 2, height: badHeight }));
+  });
+  const first = daily.length ? daily[0].day : '';
+  const last = daily.length ? daily[daily.length - 1].day : '';
+  const chart = byId('metrics-svg');
+  chart.setAttribute('viewBox', '0 0 ' + Math.max(1, daily.length * BAR) + ' ' + HEIGHT);
+  chart.setAttribute('aria-label', 'Releases per day, ' + first + ' to ' + last + ': ' + ok + ' successful, ' + failed + ' failed or rolled back; the busiest day had ' + max + '.');
+  chart.replaceChildren(...bars);
+  byId('metrics-axis').replaceChildren(h('span', {}, first), h('span', {}, 'busiest day: ' + max), h('span', {}, last));
+}
+
+/** The environments the chart can be narrowed to: the summary's, the choice kept. */
+function renderMetricsEnvironments(summary) {
+  const select = byId('metrics-environment');
+  const ids = summary.environments.map((e) => e.id).join(',');
+  if (select.dataset.ids !== ids) {
+    select.dataset.ids = ids;
+    select.replaceChildren(h('option', { value: '' }, 'all environments'), ...summary.environments.map((e) => h('option', { value: e.id }, e.name)));
+  }
+  if (state.metricsEnvironment && !summary.environments.some((e) => e.id === state.metricsEnvironment)) state.metricsEnvironment = '';
+  select.value = state.metricsEnvironment;
+}
+
+/** The measures change slowly: read again every 30 s, or at once when the deployment or environment changes. */
+async function refreshMetrics(deployment, seq) {
+  const params = state.metricsEnvironment ? { deployment, environment: state.metricsEnvironment } : { deployment };
+  const key = JSON.stringify(params);
+  if (key === state.metricsKey && Date.now() - state.metricsAt < METRICS_POLL_MS) return;
+  const metrics = await api('metrics', params);
+  if (seq !== state.seq) return;
+  state.metricsKey = key;
+  state.metricsAt = Date.now();
+  renderMeasures(metrics);
+  renderChart(metrics.daily);
+}
+
 // ---- the loop ----------------------------------------------------------------------------------
 
 async function refresh() {
@@ -344,6 +428,9 @@ async function refresh() {
     renderSummary(summary);
     state.updatedAt = summary.now;
     showState('Live \u00B7 updated ' + clock(summary.now));
+    renderMetricsEnvironments(summary);
+    await refreshMetrics(deployment, seq);
+    if (seq !== state.seq) return;
     const tag = state.tag;
     const env = summary.environments.find((e) => e.id === state.environment);
     if (env && tag) {
@@ -490,7 +577,12 @@ async function start() {
     state.follow = true;
     state.statuses = null;
     state.versionsKey = '';
+    state.metricsEnvironment = '';
     closeDrill();
+    refresh();
+  });
+  byId('metrics-environment').addEventListener('change', (event) => {
+    state.metricsEnvironment = event.target.value;
     refresh();
   });
   byId('version').addEventListener('change', (event) => {

@@ -108,6 +108,16 @@ export const PAGE_HTML = `<!doctype html>
     </div>
     <ul class="legend" aria-label="Timeline bars">${GANTT_LEGEND}<li><span class="swatch now-swatch"></span>now</li></ul>
   </section>
+  <section aria-labelledby="metrics-title">
+    <h2 id="metrics-title">Delivery metrics, last 30 days</h2>
+    <div class="controls">
+      <label for="metrics-environment">Environment</label>
+      <select id="metrics-environment"><option value="">all environments</option></select>
+    </div>
+    <dl id="metrics-measures" class="measures"></dl>
+    <div id="metrics-chart"><svg id="metrics-svg" class="chart" role="img" preserveAspectRatio="none" viewBox="0 0 300 100"></svg><div id="metrics-axis" class="chart-axis" aria-hidden="true"></div></div>
+    <ul class="legend" aria-label="Chart bars"><li><span class="swatch chart-ok"></span>successful releases</li><li><span class="swatch chart-bad"></span>failed or rolled back</li></ul>
+  </section>
   <div id="live" class="sr-only" aria-live="polite" aria-atomic="true"></div>
 </main>
 </body>

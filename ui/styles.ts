@@ -94,5 +94,15 @@ input[type=search]{font:inherit;padding:.3rem .5rem;border:1px solid #57606a;bor
 .now{position:absolute;top:0;bottom:0;width:2px;background:#cf222e;opacity:.7;z-index:1}
 .lane-note{position:absolute;left:.4rem;top:.35rem;font-size:.8rem;color:#57606a}
 .is-plan .lane{background:repeating-linear-gradient(90deg,#fbfcfd 0 calc(10% - 1px),#eaeef2 calc(10% - 1px) 10%)}
+.measures{display:grid;grid-template-columns:repeat(auto-fit,minmax(12rem,1fr));gap:.75rem;margin:0 0 1rem}
+.measure{border:1px solid #d0d7de;border-radius:6px;padding:.5rem .75rem}
+.measure dt{font-size:.85rem;color:#424a53}
+.measure dd{margin:0}
+.measure .value{font-size:1.3rem;font-weight:700}
+.measure .basis{font-size:.82rem;color:#57606a}
+.chart{display:block;width:100%;height:9rem;background:repeating-linear-gradient(180deg,#fff 0 calc(25% - 1px),#eaeef2 calc(25% - 1px) 25%);border-bottom:1px solid #8c959f}
+.chart-ok{fill:#1a7f37;background:#1a7f37}
+.chart-bad{fill:#cf222e;background:#cf222e}
+.chart-axis{display:flex;justify-content:space-between;font:400 .72rem ui-monospace,SFMono-Regular,Menlo,monospace;color:#424a53;margin-top:.2rem}
 @media (max-width:50rem){.gantt th:first-child{width:7rem}.gantt th:nth-child(2){width:6.5rem}header.bar .meta{margin-left:0}}
 `;
