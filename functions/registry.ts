@@ -149,7 +149,8 @@ export const FUNCTIONS: FunctionSpec[] = [
     schedule: 'rate(1 minute)',
   },
   // Environment progression is woken by the upstream outcome, not by polling (a failure wakes it
-  // too, so a dependant says at once that the upstream cannot reach its threshold).
+  // too, so a dependant says at once that the upstream cannot reach its threshold); deployment
+  // dependencies by what a deployment others depend on runs (internal Dependency Changed).
   consumer(
     'event-progression',
     'progression',
@@ -158,6 +159,7 @@ export const FUNCTIONS: FunctionSpec[] = [
       DETAIL_TYPES.releaseFailed,
       DETAIL_TYPES.releaseRolledBack,
       DETAIL_TYPES.releaseCancelled,
+      DETAIL_TYPES.dependencyChanged,
     ],
     ['taskCallbacks'],
   ),

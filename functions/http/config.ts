@@ -10,8 +10,9 @@ import type {
   PolicyBody,
   ResourceBody,
 } from '../../shared/core/schemas/config';
-import { unknownEnvironmentWarnings } from '../../shared/core/warnings';
+import { unknownDependencyWarnings, unknownEnvironmentWarnings } from '../../shared/core/warnings';
 import { missingConfigIds, render, requireConfig, syncProvider } from '../../shared/services/inventory';
+import { assertNoDependencyCycle } from '../../shared/services/rollouts/dependency-state';
 import { assertNotInUse, RESOURCE_IDS_PER_TASK } from '../../shared/services/rollouts/reconcile';
 import { queueWork, type ReconcileScope } from '../../shared/services/rollouts/work-queue';
 import { type ApiRequest, httpHandler, json } from './kernel';
@@ -70,6 +71,10 @@ async function reconcile(rt: Runtime, kind: ConfigKind, ids: string[]): Promise<
 
 /** What a valid object may still be wrong about, answered as `warnings` (never stored). */
 async function warningsOf(rt: Runtime, kind: ConfigKind, body: object): Promise<string[]> {
+  if (kind === 'policy') {
+    const named = (body as PolicyBody).rules.deploymentDependency?.dependsOn.map((d) => d.deployment) ?? [];
+    return named.length ? unknownDependencyWarnings(await missingConfigIds(rt, 'deployment', named)) : [];
+  }
   if (kind !== 'deployment') return [];
   const named = (body as DeploymentBody).environments ?? [];
   return unknownEnvironmentWarnings(await missingConfigIds(rt, 'environment', named));
@@ -81,6 +86,12 @@ function crud<K extends ConfigKind, Param extends string>(kind: K, param: Param)
   return {
     put: async (request: Request & { body: Bodies[K] }) => {
       const rt = runtime();
+      const id = request.params[param];
+      // Deployments that would depend on each other in a cycle: 400 before anything is stored.
+      if (kind === 'policy')
+        await assertNoDependencyCycle(rt, { kind, id, body: request.body as PolicyBody });
+      if (kind === 'deployment')
+        await assertNoDependencyCycle(rt, { kind, id, body: request.body as DeploymentBody });
       const { stored, created } = await putConfig(rt, kind, request.params[param], request.body);
       await publish(rt, [changed(request, kind, stored.id, created ? 'created' : 'replaced')]);
       // Targets that appear get the newest ready version; targets that vanish are cancelled: off the

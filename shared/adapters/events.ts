@@ -36,6 +36,8 @@ export const DETAIL_TYPES = {
   subscriptionFailing: 'Subscription Failing',
   /** Internal, not audited: work a write caused is queued or goes on with its next chunk. */
   workRequested: 'Work Requested',
+  /** Internal, not audited: what a deployment others depend on runs in an environment changed. */
+  dependencyChanged: 'Dependency Changed',
   /** Internal, not audited: a calendar freeze was written, its feed is to be read now. */
   freezeRefreshRequested: 'Freeze Refresh Requested',
 } as const;
@@ -43,6 +45,7 @@ export type DetailType = (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES];
 /** Events Gantry sends to itself: on the bus, but not in the audit trail nor in events.jsonl. */
 export const INTERNAL_DETAIL_TYPES: ReadonlySet<string> = new Set([
   DETAIL_TYPES.workRequested,
+  DETAIL_TYPES.dependencyChanged,
   DETAIL_TYPES.freezeRefreshRequested,
 ]);
 /**

@@ -13,6 +13,8 @@ export const signals = {
   concurrency: (deployment: string, environment: string) => `concurrency:${deployment}#${environment}`,
   verified: (deployment: string, tag: string, environment: string) =>
     `verified:${deployment}#${tag}#${environment}`,
+  /** Releases that depend on what a deployment runs in an environment (rule deploymentDependency). */
+  dependency: (deployment: string, environment: string) => `dependency:${deployment}#${environment}`,
   /** Releases held by a freeze, woken when it is deleted or changed. */
   freeze: (freezeId: string) => `freeze:${freezeId}`,
 } as const;

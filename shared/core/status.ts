@@ -37,6 +37,8 @@ export const WAITING_FOR = [
   'gradual_rollout',
   'concurrency',
   'paused',
+  /** Another deployment has not succeeded in the environment yet (rule deploymentDependency). */
+  'deployment_dependency',
   /** A freeze (docs/api.md section 10) selects the deployment and environment. */
   'freeze',
 ] as const;

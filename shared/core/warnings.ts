@@ -9,6 +9,12 @@ export const unknownEnvironmentWarnings = (ids: readonly string[]) =>
       `The environment "${id}" does not exist: the deployment gets no release targets there until an environment with that id is created.`,
   );
 
+export const unknownDependencyWarnings = (ids: readonly string[]) =>
+  ids.map(
+    (id) =>
+      `The deployment "${id}" does not exist: a dependency on it is satisfied (it has no release targets) until a deployment with that id is created.`,
+  );
+
 export interface TargetInventory {
   /** The environments the deployment names (absent: all of them). */
   named: readonly string[] | undefined;

@@ -30,8 +30,14 @@ async function eachChunk<T>(items: T[], size: number, work: (chunk: T[]) => Prom
 /**
  * Reads items by key (consistent), 100 per request, retrying what DynamoDB leaves unprocessed with
  * backoff and jitter. Missing items are absent from the map, which is keyed by `pk` and `sk`.
+ * `attributes`: only these (the keys are always read).
  */
-export async function batchGet(ctx: StoreContext, keys: Key[]): Promise<Map<string, Item>> {
+export async function batchGet(
+  ctx: StoreContext,
+  keys: Key[],
+  attributes?: string[],
+): Promise<Map<string, Item>> {
+  const projection = attributes && ['pk', 'sk', ...attributes];
   const found = new Map<string, Item>();
   const unique = [...new Map(keys.map((k) => [`${k.pk}\n${k.sk}`, k])).values()];
   await eachChunk(unique, GET_BATCH, async (chunk) => {
@@ -40,7 +46,18 @@ export async function batchGet(ctx: StoreContext, keys: Key[]): Promise<Map<stri
       if (attempt === ATTEMPTS) throw new Error('DynamoDB kept reads unprocessed.');
       if (attempt > 0) await pause(attempt);
       const out = await ctx.doc.send(
-        new BatchGetCommand({ RequestItems: { [ctx.tableName]: { Keys: pending, ConsistentRead: true } } }),
+        new BatchGetCommand({
+          RequestItems: {
+            [ctx.tableName]: {
+              Keys: pending,
+              ConsistentRead: true,
+              ...(projection && {
+                ProjectionExpression: projection.map((_, i) => `#p${i}`).join(', '),
+                ExpressionAttributeNames: Object.fromEntries(projection.map((name, i) => [`#p${i}`, name])),
+              }),
+            },
+          },
+        }),
       );
       for (const item of out.Responses?.[ctx.tableName] ?? []) found.set(`${item.pk}\n${item.sk}`, item);
       pending = (out.UnprocessedKeys?.[ctx.tableName]?.Keys ?? []) as Key[];

@@ -77,9 +77,12 @@ export async function loadInventory(ctx: StoreContext): Promise<{
   return { environments, resources };
 }
 
-/** All four kinds under one revision read; the same object until a config write. */
-export async function inventorySnapshot(ctx: StoreContext): Promise<InventorySnapshot> {
-  const revision = await getInventoryRevision(ctx);
+/** All four kinds under one revision read (or `read`, one the caller made); the same object until a config write. */
+export async function inventorySnapshot(
+  ctx: StoreContext,
+  read?: InventoryRevision,
+): Promise<InventorySnapshot> {
+  const revision = read ?? (await getInventoryRevision(ctx));
   const [environments, resources, deployments, policies] = await Promise.all([
     cachedKind(ctx, 'environment', revision.environment),
     cachedKind(ctx, 'resource', revision.resource),

@@ -54,6 +54,8 @@ export const keys = {
     sk: environment,
   }),
   deploymentState: (deployment: string) => ({ pk: 'DEPLOYMENT_STATE', sk: deployment }),
+  /** What a deployment runs in an environment, for the releases that depend on it (store/dependency.ts). */
+  running: (deployment: string, environment: string) => ({ pk: `RUNNING#${deployment}`, sk: environment }),
   /** Freezes, all in one partition: few, read whole by each gate evaluation, plan and sweep. */
   freeze: (freezeId: string) => ({ pk: 'FREEZE', sk: freezeId }),
   freezes: 'FREEZE',

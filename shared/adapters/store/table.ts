@@ -22,6 +22,7 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * 17. freezes, all of them in one Query (few; an ended one expires by TTL)       pk=FREEZE       sk=freeze id
  * 18. subscriptions; a subscription's deliveries by event id (TTL); a lane's outbox in order, its head
  *     holding the lease; lanes due for delivery (gsi1)       pk=SUBSCRIPTION | SUBDELIVERY#gen | SUBLANE#gen#lane, gsi1 SUBLANES
+ * 19. what a deployment runs in an environment, for its dependants (one GetItem)  pk=RUNNING#dep  sk=env
  * 16. GitHub mirrors: a version's Deployment per environment, its plan's check run  pk=GITHUB#dep#tag sk=env | CHECKRUN#dep#tag
  *
  * Every state change is a single-item conditional write (no transactions: docs/decisions/0002-one-table.md).

@@ -2,11 +2,12 @@ import { matches } from '../cel';
 import type { Stored } from '../records';
 import type { PolicyBody, Rules } from '../schemas/config';
 import type { CelScope, Warning } from '../targets';
+import type { DependsOn } from './dependency';
 
 /**
  * The policies whose `targets` match a release target, merged strictest-wins (docs/api.md section 3):
  * the highest minApprovals, every progression dependency, the longest interval, every window, every
- * metric. Each merged rule remembers the policies behind it, for the plan and for messages.
+ * metric, every deployment dependency. Each merged rule remembers the policies behind it, for the plan and for messages.
  */
 type Metric = NonNullable<Rules['verification']>['metrics'][number];
 type Window = NonNullable<Rules['deploymentWindow']>;
@@ -31,6 +32,8 @@ export interface MergedRules {
   concurrency?: { maxParallel: number; policies: string[] };
   halt?: { maxFailures: number; policies: string[] };
   trafficDrain?: { seconds: number; policies: string[] };
+  /** Every dependency of every policy (the same deployment and condition once), each with its policy. */
+  deploymentDependency?: { dependsOn: (DependsOn & { policy: string })[]; policies: string[] };
 }
 
 export function matchingPolicies(
@@ -135,6 +138,19 @@ export function mergeRules(policies: Stored<PolicyBody>[]): MergedRules {
       merged.trafficDrain = {
         seconds: Math.max(merged.trafficDrain?.seconds ?? 0, r.trafficDrain.seconds),
         policies: union(merged.trafficDrain?.policies, [id]),
+      };
+    }
+    if (r.deploymentDependency) {
+      const dependsOn = [...(merged.deploymentDependency?.dependsOn ?? [])];
+      for (const d of r.deploymentDependency.dependsOn) {
+        const known = dependsOn.some(
+          (x) => x.deployment === d.deployment && x.versionCondition === d.versionCondition,
+        );
+        if (!known) dependsOn.push({ ...d, policy: id });
+      }
+      merged.deploymentDependency = {
+        dependsOn,
+        policies: union(merged.deploymentDependency?.policies, [id]),
       };
     }
   }

@@ -140,6 +140,7 @@ const PlanTarget = z.object({
         'gradual_rollout',
         'concurrency',
         'freeze',
+        'deployment_dependency',
       ]),
       policies: z.array(Id),
       detail: z.record(z.string(), z.unknown()),

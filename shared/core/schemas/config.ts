@@ -312,6 +312,14 @@ export const Rules = z.strictObject({
   concurrency: z.optional(z.strictObject({ maxParallel: Int(1, 10_000) })),
   halt: z.optional(z.strictObject({ maxFailures: Int(1, 10_000) })),
   trafficDrain: z.optional(z.strictObject({ seconds: Int(0, 86_400) })),
+  /** Deploy A before B (docs/api.md section 10); the condition is CEL over `version` and `dependency`. */
+  deploymentDependency: z.optional(
+    z.strictObject({
+      dependsOn: z
+        .array(z.strictObject({ deployment: Id, versionCondition: z.optional(Cel) }))
+        .check(z.minLength(1), z.maxLength(20)),
+    }),
+  ),
 });
 export type Rules = z.infer<typeof Rules>;
 

@@ -12,6 +12,7 @@ import {
 import { currentDate } from '../../core/clock';
 import { deliveryStarts } from '../../core/delivery';
 import { type Decision, secondsUntilNextDue } from '../../core/lifecycle';
+import { announceDependencyChange } from './dependency';
 import { ending, finishDrain, finishUndrain } from './drain';
 import { policyContext } from './gates';
 import { jobResult, type TaskOutcome } from './jobs';
@@ -42,7 +43,7 @@ export async function complete(rt: Runtime, key: ReleaseKey, outcome: TaskOutcom
     const message = result.message ?? 'The job failed.';
     return failOrRollBack(rt, release, { cause: 'job', message, data: job }, reads);
   }
-  const { rules } = await policyContext(rt, release, reads);
+  const { rules, dependedOn } = await policyContext(rt, release, reads);
   const aborted = abortOf(reads.abort);
   if (aborted?.mode === 'rollback') {
     return failOrRollBack(rt, release, { cause: 'environment', message: aborted.reason, data: job }, reads);
@@ -53,16 +54,20 @@ export async function complete(rt: Runtime, key: ReleaseKey, outcome: TaskOutcom
     if (!(await applyTransition(rt, release, 'verify', { verification }, now))) return { next: 'done' };
     return { next: 'verify', waitSeconds: secondsUntilNextDue(verification, now) };
   }
-  await succeed(rt, release, { ...job, message: result.message }, reads);
+  await succeed(rt, release, { ...job, message: result.message }, reads, dependedOn);
   return ending(rt, release, reads);
 }
 
-/** The release succeeded (its job, or its verification): the target's current version first. */
+/**
+ * The release succeeded (its job, or its verification): the target's current version first.
+ * `dependedOn` (PolicyContext): other deployments depend on this one, which re-check.
+ */
 export async function succeed(
   rt: Runtime,
   release: ReleaseRecord,
   data: Record<string, unknown>,
   reads: Pick<ReleaseReads, 'target'> = {},
+  dependedOn = false,
 ): Promise<void> {
   // A reader who sees the release successful also sees it as the current version. The target's
   // history may come from the step's read: while the release holds the target, nothing else changes it.
@@ -82,6 +87,8 @@ export async function succeed(
   // counting a success reads nothing.
   const measured = { ...data, ...deliveryStarts(release, target?.failingSince) };
   if (changed) await publish(rt, [releaseEvent(release, DETAIL_TYPES.releaseSucceeded, measured)]);
+  // Also on a re-run (changed or not): a refresh twice is harmless, a lost one leaves dependants waiting.
+  if (dependedOn) await announceDependencyChange(rt, release);
 }
 
 export interface Failure {

@@ -13,6 +13,7 @@ import {
 } from '../../adapters/store/rollouts';
 import { releaseSlot, slotHolders, takeSlot } from '../../adapters/store/slots';
 import type { GateWait } from '../../core/lifecycle';
+import { isDependedOn } from '../../core/policy/dependency';
 import { freezeHold } from '../../core/policy/freeze';
 import { type MergedRules, matchingPolicies, mergeRules } from '../../core/policy/merge';
 import { progressionState } from '../../core/policy/progression';
@@ -24,12 +25,15 @@ import { TERMINAL_RELEASE } from '../../core/status';
 import { type CelScope, celDeployment, celEnvironment, celResource } from '../../core/targets';
 import { approvalIdOf, expire, isExpired, openApproval, requireApproval } from '../approvals';
 import { requireConfig } from '../inventory';
+import { dependencyGate } from './dependency';
 import { getAbort } from './safety';
 
 export interface PolicyContext {
   scope: CelScope;
   rules: MergedRules;
   deployment: DeploymentBody;
+  /** Some policy names this deployment in a deploymentDependency: its successes wake dependants. */
+  dependedOn: boolean;
 }
 
 /**
@@ -58,14 +62,16 @@ export async function policyContext(
     scope,
     rules: mergeRules(matchingPolicies(policies, scope).matched),
     deployment: deployment.data,
+    dependedOn: isDependedOn(policies, release.deployment),
   };
 }
 
 const policyList = (ids: string[]) => (ids.length === 1 ? `policy ${ids[0]}` : `policies ${ids.join(', ')}`);
 
 /**
- * The policy gates in the order a person reads them: upstream environments, approval, freezes,
- * windows, the gradual rollout slot, concurrency. The first closed gate is returned; undefined = all open.
+ * The policy gates in the order a person reads them: upstream environments, other deployments,
+ * approval, freezes, windows, the gradual rollout slot, concurrency. The first closed gate is
+ * returned; undefined = all open.
  */
 export async function closedGate(
   rt: Runtime,
@@ -105,6 +111,12 @@ export async function closedGate(
         };
       }
     }
+  }
+
+  // Other deployments first (deploy A before B), before an approval is asked for.
+  if (rules.deploymentDependency) {
+    const waiting = await dependencyGate(rt, release, rules.deploymentDependency, now);
+    if (waiting) return waiting;
   }
 
   if (rules.approval) {

@@ -27,6 +27,7 @@ import {
   type Warning,
 } from '../../core/targets';
 import { planVariables } from '../../core/variables';
+import { planDependencies } from './plan-dependencies';
 import { planFreezes } from './plan-freezes';
 import { renderVersion } from './versions';
 
@@ -39,6 +40,7 @@ import { renderVersion } from './versions';
 interface PlannedGate {
   gate:
     | 'environment_progression'
+    | 'deployment_dependency'
     | 'approval'
     | 'freeze'
     | 'deployment_window'
@@ -60,6 +62,14 @@ function gatesOf(rules: MergedRules): PlannedGate[] {
         minSoakSeconds: p.minSoakSeconds,
         minSuccessPercentage: p.minSuccessPercentage,
       },
+    });
+  }
+  if (rules.deploymentDependency) {
+    // Each dependency's verdict in the target's environment is added per request (plan-dependencies.ts).
+    gates.push({
+      gate: 'deployment_dependency',
+      policies: rules.deploymentDependency.policies,
+      detail: { dependsOn: rules.deploymentDependency.dependsOn },
     });
   }
   if (rules.approval) {
@@ -278,6 +288,7 @@ async function planModel(rt: Runtime, deploymentId: string, tag: string, now: Da
   const deployment = inventory.deployments.find((d) => d.id === deploymentId);
   if (!deployment) throw notFound(`The deployment "${deploymentId}"`);
   const { planned, positions, environmentOffset, warnings } = staticPlanOf(inventory, deployment, tag);
+  const dependencies = await planDependencies(rt, inventory, planned);
 
   // Window searches are costly (the rrule package walks from DTSTART): one per rule set and start.
   const windowMemo = new Map<string, Date | null>();
@@ -311,7 +322,7 @@ async function planModel(rt: Runtime, deploymentId: string, tag: string, now: Da
       waitingFor: release?.status === 'waiting' ? release.waitingFor : null,
       message: release?.message ?? null,
       policies: p.rules.policies,
-      gates: frozen.withGate(p.scope, p.rules.gates),
+      gates: dependencies.withVerdicts(p.target.environment, frozen.withGate(p.scope, p.rules.gates)),
       position: rules.gradualRollout ? position : null,
       rolloutOffsetSeconds: interval > 0 ? position * interval : null,
       nextWindowOpening: nextWindowOpening?.toISOString() ?? null,

@@ -1,5 +1,6 @@
 import { DETAIL_TYPES, publish, releaseEvent } from '../../adapters/events';
 import type { Runtime } from '../../adapters/runtime';
+import { listAllConfigCached } from '../../adapters/store/inventory';
 import type { ReleaseReads } from '../../adapters/store/release-reads';
 import {
   applyTransition,
@@ -9,6 +10,8 @@ import {
 } from '../../adapters/store/rollouts';
 import { jobIdOf } from '../../core/ids';
 import type { Decision, ReleaseIn } from '../../core/lifecycle';
+import { isDependedOn } from '../../core/policy/dependency';
+import { announceDependencyChange } from './dependency';
 import { ending } from './drain';
 import { type JobToSend, jobResult, type TaskOutcome } from './jobs';
 import { releaseTargetLock } from './lock';
@@ -45,6 +48,9 @@ export async function finishRollback(
     if (await applyTransition(rt, release, 'rolled_back', {})) {
       await updateItem(rt, targetItemKey(release), { set: { currentVersion: release.rolledBackTo } });
       await publish(rt, [releaseEvent(release, DETAIL_TYPES.releaseRolledBack, data)]);
+      // The target runs another version now: deployments that depend on this one re-check.
+      if (isDependedOn(await listAllConfigCached(rt, 'policy'), release.deployment))
+        await announceDependencyChange(rt, release);
     }
   } else {
     const message = `${release.message ?? 'The release failed.'} The rollback to ${release.rolledBackTo} failed: ${result.message ?? 'unknown error'}`;

@@ -160,7 +160,7 @@ export async function measureStep(rt: Runtime, key: ReleaseKey): Promise<Decisio
   const release = await loadRelease(rt, key);
   if (release.status !== 'verifying') return { next: 'done' };
   if (await continuedInNewExecution(rt, release)) return { next: 'done' };
-  const { rules } = await policyContext(rt, release);
+  const { rules, dependedOn } = await policyContext(rt, release);
   const round = await measureRound(rt, release, rules.verification);
   const data = { verification: renderVerification(round) };
   if (round.verdict === 'passed') {
@@ -169,7 +169,7 @@ export async function measureStep(rt: Runtime, key: ReleaseKey): Promise<Decisio
     if (aborted?.mode === 'rollback') {
       return failOrRollBack(rt, measured, { cause: 'environment', message: aborted.reason, data });
     }
-    await succeed(rt, measured, data);
+    await succeed(rt, measured, data, undefined, dependedOn);
     return ending(rt, measured);
   }
   if (round.verdict === 'failed') {

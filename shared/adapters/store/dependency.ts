@@ -1,0 +1,184 @@
+import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Running, VersionFacts } from '../../core/policy/dependency';
+import { batchGet, itemId } from './batch';
+import { type Item, isConditionFailed, type StoreContext } from './client';
+import { keys } from './keys';
+
+/**
+ * What a deployment runs in an environment, kept for the releases that depend on it (rule
+ * deploymentDependency): one item per deployment and environment, so a waiting release reads one
+ * item, never the dependency's targets. A refresh takes a ticket (`seq`) before it reads, and stores
+ * its reading only over an older ticket's: the item holds the newest reading, whatever the order in
+ * which concurrent refreshes finish.
+ */
+export interface RunningRecord extends Running {
+  deployment: string;
+  environment: string;
+  /** The inventory revision it was computed under (revisionStamp). */
+  revision: string;
+  ticket: number;
+  computedAt: string;
+}
+
+/** The counters of the inventory revision item (every config write bumps its kind's) as one string. */
+export const revisionStamp = (revision: Record<string, unknown> | undefined): string =>
+  ['resource', 'environment', 'deployment', 'policy'].map((kind) => Number(revision?.[kind] ?? 0)).join('.');
+
+const FIELDS = [
+  'deployment',
+  'environment',
+  'name',
+  'targets',
+  'missing',
+  'versions',
+  'truncated',
+  'revision',
+  'ticket',
+  'computedAt',
+] as const;
+
+const recordOf = (item: Item): RunningRecord =>
+  Object.fromEntries(FIELDS.map((field) => [field, item[field]])) as unknown as RunningRecord;
+
+/** The inventory revision and the readings of these deployments in one environment: one BatchGetItem. */
+export async function readRunning(
+  ctx: StoreContext,
+  deployments: readonly string[],
+  environment: string,
+): Promise<{ revision: string; running: Map<string, RunningRecord> }> {
+  const found = await batchGet(ctx, [
+    keys.inventoryRevision,
+    ...deployments.map((deployment) => keys.running(deployment, environment)),
+  ]);
+  const running = new Map<string, RunningRecord>();
+  for (const deployment of deployments) {
+    const item = found.get(itemId(keys.running(deployment, environment)));
+    if (typeof item?.ticket === 'number') running.set(deployment, recordOf(item));
+  }
+  return { revision: revisionStamp(found.get(itemId(keys.inventoryRevision))), running };
+}
+
+/**
+ * A ticket for a refresh, higher than every earlier one. With `unlessSince`, only when no refresh is
+ * under way (one took a ticket since that moment and has not stored its reading): undefined then,
+ * and the caller leaves the reading to it.
+ */
+export async function takeTicket(
+  ctx: StoreContext,
+  deployment: string,
+  environment: string,
+  now: string,
+  unlessSince?: string,
+): Promise<number | undefined> {
+  try {
+    const out = await ctx.doc.send(
+      new UpdateCommand({
+        TableName: ctx.tableName,
+        Key: keys.running(deployment, environment),
+        UpdateExpression: 'ADD #seq :one SET #since = :now',
+        ConditionExpression: unlessSince
+          ? 'attribute_not_exists(#seq) OR #seq <= #ticket OR #since < :cutoff'
+          : undefined,
+        ExpressionAttributeNames: {
+          '#seq': 'seq',
+          '#since': 'refreshingSince',
+          ...(unlessSince ? { '#ticket': 'ticket' } : {}),
+        },
+        ExpressionAttributeValues: {
+          ':one': 1,
+          ':now': now,
+          ...(unlessSince ? { ':cutoff': unlessSince } : {}),
+        },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return Number(out.Attributes?.seq);
+  } catch (error) {
+    if (unlessSince && isConditionFailed(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Stores a reading unless a newer ticket's is stored; answers whether it did, and the reading it replaced. */
+export async function storeRunning(
+  ctx: StoreContext,
+  record: RunningRecord,
+): Promise<{ stored: boolean; previous?: RunningRecord }> {
+  const names = Object.fromEntries(FIELDS.map((field, i) => [`#f${i}`, field]));
+  const values = Object.fromEntries(FIELDS.map((field, i) => [`:f${i}`, record[field]]));
+  try {
+    const out = await ctx.doc.send(
+      new UpdateCommand({
+        TableName: ctx.tableName,
+        Key: keys.running(record.deployment, record.environment),
+        UpdateExpression: `SET ${FIELDS.map((_, i) => `#f${i} = :f${i}`).join(', ')}`,
+        ConditionExpression: 'attribute_not_exists(#ticket) OR #ticket < :ticket',
+        ExpressionAttributeNames: { ...names, '#ticket': 'ticket' },
+        ExpressionAttributeValues: { ...values, ':ticket': record.ticket },
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    const old = out.Attributes;
+    return { stored: true, previous: typeof old?.ticket === 'number' ? recordOf(old) : undefined };
+  } catch (error) {
+    if (isConditionFailed(error)) return { stored: false };
+    throw error;
+  }
+}
+
+/**
+ * The current version of each release target item of a deployment in an environment (resource ->
+ * tag, null before its first success): one Query per MB of target items.
+ */
+export async function currentVersions(
+  ctx: StoreContext,
+  deployment: string,
+  environment: string,
+): Promise<Map<string, string | null>> {
+  const current = new Map<string, string | null>();
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ctx.doc.send(
+      new QueryCommand({
+        TableName: ctx.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :env)',
+        ProjectionExpression: '#r, #c',
+        ExpressionAttributeNames: { '#r': 'resource', '#c': 'currentVersion' },
+        ExpressionAttributeValues: { ':pk': keys.targetsOfDeployment(deployment), ':env': `${environment}#` },
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const item of out.Items ?? [])
+      current.set(item.resource as string, (item.currentVersion as string) ?? null);
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return current;
+}
+
+/** What conditions see of these versions (tag, metadata, createdAt), per deployment and tag. */
+export async function versionFacts(
+  ctx: StoreContext,
+  versions: readonly { deployment: string; tag: string }[],
+): Promise<Map<string, Map<string, VersionFacts>>> {
+  const facts = new Map<string, Map<string, VersionFacts>>();
+  if (versions.length === 0) return facts;
+  const found = await batchGet(
+    ctx,
+    versions.map((v) => keys.version(v.deployment, v.tag)),
+    ['tag', 'deployment', 'metadata', 'createdAt'],
+  );
+  for (const item of found.values()) {
+    const deployment = item.deployment as string;
+    let tags = facts.get(deployment);
+    if (!tags) {
+      tags = new Map();
+      facts.set(deployment, tags);
+    }
+    tags.set(item.tag as string, {
+      tag: item.tag as string,
+      metadata: (item.metadata as Record<string, string>) ?? {},
+      createdAt: item.createdAt as string,
+    });
+  }
+  return facts;
+}
