@@ -178,6 +178,13 @@ function renderSummary(summary) {
   paused.textContent = summary.deployment.paused
     ? 'Paused: no job is dispatched for this deployment' + (summary.deployment.pausedReason ? ' (' + summary.deployment.pausedReason + ')' : '') + '.'
     : '';
+  // Active freezes (docs/api.md section 10): what holds the releases, where, and until when.
+  const freezes = summary.freezes || [];
+  const frozen = byId('frozen');
+  frozen.hidden = freezes.length === 0;
+  frozen.textContent = freezes
+    .map((f) => 'Frozen in ' + f.environments.join(', ') + ': ' + f.reason + ' (freeze ' + f.id + ', ' + (f.until ? 'until ' + new Date(f.until).toISOString().replace('.000Z', 'Z') : 'until it is ended') + ').')
+    .join(' ');
   if (state.environment && !summary.environments.some((e) => e.id === state.environment)) closeDrill();
 }
 

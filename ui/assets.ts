@@ -76,6 +76,7 @@ export const PAGE_HTML = `<!doctype html>
       <span id="summary-total" class="muted"></span>
     </div>
     <p id="paused" class="notice warn" hidden></p>
+    <p id="frozen" class="notice warn" hidden></p>
     <div id="summary" class="scroll"></div>
     <ul class="legend" aria-label="Status colours">${LEGEND}</ul>
   </section>

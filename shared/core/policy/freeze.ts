@@ -196,3 +196,26 @@ export function announcements(
   }
   return { events, announced: active.map((s) => s.key) };
 }
+
+/** The active freezes that hold a deployment in some of its environments (the status page's banner). */
+export function activeFreezesOf(
+  freezes: readonly Pick<FreezeRecord, 'id' | 'reason' | 'selector' | 'until' | 'calendar'>[],
+  deployment: FreezeScope['deployment'],
+  environments: readonly FreezeScope['environment'][],
+  now: Date,
+): { id: string; reason: string; until: string | null; environments: string[] }[] {
+  return freezes.flatMap((freeze) => {
+    const until = activeUntil(freeze, now);
+    if (until === undefined) return [];
+    const held = environments.filter((environment) => selects(freeze, { deployment, environment }));
+    if (held.length === 0) return [];
+    return [
+      {
+        id: freeze.id,
+        reason: freeze.reason,
+        until: until?.toISOString() ?? null,
+        environments: held.map((e) => e.id),
+      },
+    ];
+  });
+}

@@ -413,6 +413,8 @@ const UiDeployments = z.object({
 const UiSummary = z.object({
   now: Timestamp,
   deployment: z.object({ id: Id, name: Text, paused: z.boolean(), pausedReason: z.nullable(Text) }),
+  /** Active freezes that hold the deployment, in which of its environments, and until when (null: deleted). */
+  freezes: z.array(z.object({ id: Id, reason: Text, until: z.nullable(Timestamp), environments: z.array(Id) })),
   /** The version shown; null when the deployment has none. */
   version: z.nullable(z.object({ tag: Tag, status: VersionItem.shape.status, createdAt: Timestamp })),
   environments: z.array(
