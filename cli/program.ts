@@ -1,6 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { version as packageVersion } from '../package.json';
 import { CliError, EXIT } from './client';
+import * as freezes from './commands/freezes';
+import { metrics, parseDay, parseSince } from './commands/metrics';
 import * as ops from './commands/ops';
 import { createVersion, getVersion, setVersionStatus } from './commands/version';
 import { contextOf } from './context';
@@ -16,6 +18,7 @@ Examples:
   gantry version create --deployment api --tag v1.2.3 --metadata commit=$GITHUB_SHA --wait --timeout 30m
   gantry plan --deployment api --tag v1.2.3
   gantry status --deployment api --output json
+  gantry metrics --deployment api --environment production --since 30d
   gantry apply -f gantry.yaml --dry-run`;
 
 type Action<A extends unknown[]> = (...args: A) => Promise<number>;
@@ -150,12 +153,61 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--reason <text>', 'recorded in the releases')
     .action(act((o, cmd: Command) => ops.cancel(contextOf(cmd), o)));
   program
+    .command('freeze')
+    .description(
+      'stop the line: releases the selector matches that have not dispatched wait (until --until, for --for, during the events of an --ics calendar, or until unfreeze)',
+    )
+    .argument('[freezeId]')
+    .option('--reason <text>', 'shown on every release it holds')
+    .option(
+      '--selector <cel>',
+      "CEL over deployment and environment (default: every release), e.g. environment.id == 'production'",
+    )
+    .option('--until <iso-time>', 'it ends by itself then')
+    .addOption(
+      new Option('--for <duration>', 'it ends by itself after this long, e.g. 2h').argParser(parseDuration),
+    )
+    .option('--ics <url>', 'an iCalendar feed: each of its events is a freeze for its duration')
+    .option('--refresh <seconds>', 'with --ics: read the feed again this often (default 900)', (v) =>
+      Number(v),
+    )
+    .option('--list', 'list the freezes instead')
+    .action(act((id: string | undefined, o, cmd: Command) => freezes.freeze(contextOf(cmd), id, o)));
+  program
+    .command('unfreeze')
+    .description('end a freeze now: the releases it held go on through their other gates')
+    .argument('<freezeId>')
+    .action(act((id: string, _o, cmd: Command) => freezes.unfreeze(contextOf(cmd), id)));
+  program
+    .command('freezes')
+    .description('list the freezes: active or not, until when, what they hold')
+    .action(act((_o, cmd: Command) => freezes.listFreezes(contextOf(cmd))));
+  program
     .command('events')
     .description('the audit trail, oldest first; --follow keeps printing new events')
     .option('--deployment <id>', 'only this deployment')
     .option('--since <iso-time>', 'from this time on, e.g. 2026-11-21T10:00:00Z')
     .option('--follow', 'poll for new events until interrupted')
     .action(act((o, cmd: Command) => ops.events(contextOf(cmd), o)));
+  program
+    .command('metrics')
+    .description(
+      'delivery metrics (DORA): deployments per day, lead time, change failure rate, time to restore',
+    )
+    .option('--deployment <id>', 'only this deployment (default: every deployment)')
+    .option('--environment <id>', 'only this environment (default: every environment)')
+    .addOption(
+      new Option(
+        '--since <when>',
+        'from this day: 30d (the last 30 days), a date or an ISO time; at most 92 days',
+      )
+        .argParser((text) => parseSince(text))
+        .default(undefined, '30d'),
+    )
+    .addOption(
+      new Option('--until <when>', 'to this day (a date or an ISO time; default today)').argParser(parseDay),
+    )
+    .action(act((o, cmd: Command) => metrics(contextOf(cmd), o)));
 
   const job = program.command('job').description('for job agents');
   job

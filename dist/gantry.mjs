@@ -28705,26 +28705,13 @@ var init_rrule = __esm({
   }
 });
 
-// shared/core/schemas/config.ts
-function checkRRuleRanges(options) {
-  for (const [part, [min, max, nonZero]] of Object.entries(RRULE_RANGES)) {
-    const value = options[part];
-    if (value === void 0 || value === null) continue;
-    for (const n of Array.isArray(value) ? value : [value]) {
-      if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max || nonZero && n === 0) {
-        throw new Error(`${part.toUpperCase()}=${String(n)} is out of range`);
-      }
-    }
-  }
-}
-var Cel, TimeZone, RRuleText, RRULE_RANGES, ResourceBody, SyncBody, EnvironmentBody, WebhookAgent, GithubAgent, LambdaAgent, TEMPLATE_FIELD, Template, ArgoCdAgent, TerraformCloudAgent, JobAgent, VariableValue, Variable, DeploymentBody, Seconds, REDACTED, HeaderValue, Headers, MetricProvider, Metric, Rules, PolicyBody;
-var init_config = __esm({
-  "shared/core/schemas/config.ts"() {
+// shared/core/schemas/cel.ts
+var Cel;
+var init_cel2 = __esm({
+  "shared/core/schemas/cel.ts"() {
     "use strict";
     init_mini();
     init_cel();
-    init_rrule();
-    init_common();
     Cel = string2().check(
       _minLength(1),
       _maxLength(CEL_MAX_LENGTH),
@@ -28739,6 +28726,29 @@ var init_config = __esm({
         }
       })
     );
+  }
+});
+
+// shared/core/schemas/config.ts
+function checkRRuleRanges(options) {
+  for (const [part, [min, max, nonZero]] of Object.entries(RRULE_RANGES)) {
+    const value = options[part];
+    if (value === void 0 || value === null) continue;
+    for (const n of Array.isArray(value) ? value : [value]) {
+      if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max || nonZero && n === 0) {
+        throw new Error(`${part.toUpperCase()}=${String(n)} is out of range`);
+      }
+    }
+  }
+}
+var TimeZone, RRuleText, RRULE_RANGES, ResourceBody, SyncBody, EnvironmentBody, WebhookAgent, GithubAgent, LambdaAgent, TEMPLATE_FIELD, Template, ArgoCdAgent, TerraformCloudAgent, JobAgent, VariableValue, Variable, DeploymentBody, Seconds, REDACTED, HeaderValue, Headers, MetricProvider, Metric, Rules, PolicyBody;
+var init_config = __esm({
+  "shared/core/schemas/config.ts"() {
+    "use strict";
+    init_mini();
+    init_rrule();
+    init_cel2();
+    init_common();
     TimeZone = Text(64).check(
       refine((zone) => {
         try {
@@ -28985,7 +28995,13 @@ var init_config = __esm({
       ),
       concurrency: optional(strictObject({ maxParallel: Int(1, 1e4) })),
       halt: optional(strictObject({ maxFailures: Int(1, 1e4) })),
-      trafficDrain: optional(strictObject({ seconds: Int(0, 86400) }))
+      trafficDrain: optional(strictObject({ seconds: Int(0, 86400) })),
+      /** Deploy A before B (docs/api.md section 10); the condition is CEL over `version` and `dependency`. */
+      deploymentDependency: optional(
+        strictObject({
+          dependsOn: array(strictObject({ deployment: Id, versionCondition: optional(Cel) })).check(_minLength(1), _maxLength(20))
+        })
+      )
     });
     PolicyBody = strictObject({
       name: optional(Text(255)),
@@ -29136,7 +29152,7 @@ var version = "0.1.0";
 // cli/program.ts
 init_client();
 
-// cli/commands/ops.ts
+// cli/commands/metrics.ts
 init_client();
 
 // cli/context.ts
@@ -29253,7 +29269,61 @@ var LiveView = class {
   }
 };
 
+// cli/commands/metrics.ts
+var DAY_MS = 864e5;
+function parseSince(text, now = Date.now()) {
+  const days = /^(\d{1,3})d$/.exec(text);
+  if (days) return new Date(now - (Math.max(1, Number(days[1])) - 1) * DAY_MS).toISOString().slice(0, 10);
+  return parseDay(text);
+}
+function parseDay(text) {
+  if (/^\d{4}-\d{2}-\d{2}(T.+)?$/.test(text) && !Number.isNaN(Date.parse(text))) return text;
+  throw new InvalidArgumentError("expected 30d, a date such as 2026-11-01 or an ISO time");
+}
+function humanSeconds(seconds) {
+  if (seconds === null) return "-";
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)}m`;
+  if (seconds < 172800) return `${(seconds / 3600).toFixed(1)}h`;
+  return `${(seconds / 86400).toFixed(1)}d`;
+}
+var percent = (rate) => rate === null ? "-" : `${(rate * 100).toFixed(1)}%`;
+async function metrics(ctx, o) {
+  const m = await ctx.client.get(
+    withQuery("/v1/metrics/delivery", {
+      deployment: o.deployment,
+      environment: o.environment,
+      since: o.since,
+      until: o.until
+    })
+  );
+  print(ctx, m, () => {
+    const c = m.counts;
+    const last = new Date(Date.parse(m.until) - DAY_MS).toISOString().slice(0, 10);
+    return `delivery metrics of ${m.deployment ?? "every deployment"} in ${m.environment ?? "every environment"}, ${m.since.slice(0, 10)} to ${last} (${c.days} days)
+` + table(
+      ["MEASURE", "VALUE", "FROM"],
+      [
+        ["deployments per day", String(m.deploymentsPerDay), `${c.successful} successful`],
+        [
+          "lead time p50 / p90",
+          `${humanSeconds(m.leadTimeSeconds.p50)} / ${humanSeconds(m.leadTimeSeconds.p90)}`,
+          `${c.leadTimes} successful with a start`
+        ],
+        [
+          "change failure rate",
+          percent(m.changeFailureRate),
+          `${c.failed} failed + ${c.rolledBack} rolled back of ${c.finished} finished`
+        ],
+        ["time to restore p50", humanSeconds(m.timeToRestoreSeconds.p50), `${c.restores} restores`]
+      ].map((row) => row.map(dash))
+    );
+  });
+  return EXIT.ok;
+}
+
 // cli/commands/ops.ts
+init_client();
 var versionPath = (deployment, tag) => `/v1/deployments/${seg(deployment)}/versions/${seg(tag)}`;
 async function plan(ctx, o) {
   const p = await ctx.client.getAll(`${versionPath(o.deployment, o.tag)}/plan`, "targets");
@@ -29667,6 +29737,7 @@ Examples:
   gantry version create --deployment api --tag v1.2.3 --metadata commit=$GITHUB_SHA --wait --timeout 30m
   gantry plan --deployment api --tag v1.2.3
   gantry status --deployment api --output json
+  gantry metrics --deployment api --environment production --since 30d
   gantry apply -f gantry.yaml --dry-run`;
 function buildProgram(setExit) {
   const act = (fn) => async (...args) => {
@@ -29711,6 +29782,16 @@ function buildProgram(setExit) {
   program2.command("force").description("skip the remaining gates of one release").addOption(deployment()).requiredOption("--environment <id>", "environment id").requiredOption("--resource <id>", "resource id").addOption(tag()).requiredOption("--reason <text>", "recorded with the override").action(act((o, cmd) => force(contextOf(cmd), o)));
   program2.command("cancel").description("cancel the unfinished releases of a version").addOption(deployment()).addOption(tag()).option("--reason <text>", "recorded in the releases").action(act((o, cmd) => cancel(contextOf(cmd), o)));
   program2.command("events").description("the audit trail, oldest first; --follow keeps printing new events").option("--deployment <id>", "only this deployment").option("--since <iso-time>", "from this time on, e.g. 2026-11-21T10:00:00Z").option("--follow", "poll for new events until interrupted").action(act((o, cmd) => events(contextOf(cmd), o)));
+  program2.command("metrics").description(
+    "delivery metrics (DORA): deployments per day, lead time, change failure rate, time to restore"
+  ).option("--deployment <id>", "only this deployment (default: every deployment)").option("--environment <id>", "only this environment (default: every environment)").addOption(
+    new Option(
+      "--since <when>",
+      "from this day: 30d (the last 30 days), a date or an ISO time; at most 92 days"
+    ).argParser((text) => parseSince(text)).default(void 0, "30d")
+  ).addOption(
+    new Option("--until <when>", "to this day (a date or an ISO time; default today)").argParser(parseDay)
+  ).action(act((o, cmd) => metrics(contextOf(cmd), o)));
   const job = program2.command("job").description("for job agents");
   job.command("report").description("report a job's status (with the job's bearer token or a jobs:write key)").argument("<jobId>").addOption(
     new Option("--status <status>", "job status").choices(["in_progress", "successful", "failed"]).makeOptionMandatory()
