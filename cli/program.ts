@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { version as packageVersion } from '../package.json';
 import { CliError, EXIT } from './client';
 import { metrics, parseDay, parseSince } from './commands/metrics';
+import * as freezes from './commands/freezes';
 import * as ops from './commands/ops';
 import { createVersion, getVersion, setVersionStatus } from './commands/version';
 import { contextOf } from './context';
@@ -151,6 +152,43 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(tag())
     .option('--reason <text>', 'recorded in the releases')
     .action(act((o, cmd: Command) => ops.cancel(contextOf(cmd), o)));
+  program
+    .command('freeze')
+    .description(
+      'stop the line: releases the selector matches that have not dispatched wait (until --until, for --for, during the events of an --ics calendar, or until unfreeze)',
+    )
+    .argument('[freezeId]')
+    .option('--reason <text>', 'shown on every release it holds')
+    .option(
+      '--selector <cel>',
+      "CEL over deployment and environment (default: every release), e.g. environment.id == 'production'",
+    )
+    .option('--until <iso-time>', 'it ends by itself then')
+    .addOption(
+      new Option('--for <duration>', 'it ends by itself after this long, e.g. 2h').argParser(parseDuration),
+    )
+    .option('--ics <url>', 'an iCalendar feed: each of its events is a freeze for its duration')
+    .option('--refresh <seconds>', 'with --ics: read the feed again this often (default 900)', (v) =>
+      Number(v),
+    )
+    .option('--list', 'list the freezes instead')
+    .action(act((id: string | undefined, o, cmd: Command) => freezes.freeze(contextOf(cmd), id, o)));
+  program
+    .command('unfreeze')
+    .description('end a freeze now: the releases it held go on through their other gates')
+    .argument('<freezeId>')
+    .action(act((id: string, _o, cmd: Command) => freezes.unfreeze(contextOf(cmd), id)));
+  program
+    .command('freezes')
+    .description('list the freezes: active or not, until when, what they hold')
+    .action(act((_o, cmd: Command) => freezes.listFreezes(contextOf(cmd))));
+  program
+    .command('events')
+    .description('the audit trail, oldest first; --follow keeps printing new events')
+    .option('--deployment <id>', 'only this deployment')
+    .option('--since <iso-time>', 'from this time on, e.g. 2026-11-21T10:00:00Z')
+    .option('--follow', 'poll for new events until interrupted')
+    .action(act((o, cmd: Command) => ops.events(contextOf(cmd), o)));
   program
     .command('events')
     .description('the audit trail, oldest first; --follow keeps printing new events')

@@ -9501,11 +9501,11 @@ var require_lexer = __commonJS({
       hasChars(n) {
         return this.pos + n <= this.buffer.length;
       }
-      setNext(state) {
+      setNext(state2) {
         this.buffer = this.buffer.substring(this.pos);
         this.pos = 0;
         this.lineEndPos = null;
-        this.next = state;
+        this.next = state2;
         return null;
       }
       peek(n) {
@@ -13324,7 +13324,7 @@ var init_build = __esm({
       for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
       return true;
     };
-    isState = (state, pcs, flag, ids) => state.flag === flag && arraysEqual(state.nfaStates, pcs) && arraysEqual(state.matchIDs, ids);
+    isState = (state2, pcs, flag, ids) => state2.flag === flag && arraysEqual(state2.nfaStates, pcs) && arraysEqual(state2.matchIDs, ids);
     NO_IDS = [];
     END_TEXT = -1;
     DFAState = class {
@@ -13456,12 +13456,12 @@ var init_build = __esm({
         const cost = DFA2.stateCost(pcs, ids);
         if (this.memBudget < cost) return null;
         this.memBudget -= cost;
-        const state = new DFAState(pcs, flag, ids);
-        if (cached2 === void 0) this.stateCache.set(hash, state);
-        else if (cached2 instanceof DFAState) this.stateCache.set(hash, [cached2, state]);
-        else cached2.push(state);
+        const state2 = new DFAState(pcs, flag, ids);
+        if (cached2 === void 0) this.stateCache.set(hash, state2);
+        else if (cached2 instanceof DFAState) this.stateCache.set(hash, [cached2, state2]);
+        else cached2.push(state2);
         this.stateCount++;
-        return state;
+        return state2;
       }
       static stateCost(pcs, ids) {
         const idsCost = ids.length === 0 ? 0 : DFA2.ARRAY_OVERHEAD + DFA2.ELEMENT_SIZE * ids.length;
@@ -13478,14 +13478,14 @@ var init_build = __esm({
         stateFlag |= closure.needflags << DFA2.FLAG_NEED_SHIFT;
         return this.getState(closure.pcs, stateFlag, ids);
       }
-      allocTable(state, anchor) {
+      allocTable(state2, anchor) {
         const size = this.numClasses + 1;
         const cost = DFA2.TABLE_OVERHEAD + DFA2.ELEMENT_SIZE * size;
         if (this.memBudget < cost) return null;
         this.memBudget -= cost;
         const table2 = new Array(size).fill(null);
-        if (anchor === RE2Flags.UNANCHORED) state.next = table2;
-        else state.nextAnchored = table2;
+        if (anchor === RE2Flags.UNANCHORED) state2.next = table2;
+        else state2.nextAnchored = table2;
         return table2;
       }
       clearCache() {
@@ -13498,17 +13498,17 @@ var init_build = __esm({
         this.clearCache();
         return this.getState(current.nfaStates, current.flag, current.matchIDs);
       }
-      step(state, cls, rune, anchor) {
-        let table2 = anchor === RE2Flags.UNANCHORED ? state.next : state.nextAnchored;
+      step(state2, cls, rune, anchor) {
+        let table2 = anchor === RE2Flags.UNANCHORED ? state2.next : state2.nextAnchored;
         if (table2 !== null) {
           const cached2 = table2[cls];
           if (cached2 !== null) return cached2;
         } else {
-          table2 = this.allocTable(state, anchor);
+          table2 = this.allocTable(state2, anchor);
           if (table2 === null) return null;
         }
-        const needflag = state.flag >>> DFA2.FLAG_NEED_SHIFT;
-        const oldbeforeflag = state.flag & DFA2.FLAG_EMPTY_MASK;
+        const needflag = state2.flag >>> DFA2.FLAG_NEED_SHIFT;
+        const oldbeforeflag = state2.flag & DFA2.FLAG_EMPTY_MASK;
         let beforeflag = oldbeforeflag;
         let afterflag = 0;
         if (rune === 10) {
@@ -13516,10 +13516,10 @@ var init_build = __esm({
           afterflag |= Utils.EMPTY_BEGIN_LINE;
         }
         if (rune === END_TEXT) beforeflag |= Utils.EMPTY_END_LINE | Utils.EMPTY_END_TEXT;
-        const islastword = (state.flag & DFA2.FLAG_LAST_WORD) !== 0;
+        const islastword = (state2.flag & DFA2.FLAG_LAST_WORD) !== 0;
         const isword = rune !== END_TEXT && Utils.isWordRune(rune);
         beforeflag |= isword === islastword ? Utils.EMPTY_NO_WORD_BOUNDARY : Utils.EMPTY_WORD_BOUNDARY;
-        let pcs = state.nfaStates;
+        let pcs = state2.nfaStates;
         if ((beforeflag & ~oldbeforeflag & needflag) !== 0) pcs = this.closure(pcs, beforeflag).pcs;
         const nextPCs = [];
         let ismatch = false;
@@ -13554,29 +13554,29 @@ var init_build = __esm({
           const nextIsWord = r >= 0 && Utils.isWordRune(r >> 3);
           flags = (context & Utils.EMPTY_WORD_BOUNDARY) !== 0 !== nextIsWord ? DFA2.FLAG_LAST_WORD : 0;
         }
-        let state = this.startStates.get(flags);
-        if (state === void 0) {
-          state = this.makeState([this.prog.start], flags, NO_IDS);
-          if (state === null) {
+        let state2 = this.startStates.get(flags);
+        if (state2 === void 0) {
+          state2 = this.makeState([this.prog.start], flags, NO_IDS);
+          if (state2 === null) {
             this.clearCache();
-            state = this.makeState([this.prog.start], flags, NO_IDS);
-            if (state === null) return null;
+            state2 = this.makeState([this.prog.start], flags, NO_IDS);
+            if (state2 === null) return null;
           }
-          this.startStates.set(flags, state);
+          this.startStates.set(flags, state2);
         }
-        return state;
+        return state2;
       }
-      stepOrReset(state, cls, rune, anchor, pos, search2) {
-        let next = this.step(state, cls, rune, anchor);
+      stepOrReset(state2, cls, rune, anchor, pos, search2) {
+        let next = this.step(state2, cls, rune, anchor);
         if (next !== null) return next;
         if (search2.resetPos >= 0 && pos - search2.resetPos < DFA2.PROGRESS_PER_STATE * this.stateCount) return null;
         search2.resetPos = pos;
-        const restored = this.resetCache(state);
+        const restored = this.resetCache(state2);
         if (restored === null) return null;
         next = this.step(restored, cls, rune, anchor);
         return next;
       }
-      run(input, pos, anchor, state, onMatch) {
+      run(input, pos, anchor, state2, onMatch) {
         const endPos = input.endPos();
         const latin1Class = this.latin1Class;
         const unanchored = anchor === RE2Flags.UNANCHORED;
@@ -13588,26 +13588,26 @@ var init_build = __esm({
           const width = r & 7;
           if (width === 0) break;
           const cls = rune <= Unicode.MAX_LATIN1 ? latin1Class[rune] : this.runeClass(rune);
-          let next = unanchored && state.next !== null ? state.next[cls] : null;
+          let next = unanchored && state2.next !== null ? state2.next[cls] : null;
           if (next === null) {
-            next = this.stepOrReset(state, cls, rune, anchor, i, search2);
+            next = this.stepOrReset(state2, cls, rune, anchor, i, search2);
             if (next === null) return null;
           }
-          state = next;
-          if (state.isMatch && onMatch(state, false)) return true;
-          if (!unanchored && state.nfaStates.length === 0) return false;
+          state2 = next;
+          if (state2.isMatch && onMatch(state2, false)) return true;
+          if (!unanchored && state2.nfaStates.length === 0) return false;
           i += width;
         }
-        state = this.stepOrReset(state, this.numClasses, END_TEXT, anchor, i, search2);
-        if (state === null) return null;
-        return state.isMatch && onMatch(state, true);
+        state2 = this.stepOrReset(state2, this.numClasses, END_TEXT, anchor, i, search2);
+        if (state2 === null) return null;
+        return state2.isMatch && onMatch(state2, true);
       }
       match(input, pos, anchor) {
         if (this.failed) return null;
         if ((anchor === RE2Flags.ANCHOR_START || anchor === RE2Flags.ANCHOR_BOTH) && pos !== 0) return false;
         const startState = this.start(input, pos);
         if (startState === null) return null;
-        return this.run(input, pos, anchor, startState, (state, atEnd) => anchor !== RE2Flags.ANCHOR_BOTH || atEnd);
+        return this.run(input, pos, anchor, startState, (state2, atEnd) => anchor !== RE2Flags.ANCHOR_BOTH || atEnd);
       }
       matchSet(input, pos, anchor) {
         if (this.failed) return null;
@@ -13615,8 +13615,8 @@ var init_build = __esm({
         const startState = this.start(input, pos);
         if (startState === null) return null;
         const matches = /* @__PURE__ */ new Set();
-        const collect = (state, atEnd) => {
-          if (anchor !== RE2Flags.ANCHOR_BOTH || atEnd) for (let k = 0; k < state.matchIDs.length; k++) matches.add(state.matchIDs[k]);
+        const collect = (state2, atEnd) => {
+          if (anchor !== RE2Flags.ANCHOR_BOTH || atEnd) for (let k = 0; k < state2.matchIDs.length; k++) matches.add(state2.matchIDs[k]);
           return false;
         };
         if (this.run(input, pos, anchor, startState, collect) === null) return null;
@@ -14470,17 +14470,17 @@ var init_build = __esm({
         for (; ; ) {
           if (re.subs.length === 0) result = handler.leaf(re);
           else {
-            const state = handler.enter(re);
-            if (state.result === void 0) {
+            const state2 = handler.enter(re);
+            if (state2.result === void 0) {
               stack.push({
                 re,
-                state,
+                state: state2,
                 i: 0
               });
               re = re.subs[0];
               continue;
             }
-            result = state.result;
+            result = state2.result;
           }
           for (; ; ) {
             if (stack.length === 0) return result;
@@ -14653,8 +14653,8 @@ var init_build = __esm({
       static WALKER = {
         leaf: (re) => PrefilterTree2.leaf(re),
         enter: (re) => PrefilterTree2.enter(re),
-        child: (re, state, result) => PrefilterTree2.child(re, state, result),
-        leave: (re, state) => PrefilterTree2.leave(re, state)
+        child: (re, state2, result) => PrefilterTree2.child(re, state2, result),
+        leave: (re, state2) => PrefilterTree2.leave(re, state2)
       };
       static leaf(re) {
         if (re.op !== Regexp.Op.LITERAL) return new Prefilter(Prefilter.Type.NONE);
@@ -14691,36 +14691,36 @@ var init_build = __esm({
             return { result: new Prefilter(Prefilter.Type.NONE) };
         }
       }
-      static child(re, state, s) {
-        if (state.subs === void 0) {
-          state.sub = s;
+      static child(re, state2, s) {
+        if (state2.subs === void 0) {
+          state2.sub = s;
           return;
         }
-        if (state.pf.type === Prefilter.Type.AND) {
+        if (state2.pf.type === Prefilter.Type.AND) {
           if (s.type === Prefilter.Type.NONE) return;
           if (s.type === Prefilter.Type.AND) {
-            for (let j = 0; j < s.subs.length; j++) state.subs.push(s.subs[j]);
+            for (let j = 0; j < s.subs.length; j++) state2.subs.push(s.subs[j]);
             return;
           }
-          state.subs.push(s);
+          state2.subs.push(s);
           return;
         }
         if (s.type === Prefilter.Type.NONE) {
-          state.result = new Prefilter(Prefilter.Type.NONE);
+          state2.result = new Prefilter(Prefilter.Type.NONE);
           return;
         }
         if (s.type === Prefilter.Type.OR) {
-          for (let j = 0; j < s.subs.length; j++) state.subs.push(s.subs[j]);
+          for (let j = 0; j < s.subs.length; j++) state2.subs.push(s.subs[j]);
           return;
         }
-        state.subs.push(s);
+        state2.subs.push(s);
       }
-      static leave(re, state) {
-        if (state.subs === void 0) return state.sub;
-        const pf = state.pf;
+      static leave(re, state2) {
+        if (state2.subs === void 0) return state2.sub;
+        const pf = state2.pf;
         const seen = /* @__PURE__ */ new Set();
         const subs = [];
-        for (const sub of state.subs) {
+        for (const sub of state2.subs) {
           if (sub.type === Prefilter.Type.EXACT) {
             if (seen.has(sub.str)) continue;
             seen.add(sub.str);
@@ -14950,8 +14950,8 @@ var init_build = __esm({
         this.walker = {
           leaf: (re) => this.leaf(re),
           enter: (re) => this.enter(re),
-          child: (re, state, result) => this.child(re, state, result),
-          leave: (re, state) => this.leave(re, state)
+          child: (re, state2, result) => this.child(re, state2, result),
+          leave: (re, state2) => this.leave(re, state2)
         };
       }
       newInst(op) {
@@ -15132,29 +15132,29 @@ var init_build = __esm({
             throw new RE2JSCompileException("regexp: unhandled case in compile");
         }
       }
-      child(re, state, f1) {
-        if (re.op === Regexp.Op.CONCAT) state.f = state.f === null ? f1 : this.cat(state.f, f1);
-        else if (re.op === Regexp.Op.ALTERNATE) state.f = state.f === null ? f1 : this.alt(state.f, f1);
-        else state.sub = f1;
+      child(re, state2, f1) {
+        if (re.op === Regexp.Op.CONCAT) state2.f = state2.f === null ? f1 : this.cat(state2.f, f1);
+        else if (re.op === Regexp.Op.ALTERNATE) state2.f = state2.f === null ? f1 : this.alt(state2.f, f1);
+        else state2.sub = f1;
       }
-      leave(re, state) {
+      leave(re, state2) {
         switch (re.op) {
           case Regexp.Op.PLB:
           case Regexp.Op.NLB:
-            return this.lookBehind(state.sub, re.lb);
+            return this.lookBehind(state2.sub, re.lb);
           case Regexp.Op.CAPTURE: {
             const ket = this.cap(re.cap << 1 | 1);
-            return this.cat(this.cat(state.bra, state.sub), ket);
+            return this.cat(this.cat(state2.bra, state2.sub), ket);
           }
           case Regexp.Op.STAR:
-            return this.star(state.sub, (re.flags & RE2Flags.NON_GREEDY) !== 0);
+            return this.star(state2.sub, (re.flags & RE2Flags.NON_GREEDY) !== 0);
           case Regexp.Op.PLUS:
-            return this.plus(state.sub, (re.flags & RE2Flags.NON_GREEDY) !== 0);
+            return this.plus(state2.sub, (re.flags & RE2Flags.NON_GREEDY) !== 0);
           case Regexp.Op.QUEST:
-            return this.quest(state.sub, (re.flags & RE2Flags.NON_GREEDY) !== 0);
+            return this.quest(state2.sub, (re.flags & RE2Flags.NON_GREEDY) !== 0);
           case Regexp.Op.CONCAT:
           case Regexp.Op.ALTERNATE:
-            return state.f;
+            return state2.f;
           default:
             throw new RE2JSCompileException("regexp: unhandled case in compile");
         }
@@ -15168,8 +15168,8 @@ var init_build = __esm({
       static WALKER = {
         leaf: (re) => Simplify2.leaf(re),
         enter: (re) => Simplify2.enter(re),
-        child: (re, state, result, i) => Simplify2.child(re, state, result, i),
-        leave: (re, state) => Simplify2.leave(re, state)
+        child: (re, state2, result, i) => Simplify2.child(re, state2, result, i),
+        leave: (re, state2) => Simplify2.leave(re, state2)
       };
       static leaf(re) {
         if (re.op === Regexp.Op.CHAR_CLASS) {
@@ -15202,45 +15202,45 @@ var init_build = __esm({
             return { result: re };
         }
       }
-      static child(re, state, nsub, i) {
-        if (state.subs === void 0) {
-          state.sub = nsub;
+      static child(re, state2, nsub, i) {
+        if (state2.subs === void 0) {
+          state2.sub = nsub;
           return;
         }
-        if (nsub !== re.subs[i]) state.changed = true;
+        if (nsub !== re.subs[i]) state2.changed = true;
         if (re.op === Regexp.Op.CONCAT) {
           if (nsub.op === Regexp.Op.NO_MATCH) {
-            state.result = new Regexp(Regexp.Op.NO_MATCH);
+            state2.result = new Regexp(Regexp.Op.NO_MATCH);
             return;
           }
           if (nsub.op === Regexp.Op.EMPTY_MATCH) {
-            state.changed = true;
+            state2.changed = true;
             return;
           }
           if (nsub.op === Regexp.Op.CONCAT) {
-            state.changed = true;
-            for (let j = 0; j < nsub.subs.length; j++) state.subs.push(nsub.subs[j]);
+            state2.changed = true;
+            for (let j = 0; j < nsub.subs.length; j++) state2.subs.push(nsub.subs[j]);
             return;
           }
         } else {
           if (nsub.op === Regexp.Op.NO_MATCH) {
-            state.changed = true;
+            state2.changed = true;
             return;
           }
           if (nsub.op === Regexp.Op.ALTERNATE) {
-            state.changed = true;
-            for (let j = 0; j < nsub.subs.length; j++) state.subs.push(nsub.subs[j]);
+            state2.changed = true;
+            for (let j = 0; j < nsub.subs.length; j++) state2.subs.push(nsub.subs[j]);
             return;
           }
         }
-        state.subs.push(nsub);
+        state2.subs.push(nsub);
       }
-      static leave(re, state) {
+      static leave(re, state2) {
         switch (re.op) {
           case Regexp.Op.PLB:
           case Regexp.Op.NLB:
           case Regexp.Op.CAPTURE: {
-            const sub = state.sub;
+            const sub = state2.sub;
             if (sub !== re.subs[0]) {
               const nre = Regexp.fromRegexp(re);
               nre.runes = /* @__PURE__ */ new Int32Array(0);
@@ -15251,8 +15251,8 @@ var init_build = __esm({
           }
           case Regexp.Op.CONCAT:
           case Regexp.Op.ALTERNATE:
-            if (state.changed) {
-              const newSubs = state.subs;
+            if (state2.changed) {
+              const newSubs = state2.subs;
               if (newSubs.length === 0) return new Regexp(re.op === Regexp.Op.CONCAT ? Regexp.Op.EMPTY_MATCH : Regexp.Op.NO_MATCH);
               if (newSubs.length === 1) return newSubs[0];
               const nre = Regexp.fromRegexp(re);
@@ -15264,9 +15264,9 @@ var init_build = __esm({
           case Regexp.Op.STAR:
           case Regexp.Op.PLUS:
           case Regexp.Op.QUEST:
-            return Simplify2.simplify1(re.op, re.flags, state.sub, re);
+            return Simplify2.simplify1(re.op, re.flags, state2.sub, re);
           case Regexp.Op.REPEAT:
-            return Simplify2.simplifyRepeat(re, state.sub);
+            return Simplify2.simplifyRepeat(re, state2.sub);
           default:
             return re;
         }
@@ -26135,20 +26135,20 @@ var require_rrule = __commonJS({
           function __importDefault(mod) {
             return mod && mod.__esModule ? mod : { default: mod };
           }
-          function __classPrivateFieldGet(receiver, state, kind, f) {
+          function __classPrivateFieldGet(receiver, state2, kind, f) {
             if (kind === "a" && !f) throw new TypeError("Private accessor was defined without a getter");
-            if (typeof state === "function" ? receiver !== state || !f : !state.has(receiver)) throw new TypeError("Cannot read private member from an object whose class did not declare it");
-            return kind === "m" ? f : kind === "a" ? f.call(receiver) : f ? f.value : state.get(receiver);
+            if (typeof state2 === "function" ? receiver !== state2 || !f : !state2.has(receiver)) throw new TypeError("Cannot read private member from an object whose class did not declare it");
+            return kind === "m" ? f : kind === "a" ? f.call(receiver) : f ? f.value : state2.get(receiver);
           }
-          function __classPrivateFieldSet(receiver, state, value, kind, f) {
+          function __classPrivateFieldSet(receiver, state2, value, kind, f) {
             if (kind === "m") throw new TypeError("Private method is not writable");
             if (kind === "a" && !f) throw new TypeError("Private accessor was defined without a setter");
-            if (typeof state === "function" ? receiver !== state || !f : !state.has(receiver)) throw new TypeError("Cannot write private member to an object whose class did not declare it");
-            return kind === "a" ? f.call(receiver, value) : f ? f.value = value : state.set(receiver, value), value;
+            if (typeof state2 === "function" ? receiver !== state2 || !f : !state2.has(receiver)) throw new TypeError("Cannot write private member to an object whose class did not declare it");
+            return kind === "a" ? f.call(receiver, value) : f ? f.value = value : state2.set(receiver, value), value;
           }
-          function __classPrivateFieldIn(state, receiver) {
+          function __classPrivateFieldIn(state2, receiver) {
             if (receiver === null || typeof receiver !== "object" && typeof receiver !== "function") throw new TypeError("Cannot use 'in' operator on non-object");
-            return typeof state === "function" ? receiver === state : state.has(receiver);
+            return typeof state2 === "function" ? receiver === state2 : state2.has(receiver);
           }
           ;
           var CallbackIterResult = (
@@ -29240,9 +29240,9 @@ var LiveView = class {
     const resWidth = Math.max(...rows.map((r) => r.resource.length));
     for (const row of rows) {
       const key = `${row.environment}/${row.resource}`;
-      const state = JSON.stringify(targetCells(row).slice(2));
-      if (this.seen.get(key) === state) continue;
-      this.seen.set(key, state);
+      const state2 = JSON.stringify(targetCells(row).slice(2));
+      if (this.seen.get(key) === state2) continue;
+      this.seen.set(key, state2);
       const parts = [
         `[${elapsed(Date.now() - this.started).padStart(6)}]`,
         row.environment.padEnd(envWidth),
@@ -29319,6 +29319,56 @@ async function metrics(ctx, o) {
       ].map((row) => row.map(dash))
     );
   });
+  return EXIT.ok;
+}
+
+// cli/commands/freezes.ts
+init_client();
+var state = (f) => f.active ? `active until ${f.activeUntil ?? "ended"}` : f.nextStart ? `next ${f.nextStart}` : "over";
+async function listFreezes(ctx) {
+  const page = await ctx.client.getAll("/v1/freezes?limit=1000", "items");
+  print(
+    ctx,
+    page,
+    () => table(
+      ["FREEZE", "STATE", "SELECTOR", "CALENDAR", "REASON"],
+      page.items.map((f) => [
+        f.id,
+        state(f),
+        f.selector,
+        f.calendar ? f.calendar.lastError ? `not read: ${f.calendar.lastError}` : "read" : "-",
+        f.reason
+      ])
+    )
+  );
+  return EXIT.ok;
+}
+async function freeze(ctx, id, o) {
+  if (o.list) return listFreezes(ctx);
+  if (!id) throw usageError('name the freeze: gantry freeze <id> --reason "..." (or --list)');
+  if (!o.reason) throw usageError("--reason is required: it is shown on every release the freeze holds");
+  if ([o.until, o.for, o.ics].filter((v) => v !== void 0).length > 1)
+    throw usageError("give one of --until, --for and --ics");
+  const until = o.for !== void 0 ? new Date(Date.now() + o.for).toISOString() : o.until;
+  const body = {
+    reason: o.reason,
+    ...o.selector ? { selector: o.selector } : {},
+    ...until ? { until } : {},
+    ...o.ics ? { calendar: { icsUrl: o.ics, ...o.refresh ? { refreshSeconds: o.refresh } : {} } } : {}
+  };
+  const f = await ctx.client.request("PUT", `/v1/freezes/${seg(id)}`, body, { idempotent: true });
+  print(
+    ctx,
+    f,
+    () => `freeze ${f.id}: ${state(f)}; holds ${f.selector === "true" ? "every release" : f.selector}
+`
+  );
+  return EXIT.ok;
+}
+async function unfreeze(ctx, id) {
+  await ctx.client.request("DELETE", `/v1/freezes/${seg(id)}`, void 0, { idempotent: true });
+  print(ctx, { id, ended: true }, () => `freeze ${id} ended: the releases it held go on
+`);
   return EXIT.ok;
 }
 
@@ -29781,6 +29831,21 @@ function buildProgram(setExit) {
   program2.command("rollback").description("redeploy the previous successful version (or --to) on one release target, past every gate").addOption(deployment()).requiredOption("--environment <id>", "environment id").requiredOption("--resource <id>", "resource id").option("--to <tag>", "the version to go back to").option("--reason <text>", "recorded with the override").action(act((o, cmd) => rollback(contextOf(cmd), o)));
   program2.command("force").description("skip the remaining gates of one release").addOption(deployment()).requiredOption("--environment <id>", "environment id").requiredOption("--resource <id>", "resource id").addOption(tag()).requiredOption("--reason <text>", "recorded with the override").action(act((o, cmd) => force(contextOf(cmd), o)));
   program2.command("cancel").description("cancel the unfinished releases of a version").addOption(deployment()).addOption(tag()).option("--reason <text>", "recorded in the releases").action(act((o, cmd) => cancel(contextOf(cmd), o)));
+  program2.command("freeze").description(
+    "stop the line: releases the selector matches that have not dispatched wait (until --until, for --for, during the events of an --ics calendar, or until unfreeze)"
+  ).argument("[freezeId]").option("--reason <text>", "shown on every release it holds").option(
+    "--selector <cel>",
+    "CEL over deployment and environment (default: every release), e.g. environment.id == 'production'"
+  ).option("--until <iso-time>", "it ends by itself then").addOption(
+    new Option("--for <duration>", "it ends by itself after this long, e.g. 2h").argParser(parseDuration)
+  ).option("--ics <url>", "an iCalendar feed: each of its events is a freeze for its duration").option(
+    "--refresh <seconds>",
+    "with --ics: read the feed again this often (default 900)",
+    (v) => Number(v)
+  ).option("--list", "list the freezes instead").action(act((id, o, cmd) => freeze(contextOf(cmd), id, o)));
+  program2.command("unfreeze").description("end a freeze now: the releases it held go on through their other gates").argument("<freezeId>").action(act((id, _o, cmd) => unfreeze(contextOf(cmd), id)));
+  program2.command("freezes").description("list the freezes: active or not, until when, what they hold").action(act((_o, cmd) => listFreezes(contextOf(cmd))));
+  program2.command("events").description("the audit trail, oldest first; --follow keeps printing new events").option("--deployment <id>", "only this deployment").option("--since <iso-time>", "from this time on, e.g. 2026-11-21T10:00:00Z").option("--follow", "poll for new events until interrupted").action(act((o, cmd) => events(contextOf(cmd), o)));
   program2.command("events").description("the audit trail, oldest first; --follow keeps printing new events").option("--deployment <id>", "only this deployment").option("--since <iso-time>", "from this time on, e.g. 2026-11-21T10:00:00Z").option("--follow", "poll for new events until interrupted").action(act((o, cmd) => events(contextOf(cmd), o)));
   program2.command("metrics").description(
     "delivery metrics (DORA): deployments per day, lead time, change failure rate, time to restore"
