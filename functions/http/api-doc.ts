@@ -30,6 +30,7 @@ const SECTIONS: { section: number; owns: (route: RouteSpec) => boolean }[] = [
   { section: 7, owns: (r) => /^\/(v1\/)?approvals\b|^\/slack\//.test(r.path) },
   { section: 8, owns: (r) => r.path === '/v1/events' },
   { section: 10, owns: (r) => r.path.startsWith('/v1/metrics/') },
+  { section: 10, owns: (r) => r.path.startsWith('/v1/freezes') },
   { section: 10, owns: (r) => r.path.startsWith('/v1/subscriptions') },
   { section: 11, owns: (r) => r.path === '/' || r.path.startsWith('/ui') || r.path === '/v1/view-links' },
 ];
