@@ -59,6 +59,7 @@ const SECRET_READERS: Record<string, Need> = {
   'shared/services/rollouts/jobs.ts': 'agentSecrets',
   'shared/services/rollouts/verify.ts': 'agentSecrets',
   'shared/adapters/github.ts': 'agentSecrets',
+  'shared/services/subscriptions.ts': 'agentSecrets',
 };
 const SECRET_PORT = 'shared/adapters/secrets.ts';
 /** Bundled code that reads a secret: the SDK command itself, or the port of shared/adapters/secrets.ts. */

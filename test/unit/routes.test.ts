@@ -6,6 +6,7 @@ import { JOB_ROUTES } from '../../functions/http/routes/jobs';
 import { META_ROUTES } from '../../functions/http/routes/meta';
 import { PLAN_ROUTES } from '../../functions/http/routes/plan';
 import { type HttpFunctionId, type RouteSpec, routeKey } from '../../functions/http/routes/spec';
+import { SUBSCRIPTION_ROUTES } from '../../functions/http/routes/subscriptions';
 import { UI_ROUTES } from '../../functions/http/routes/ui';
 import { VERSION_ROUTES } from '../../functions/http/routes/versions';
 import { FUNCTIONS } from '../../functions/registry';
@@ -23,6 +24,7 @@ const MODULES: [HttpFunctionId, readonly RouteSpec[]][] = [
   ['api-approvals', APPROVAL_ROUTES],
   ['api-meta', META_ROUTES],
   ['api-ui', UI_ROUTES],
+  ['api-subscriptions', SUBSCRIPTION_ROUTES],
 ];
 
 describe('the route modules', () => {
