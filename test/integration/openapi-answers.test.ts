@@ -534,6 +534,24 @@ describe('a scenario through every route answers what /openapi.json documents', 
     expect((await admin.delete('/v1/policies/unused')).status).toBe(204);
   });
 
+  it('freezes: written, read, listed and ended, one of a calendar too', async () => {
+    const freeze = { reason: 'checking the answers', selector: 'false' };
+    expect((await admin.put('/v1/freezes/answers', freeze)).status).toBe(201);
+    const until = '2099-01-01T00:00:00.000Z';
+    expect((await admin.put('/v1/freezes/answers', { ...freeze, until })).json.until).toBe(until);
+    const calendar = { icsUrl: 'http://127.0.0.1:9/team.ics', refreshSeconds: 60 };
+    expect((await admin.put('/v1/freezes/feed', { ...freeze, calendar })).status).toBe(201);
+    expect((await admin.get('/v1/freezes/feed')).json.calendar).toMatchObject(calendar);
+    expect((await admin.get('/v1/freezes')).status).toBe(200);
+    expect((await admin.put('/v1/freezes/answers', { ...freeze, until: '2000-01-01T00:00:00Z' })).status).toBe(
+      400,
+    );
+    expect((await call('PUT', '/v1/freezes/answers', { as: READER, body: freeze })).status).toBe(403);
+    expect((await admin.delete('/v1/freezes/answers')).status).toBe(204);
+    expect((await admin.delete('/v1/freezes/feed')).status).toBe(204);
+    expect((await admin.get('/v1/freezes/answers')).status).toBe(404);
+  });
+
   it('answered every route with a success, and each typical error at least once', () => {
     const succeeded = new Set(seen.filter((s) => s.status < 400).map((s) => s.operationId));
     expect(ROUTES.map((r) => r.operationId).filter((id) => !succeeded.has(id))).toEqual([]);

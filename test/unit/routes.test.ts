@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { APPROVAL_ROUTES } from '../../functions/http/routes/approvals';
 import { CONFIG_ROUTES } from '../../functions/http/routes/config';
+import { FREEZE_ROUTES } from '../../functions/http/routes/freezes';
 import { ROUTES } from '../../functions/http/routes/index';
 import { JOB_ROUTES } from '../../functions/http/routes/jobs';
 import { META_ROUTES } from '../../functions/http/routes/meta';
@@ -24,6 +25,7 @@ const MODULES: [HttpFunctionId, readonly RouteSpec[]][] = [
   ['api-approvals', APPROVAL_ROUTES],
   ['api-meta', META_ROUTES],
   ['api-ui', UI_ROUTES],
+  ['api-freezes', FREEZE_ROUTES],
   ['api-subscriptions', SUBSCRIPTION_ROUTES],
 ];
 
