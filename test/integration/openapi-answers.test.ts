@@ -543,9 +543,9 @@ describe('a scenario through every route answers what /openapi.json documents', 
     expect((await admin.put('/v1/freezes/feed', { ...freeze, calendar })).status).toBe(201);
     expect((await admin.get('/v1/freezes/feed')).json.calendar).toMatchObject(calendar);
     expect((await admin.get('/v1/freezes')).status).toBe(200);
-    expect((await admin.put('/v1/freezes/answers', { ...freeze, until: '2000-01-01T00:00:00Z' })).status).toBe(
-      400,
-    );
+    expect(
+      (await admin.put('/v1/freezes/answers', { ...freeze, until: '2000-01-01T00:00:00Z' })).status,
+    ).toBe(400);
     expect((await call('PUT', '/v1/freezes/answers', { as: READER, body: freeze })).status).toBe(403);
     expect((await admin.delete('/v1/freezes/answers')).status).toBe(204);
     expect((await admin.delete('/v1/freezes/feed')).status).toBe(204);
