@@ -43,6 +43,8 @@ export const validInput = <S extends z.ZodMiniType>(schema: S, what: string): Mi
 /**
  * The Lambda handler of a task or event consumer: `run` gets the input as `schema` parses it. No early
  * timeout: a task that runs out of time fails as Lambda fails it, which the workflow's Retry names.
+ * Where one file holds several handlers (functions/steps), each call is marked `@__PURE__`, so that a
+ * function bundles only the code of its own handler (test/infra/grants.test.ts).
  */
 export function inputHandler<S extends z.ZodMiniType, Result>(
   schema: S,

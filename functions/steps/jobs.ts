@@ -20,32 +20,36 @@ class ReleaseClosed extends Error {
 }
 
 /** The inputs the state machine passes (statemachines/rollout.asl.json): Dispatch and its kin, Poll and RollbackPoll. */
-const DispatchInput = z.object({
+const DispatchInput = /* @__PURE__ */ z.object({
   release: ReleaseKey,
   kind: z.enum(['deploy', 'rollback', 'drain', 'undrain']),
   taskToken: Text,
 });
 /** The polling job: the PollingOutcome the dispatch answered. */
-const PollInput = z.object({ release: ReleaseKey, job: z.object({ jobId: Text }) });
+const PollInput = /* @__PURE__ */ z.object({ release: ReleaseKey, job: z.object({ jobId: Text }) });
 
 /** Dispatch: the release's move that goes with the job (shared/services/rollouts/steps.ts), then the job itself. */
-export const dispatch = inputHandler(DispatchInput, 'The Dispatch task input', async (input) => {
-  const rt = runtime();
-  // The release and everything the job's payload is built from, in one read.
-  const reads = await readForRelease(rt, input.release, [
-    'release',
-    'deployment',
-    'environment',
-    'resource',
-    'version',
-  ]);
-  const job = await startJob(rt, input.kind, reads);
-  if (!job) throw new ReleaseClosed();
-  await dispatchReleaseJob(rt, { ...job, taskToken: input.taskToken, reads });
-});
+export const dispatch = /* @__PURE__ */ inputHandler(
+  DispatchInput,
+  'The Dispatch task input',
+  async (input) => {
+    const rt = runtime();
+    // The release and everything the job's payload is built from, in one read.
+    const reads = await readForRelease(rt, input.release, [
+      'release',
+      'deployment',
+      'environment',
+      'resource',
+      'version',
+    ]);
+    const job = await startJob(rt, input.kind, reads);
+    if (!job) throw new ReleaseClosed();
+    await dispatchReleaseJob(rt, { ...job, taskToken: input.taskToken, reads });
+  },
+);
 
 /** Poll: one look at a polling agent's job (the deploy job, or the rollback job while rolling back). */
-export const poll = inputHandler(PollInput, 'The Poll task input', async (input) => {
+export const poll = /* @__PURE__ */ inputHandler(PollInput, 'The Poll task input', async (input) => {
   const rt = runtime();
   const [release, timeoutSeconds] = await Promise.all([
     getRelease(rt, input.release),

@@ -18,10 +18,10 @@ import { ReleaseKey, StepInput, Text } from './input';
  */
 
 /** WaitForSignal: the signal that wakes it, and its task token. */
-const WaitInput = z.object({ release: ReleaseKey, signal: Text, taskToken: Text });
+const WaitInput = /* @__PURE__ */ z.object({ release: ReleaseKey, signal: Text, taskToken: Text });
 
 /** Complete and its kin: the job's outcome (shared/services/rollouts/jobs.ts, TaskOutcome), or its timeout. */
-const CompleteInput = z.object({
+const CompleteInput = /* @__PURE__ */ z.object({
   release: ReleaseKey,
   job: z.union([
     z.object({
@@ -34,27 +34,29 @@ const CompleteInput = z.object({
 });
 
 /** RecordFailure: the error a Catch caught ($.error). */
-const FailInput = z.object({
+const FailInput = /* @__PURE__ */ z.object({
   release: ReleaseKey,
   error: z._default(z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) }), {}),
 });
 
-export const begin = inputHandler(StepInput, 'The Begin task input', (input) =>
+export const begin = /* @__PURE__ */ inputHandler(StepInput, 'The Begin task input', (input) =>
   beginStep(runtime(), input.release),
 );
 
-export const evaluateGates = inputHandler(StepInput, 'The Evaluate task input', (input) =>
+export const evaluateGates = /* @__PURE__ */ inputHandler(StepInput, 'The Evaluate task input', (input) =>
   evaluate(runtime(), input.release),
 );
 
-export const wait = inputHandler(WaitInput, 'The WaitForSignal task input', async (input) => {
+export const wait = /* @__PURE__ */ inputHandler(WaitInput, 'The WaitForSignal task input', async (input) => {
   await registerWait(runtime(), input.release, input.signal, input.taskToken);
 });
 
-export const completeRelease = inputHandler(CompleteInput, 'The Complete task input', (input) =>
-  complete(runtime(), input.release, input.job),
+export const completeRelease = /* @__PURE__ */ inputHandler(
+  CompleteInput,
+  'The Complete task input',
+  (input) => complete(runtime(), input.release, input.job),
 );
 
-export const fail = inputHandler(FailInput, 'The RecordFailure task input', async (input) => {
+export const fail = /* @__PURE__ */ inputHandler(FailInput, 'The RecordFailure task input', async (input) => {
   await recordFailure(runtime(), input.release, input.error);
 });
