@@ -96,16 +96,21 @@ export async function bumpInventoryRevision(
   );
 }
 
-export type InventoryRevision = Record<ConfigKind, number>;
+/** Besides the config kinds, `freeze`: bumped by every write of a freeze (shared/adapters/store/freezes.ts). */
+export type InventoryRevision = Record<ConfigKind, number> & { freeze: number };
 
 /** The revision counters, read consistently. */
 export async function getInventoryRevision(ctx: StoreContext): Promise<InventoryRevision> {
   const out = await ctx.doc.send(
     new GetCommand({ TableName: ctx.tableName, Key: keys.inventoryRevision, ConsistentRead: true }),
   );
-  return Object.fromEntries(
-    CONFIG_KINDS.map((kind) => [kind, Number(out.Item?.[kind] ?? 0)]),
-  ) as InventoryRevision;
+  return {
+    ...(Object.fromEntries(CONFIG_KINDS.map((kind) => [kind, Number(out.Item?.[kind] ?? 0)])) as Record<
+      ConfigKind,
+      number
+    >),
+    freeze: Number(out.Item?.freeze ?? 0),
+  };
 }
 
 /** Upsert keeping `createdAt`, in one write; reports whether it created. `provider` tags synced resources. */

@@ -1,12 +1,12 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { FreezeRecord } from '../../core/policy/freeze';
 import { type Item, isConditionFailed, type StoreContext } from './client';
 import { decodeToken, encodeToken } from './config';
 import { keys } from './keys';
 
 /**
- * Freezes (docs/api.md section 10), one partition: there are few, and a gate evaluation, a plan or the
- * sweep reads them all with one consistent Query. Every write is conditional on the `rev` it read
+ * Freezes (docs/api.md section 10), one partition: there are few, and a plan or the sweep reads them
+ * all with one consistent Query; the gates read them through a per-container cache (./inventory.ts). Every write is conditional on the `rev` it read
  * (absent for a create), so a sweep and an API write never overwrite each other's announcements.
  */
 
@@ -35,6 +35,22 @@ export async function listFreezes(ctx: StoreContext): Promise<FreezeRecord[]> {
     start = out.LastEvaluatedKey;
   } while (start);
   return freezes;
+}
+
+/**
+ * Bumps the `freeze` counter of the inventory revision after a write, so the gates' per-container
+ * cache of freezes (./inventory.ts) is never older than a write that answered.
+ */
+async function bumpFreezeRevision(ctx: StoreContext): Promise<void> {
+  await ctx.doc.send(
+    new UpdateCommand({
+      TableName: ctx.tableName,
+      Key: keys.inventoryRevision,
+      UpdateExpression: 'ADD #f :one',
+      ExpressionAttributeNames: { '#f': 'freeze' },
+      ExpressionAttributeValues: { ':one': 1 },
+    }),
+  );
 }
 
 /** One page of freezes, by id (GET /v1/freezes). */
@@ -87,6 +103,7 @@ export async function saveFreeze(
             }),
       }),
     );
+    await bumpFreezeRevision(ctx);
     return true;
   } catch (error) {
     if (isConditionFailed(error)) return false;
@@ -106,6 +123,7 @@ export async function deleteFreeze(ctx: StoreContext, freeze: FreezeRecord): Pro
         ExpressionAttributeValues: { ':rev': freeze.rev },
       }),
     );
+    await bumpFreezeRevision(ctx);
     return true;
   } catch (error) {
     if (isConditionFailed(error)) return false;

@@ -1,6 +1,8 @@
+import type { FreezeRecord } from '../../core/policy/freeze';
 import type { DeploymentBody, EnvironmentBody, PolicyBody, ResourceBody } from '../../core/schemas/config';
 import type { StoreContext } from './client';
 import { getInventoryRevision, type InventoryRevision, listAllConfig, type Stored } from './config';
+import { listFreezes } from './freezes';
 import type { ConfigKind } from './keys';
 
 /**
@@ -62,6 +64,35 @@ export async function listAllConfigCached<K extends ConfigKind>(
 ): Promise<readonly Stored<Kinds[K]>[]> {
   const revision = await getInventoryRevision(ctx);
   return cachedKind(ctx, kind, revision[kind]);
+}
+
+const freezesByTable = new Map<string, { revision: number; items: Promise<readonly FreezeRecord[]> }>();
+
+function cachedFreezes(ctx: StoreContext, revision: number): Promise<readonly FreezeRecord[]> {
+  const cached = freezesByTable.get(ctx.tableName);
+  if (cached && cached.revision === revision) return cached.items;
+  const entry = { revision, items: listFreezes(ctx).then((all) => Object.freeze(all)) };
+  freezesByTable.set(ctx.tableName, entry);
+  entry.items.catch(() => {
+    if (freezesByTable.get(ctx.tableName) === entry) freezesByTable.delete(ctx.tableName);
+  });
+  return entry.items;
+}
+
+/**
+ * What the policy gates read, under one revision read: the policies and the freezes (whose writes
+ * bump the same revision item), so a gate evaluation costs no read of its own for freezes.
+ */
+export async function policiesAndFreezes(ctx: StoreContext): Promise<{
+  policies: readonly Stored<PolicyBody>[];
+  freezes: readonly FreezeRecord[];
+}> {
+  const revision = await getInventoryRevision(ctx);
+  const [policies, freezes] = await Promise.all([
+    cachedKind(ctx, 'policy', revision.policy),
+    cachedFreezes(ctx, revision.freeze),
+  ]);
+  return { policies, freezes };
 }
 
 /** What release targets are computed from. */

@@ -1,7 +1,6 @@
 import type { Runtime } from '../../adapters/runtime';
 import { isConditionFailed } from '../../adapters/store/client';
-import { listFreezes } from '../../adapters/store/freezes';
-import { listAllConfigCached } from '../../adapters/store/inventory';
+import { policiesAndFreezes } from '../../adapters/store/inventory';
 import { keys } from '../../adapters/store/keys';
 import type { ReleaseReads } from '../../adapters/store/release-reads';
 import {
@@ -14,7 +13,7 @@ import {
 import { releaseSlot, slotHolders, takeSlot } from '../../adapters/store/slots';
 import type { GateWait } from '../../core/lifecycle';
 import { isDependedOn } from '../../core/policy/dependency';
-import { freezeHold } from '../../core/policy/freeze';
+import { type FreezeRecord, freezeHold } from '../../core/policy/freeze';
 import { type MergedRules, matchingPolicies, mergeRules } from '../../core/policy/merge';
 import { progressionState } from '../../core/policy/progression';
 import { rolloutOrder, slotTime } from '../../core/policy/rollout-order';
@@ -34,6 +33,8 @@ export interface PolicyContext {
   deployment: DeploymentBody;
   /** Some policy names this deployment in a deploymentDependency: its successes wake dependants. */
   dependedOn: boolean;
+  /** Every freeze (docs/api.md section 10), from the same cache as the policies. */
+  freezes: readonly FreezeRecord[];
 }
 
 /**
@@ -46,12 +47,13 @@ export async function policyContext(
   release: Pick<ReleaseRecord, 'deployment' | 'environment' | 'resource'>,
   loaded?: Pick<ReleaseReads, 'deployment' | 'environment' | 'resource'>,
 ): Promise<PolicyContext> {
-  const [deployment, environment, resource, policies] = await Promise.all([
+  const [deployment, environment, resource, { policies, freezes }] = await Promise.all([
     loaded?.deployment ?? requireConfig<DeploymentBody>(rt, 'deployment', release.deployment),
     loaded?.environment ?? requireConfig<EnvironmentBody>(rt, 'environment', release.environment),
     loaded?.resource ?? requireConfig<ResourceBody>(rt, 'resource', release.resource),
-    // Every policy: from the container's cache, revalidated by one GetItem (shared/adapters/store/inventory.ts).
-    listAllConfigCached(rt, 'policy'),
+    // Every policy and freeze: from the container's cache, revalidated by one GetItem
+    // (shared/adapters/store/inventory.ts).
+    policiesAndFreezes(rt),
   ]);
   const scope: CelScope = {
     deployment: celDeployment(deployment),
@@ -63,6 +65,7 @@ export async function policyContext(
     rules: mergeRules(matchingPolicies(policies, scope).matched),
     deployment: deployment.data,
     dependedOn: isDependedOn(policies, release.deployment),
+    freezes,
   };
 }
 
@@ -147,8 +150,8 @@ export async function closedGate(
 
   // Freezes (docs/api.md section 10) after the approval, so approvers may approve during a freeze, and
   // before the rollout slot and concurrency, so a frozen release neither starts the slots' clock nor
-  // holds a slot. All freezes are one Query (few, one partition).
-  const hold = freezeHold(await listFreezes(rt), ctx.scope, now);
+  // holds a slot. Freezes come cached with the policies (no read of their own).
+  const hold = freezeHold(ctx.freezes, ctx.scope, now);
   if (hold) {
     const { freeze, until, count } = hold;
     const more = count > 1 ? ` and ${count - 1} more` : '';
