@@ -552,6 +552,28 @@ describe('a scenario through every route answers what /openapi.json documents', 
     expect((await admin.get('/v1/freezes/answers')).status).toBe(404);
   });
 
+  it('subscriptions: written, read with a delivery, listed and deleted', async () => {
+    // The metrics endpoint answers 200 to any request: a subscriber that takes everything.
+    const subscription = { url: metricsUrl, detailTypes: ['Configuration Changed'] };
+    expect((await admin.put('/v1/subscriptions/answers', subscription)).status).toBe(201);
+    expect((await admin.put('/v1/subscriptions/answers', subscription)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // its activeFrom: 5 s of the scaled clock
+    await admin.put('/v1/resources/subscribed', { kind: 'vm', name: 'subscribed', metadata: {} });
+    await eventually(
+      async () => (await admin.get('/v1/subscriptions/answers')).json.deliveries as { status: string }[],
+      (deliveries) => deliveries.some((d) => d.status === 'delivered'),
+    );
+    expect((await admin.get('/v1/subscriptions')).status).toBe(200);
+    expect(
+      (await admin.put('/v1/subscriptions/answers', { url: metricsUrl, detailTypes: ['Nope'] })).status,
+    ).toBe(400);
+    expect((await call('PUT', '/v1/subscriptions/answers', { as: READER, body: subscription })).status).toBe(
+      403,
+    );
+    expect((await admin.delete('/v1/subscriptions/answers')).status).toBe(204);
+    expect((await admin.get('/v1/subscriptions/answers')).status).toBe(404);
+  });
+
   it('answered every route with a success, and each typical error at least once', () => {
     const succeeded = new Set(seen.filter((s) => s.status < 400).map((s) => s.operationId));
     expect(ROUTES.map((r) => r.operationId).filter((id) => !succeeded.has(id))).toEqual([]);
