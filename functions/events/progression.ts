@@ -14,7 +14,8 @@ export const handler = inputHandler(AuditEvent, 'The release event', async (even
   const rt = runtime();
   const { deployment, version, environment } = event.detail;
   if (event['detail-type'] === DETAIL_TYPES.dependencyChanged) {
-    if (deployment && environment) await refreshRunning(rt, deployment, environment);
+    if (deployment && environment)
+      await refreshRunning(rt, deployment, environment, event.detail.data?.asked === true);
     return;
   }
   if (!deployment || !version || !environment) return;

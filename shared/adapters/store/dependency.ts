@@ -58,43 +58,50 @@ export async function readRunning(
   return { revision: revisionStamp(found.get(itemId(keys.inventoryRevision))), running };
 }
 
-/**
- * A ticket for a refresh, higher than every earlier one. With `unlessSince`, only when no refresh is
- * under way (one took a ticket since that moment and has not stored its reading): undefined then,
- * and the caller leaves the reading to it.
- */
+/** A ticket for a refresh, higher than every earlier one. */
 export async function takeTicket(
   ctx: StoreContext,
   deployment: string,
   environment: string,
+): Promise<number> {
+  const out = await ctx.doc.send(
+    new UpdateCommand({
+      TableName: ctx.tableName,
+      Key: keys.running(deployment, environment),
+      UpdateExpression: 'ADD #seq :one',
+      ExpressionAttributeNames: { '#seq': 'seq' },
+      ExpressionAttributeValues: { ':one': 1 },
+      ReturnValues: 'UPDATED_NEW',
+    }),
+  );
+  return Number(out.Attributes?.seq);
+}
+
+/**
+ * Marks a refresh as asked for, unless one was asked for since `since` and is not done yet: whether
+ * this caller is the one to ask (so many releases finding the same stale reading ask once).
+ */
+export async function markRefreshAsked(
+  ctx: StoreContext,
+  deployment: string,
+  environment: string,
   now: string,
-  unlessSince?: string,
-): Promise<number | undefined> {
+  since: string,
+): Promise<boolean> {
   try {
-    const out = await ctx.doc.send(
+    await ctx.doc.send(
       new UpdateCommand({
         TableName: ctx.tableName,
         Key: keys.running(deployment, environment),
-        UpdateExpression: 'ADD #seq :one SET #since = :now',
-        ConditionExpression: unlessSince
-          ? 'attribute_not_exists(#seq) OR #seq <= #ticket OR #since < :cutoff'
-          : undefined,
-        ExpressionAttributeNames: {
-          '#seq': 'seq',
-          '#since': 'refreshingSince',
-          ...(unlessSince ? { '#ticket': 'ticket' } : {}),
-        },
-        ExpressionAttributeValues: {
-          ':one': 1,
-          ':now': now,
-          ...(unlessSince ? { ':cutoff': unlessSince } : {}),
-        },
-        ReturnValues: 'UPDATED_NEW',
+        UpdateExpression: 'SET #asked = :now',
+        ConditionExpression: 'attribute_not_exists(#asked) OR #asked < :since OR #asked < #computed',
+        ExpressionAttributeNames: { '#asked': 'refreshAskedAt', '#computed': 'computedAt' },
+        ExpressionAttributeValues: { ':now': now, ':since': since },
       }),
     );
-    return Number(out.Attributes?.seq);
+    return true;
   } catch (error) {
-    if (unlessSince && isConditionFailed(error)) return undefined;
+    if (isConditionFailed(error)) return false;
     throw error;
   }
 }

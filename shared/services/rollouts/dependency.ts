@@ -4,6 +4,7 @@ import type { Runtime } from '../../adapters/runtime';
 import { getInventoryRevision } from '../../adapters/store/config';
 import {
   currentVersions,
+  markRefreshAsked,
   type RunningRecord,
   readRunning,
   revisionStamp,
@@ -12,7 +13,7 @@ import {
 } from '../../adapters/store/dependency';
 import { inventorySnapshot } from '../../adapters/store/inventory';
 import { signals, wake } from '../../adapters/workflow';
-import { currentDate, isoNow } from '../../core/clock';
+import { isoNow } from '../../core/clock';
 import type { GateWait } from '../../core/lifecycle';
 import { dependencyVerdict, type Running, wakesDependants } from '../../core/policy/dependency';
 import type { MergedRules } from '../../core/policy/merge';
@@ -20,39 +21,38 @@ import { factsFor, runningIn } from './dependency-state';
 
 /**
  * The deployment dependency gate (rule deploymentDependency, docs/policies.md) and what wakes it. A
- * waiting release reads one summary item per dependency (store/dependency.ts); the summary is
- * refreshed when the dependency's current version changes in the environment (a success or a rollback
- * announces it), and the refresh wakes the waiting releases only when the change can satisfy them.
+ * waiting release reads one summary item per dependency (store/dependency.ts). The summary is
+ * refreshed by event-progression on `Dependency Changed`: published when a success or a rollback
+ * changes what a depended-on deployment runs (the refresh then wakes the waiting releases only when
+ * the change can satisfy them), or by a gate that found the summary stale (the refresh then wakes
+ * them all, to read it again).
  */
 
 /** A summary older than this, or read under another inventory revision, is refreshed before it is used. */
 const FRESH_MS = 3600_000;
-/** A gate that finds a stale summary refreshes it unless another refresh began this recently... */
-const EXCLUSIVE_SECONDS = 10;
-/** ...and then reads it again this often, this many times, for that refresh's result. */
-const AWAIT_MS = 100;
-const AWAIT_READS = 30;
+/** A stale summary is asked to be refreshed once in this long, however many releases find it... */
+const ASK_SECONDS = 10;
+/** ...and read again this often, this many times, for the new reading (else the release waits for it). */
+const REREAD_MS = 100;
+const REREADS = 20;
 
 /**
- * Reads what the deployment runs in the environment and stores it over any older reading; when that
- * can satisfy releases the reading before could not, wakes them. `exclusive`: not while another
- * refresh is under way (undefined then).
+ * Reads what the deployment runs in the environment and stores it over any older reading; wakes the
+ * releases waiting on it when that can satisfy them where the reading before could not (`asked`:
+ * always, as they asked for it).
  */
 export async function refreshRunning(
   rt: Runtime,
   deployment: string,
   environment: string,
-  exclusive = false,
-): Promise<RunningRecord | undefined> {
-  const now = currentDate();
-  const since = exclusive ? new Date(now.getTime() - EXCLUSIVE_SECONDS * 1000).toISOString() : undefined;
+  asked = false,
+): Promise<RunningRecord> {
   // The ticket before the targets are read; the revision before the inventory, so a reading is never
   // marked newer than the inventory it was computed from.
   const [ticket, revision] = await Promise.all([
-    takeTicket(rt, deployment, environment, now.toISOString(), since),
+    takeTicket(rt, deployment, environment),
     getInventoryRevision(rt),
   ]);
-  if (ticket === undefined) return undefined;
   const [inventory, current] = await Promise.all([
     inventorySnapshot(rt, revision),
     currentVersions(rt, deployment, environment),
@@ -67,15 +67,19 @@ export async function refreshRunning(
     computedAt: isoNow(),
   };
   const { stored, previous } = await storeRunning(rt, record);
-  if (stored && wakesDependants(previous, running))
+  if (stored && (asked || wakesDependants(previous, running)))
     await wake(rt, signals.dependency(deployment, environment));
   return record;
 }
 
-/** A release of a deployment others depend on changed what runs on its target: its dependants re-check. */
+/**
+ * What a deployment runs in an environment is to be read again: it changed (a release of a deployment
+ * others depend on succeeded or rolled back), or a gate found the reading stale (`asked`).
+ */
 export async function announceDependencyChange(
   rt: Runtime,
   release: { deployment: string; environment: string },
+  asked = false,
 ): Promise<void> {
   // Shaped as an audit record (the consumers take those), but internal: never in the audit trail.
   const record: AuditRecord = {
@@ -85,22 +89,22 @@ export async function announceDependencyChange(
     deployment: release.deployment,
     environment: release.environment,
     actor: SYSTEM,
+    ...(asked ? { data: { asked: true } } : {}),
   };
   await putOnBus(rt, [record]);
 }
 
-/** The reading of a refresh under way (one newer than ticket `after`), read again for a few seconds. */
-async function refreshed(
+/** A reading newer than ticket `after`, read again for a moment (the refresh asked for takes that long). */
+async function newerReading(
   rt: Runtime,
   deployment: string,
   environment: string,
   after: number,
 ): Promise<RunningRecord | undefined> {
-  for (let i = 0; i < AWAIT_READS; i++) {
-    await new Promise((resolve) => setTimeout(resolve, AWAIT_MS));
-    const { revision, running } = await readRunning(rt, [deployment], environment);
-    const record = running.get(deployment);
-    if (record && record.ticket > after && record.revision === revision) return record;
+  for (let i = 0; i < REREADS; i++) {
+    await new Promise((resolve) => setTimeout(resolve, REREAD_MS));
+    const found = (await readRunning(rt, [deployment], environment)).running.get(deployment);
+    if (found && found.ticket > after) return found;
   }
   return undefined;
 }
@@ -122,21 +126,23 @@ export async function dependencyGate(
   const current = new Map<string, Running>();
   for (const deployment of deployments) {
     let known = running.get(deployment);
-    const fresh = known?.revision === revision && now.getTime() - Date.parse(known.computedAt) < FRESH_MS;
-    if (!fresh) {
-      known =
-        (await refreshRunning(rt, deployment, environment, true)) ??
-        (await refreshed(rt, deployment, environment, known?.ticket ?? 0));
+    if (known?.revision !== revision || now.getTime() - Date.parse(known.computedAt) >= FRESH_MS) {
+      // Stale or never read: the first release to find it so asks event-progression to read it; each
+      // reads the summary again for a moment, then waits to be woken (or asks again after ASK_SECONDS).
+      const since = new Date(now.getTime() - ASK_SECONDS * 1000).toISOString();
+      if (await markRefreshAsked(rt, deployment, environment, now.toISOString(), since))
+        await announceDependencyChange(rt, { deployment, environment }, true);
+      known = await newerReading(rt, deployment, environment, known?.ticket ?? 0);
       if (!known) {
         return {
           gate: 'deployment_dependency',
           signal: signals.dependency(deployment, environment),
-          timeoutSeconds: EXCLUSIVE_SECONDS,
-          message: `Waiting for what ${deployment} runs in ${environment} to be read.`,
+          timeoutSeconds: ASK_SECONDS,
+          message: `Reading what ${deployment} runs in ${environment}.`,
         };
       }
     }
-    current.set(deployment, known as Running);
+    current.set(deployment, known);
   }
   const facts = await factsFor(rt, rule.dependsOn, current);
   for (const d of rule.dependsOn) {
