@@ -1,8 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { version as packageVersion } from '../package.json';
 import { CliError, EXIT } from './client';
-import { metrics, parseDay, parseSince } from './commands/metrics';
 import * as freezes from './commands/freezes';
+import { metrics, parseDay, parseSince } from './commands/metrics';
 import * as ops from './commands/ops';
 import { createVersion, getVersion, setVersionStatus } from './commands/version';
 import { contextOf } from './context';
@@ -182,13 +182,6 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('freezes')
     .description('list the freezes: active or not, until when, what they hold')
     .action(act((_o, cmd: Command) => freezes.listFreezes(contextOf(cmd))));
-  program
-    .command('events')
-    .description('the audit trail, oldest first; --follow keeps printing new events')
-    .option('--deployment <id>', 'only this deployment')
-    .option('--since <iso-time>', 'from this time on, e.g. 2026-11-21T10:00:00Z')
-    .option('--follow', 'poll for new events until interrupted')
-    .action(act((o, cmd: Command) => ops.events(contextOf(cmd), o)));
   program
     .command('events')
     .description('the audit trail, oldest first; --follow keeps printing new events')

@@ -29152,7 +29152,7 @@ var version = "0.1.0";
 // cli/program.ts
 init_client();
 
-// cli/commands/metrics.ts
+// cli/commands/freezes.ts
 init_client();
 
 // cli/context.ts
@@ -29269,7 +29269,57 @@ var LiveView = class {
   }
 };
 
+// cli/commands/freezes.ts
+var state = (f) => f.active ? `active until ${f.activeUntil ?? "ended"}` : f.nextStart ? `next ${f.nextStart}` : "over";
+async function listFreezes(ctx) {
+  const page = await ctx.client.getAll("/v1/freezes?limit=1000", "items");
+  print(
+    ctx,
+    page,
+    () => table(
+      ["FREEZE", "STATE", "SELECTOR", "CALENDAR", "REASON"],
+      page.items.map((f) => [
+        f.id,
+        state(f),
+        f.selector,
+        f.calendar ? f.calendar.lastError ? `not read: ${f.calendar.lastError}` : "read" : "-",
+        f.reason
+      ])
+    )
+  );
+  return EXIT.ok;
+}
+async function freeze(ctx, id, o) {
+  if (o.list) return listFreezes(ctx);
+  if (!id) throw usageError('name the freeze: gantry freeze <id> --reason "..." (or --list)');
+  if (!o.reason) throw usageError("--reason is required: it is shown on every release the freeze holds");
+  if ([o.until, o.for, o.ics].filter((v) => v !== void 0).length > 1)
+    throw usageError("give one of --until, --for and --ics");
+  const until = o.for !== void 0 ? new Date(Date.now() + o.for).toISOString() : o.until;
+  const body = {
+    reason: o.reason,
+    ...o.selector ? { selector: o.selector } : {},
+    ...until ? { until } : {},
+    ...o.ics ? { calendar: { icsUrl: o.ics, ...o.refresh ? { refreshSeconds: o.refresh } : {} } } : {}
+  };
+  const f = await ctx.client.request("PUT", `/v1/freezes/${seg(id)}`, body, { idempotent: true });
+  print(
+    ctx,
+    f,
+    () => `freeze ${f.id}: ${state(f)}; holds ${f.selector === "true" ? "every release" : f.selector}
+`
+  );
+  return EXIT.ok;
+}
+async function unfreeze(ctx, id) {
+  await ctx.client.request("DELETE", `/v1/freezes/${seg(id)}`, void 0, { idempotent: true });
+  print(ctx, { id, ended: true }, () => `freeze ${id} ended: the releases it held go on
+`);
+  return EXIT.ok;
+}
+
 // cli/commands/metrics.ts
+init_client();
 var DAY_MS = 864e5;
 function parseSince(text, now = Date.now()) {
   const days = /^(\d{1,3})d$/.exec(text);
@@ -29319,56 +29369,6 @@ async function metrics(ctx, o) {
       ].map((row) => row.map(dash))
     );
   });
-  return EXIT.ok;
-}
-
-// cli/commands/freezes.ts
-init_client();
-var state = (f) => f.active ? `active until ${f.activeUntil ?? "ended"}` : f.nextStart ? `next ${f.nextStart}` : "over";
-async function listFreezes(ctx) {
-  const page = await ctx.client.getAll("/v1/freezes?limit=1000", "items");
-  print(
-    ctx,
-    page,
-    () => table(
-      ["FREEZE", "STATE", "SELECTOR", "CALENDAR", "REASON"],
-      page.items.map((f) => [
-        f.id,
-        state(f),
-        f.selector,
-        f.calendar ? f.calendar.lastError ? `not read: ${f.calendar.lastError}` : "read" : "-",
-        f.reason
-      ])
-    )
-  );
-  return EXIT.ok;
-}
-async function freeze(ctx, id, o) {
-  if (o.list) return listFreezes(ctx);
-  if (!id) throw usageError('name the freeze: gantry freeze <id> --reason "..." (or --list)');
-  if (!o.reason) throw usageError("--reason is required: it is shown on every release the freeze holds");
-  if ([o.until, o.for, o.ics].filter((v) => v !== void 0).length > 1)
-    throw usageError("give one of --until, --for and --ics");
-  const until = o.for !== void 0 ? new Date(Date.now() + o.for).toISOString() : o.until;
-  const body = {
-    reason: o.reason,
-    ...o.selector ? { selector: o.selector } : {},
-    ...until ? { until } : {},
-    ...o.ics ? { calendar: { icsUrl: o.ics, ...o.refresh ? { refreshSeconds: o.refresh } : {} } } : {}
-  };
-  const f = await ctx.client.request("PUT", `/v1/freezes/${seg(id)}`, body, { idempotent: true });
-  print(
-    ctx,
-    f,
-    () => `freeze ${f.id}: ${state(f)}; holds ${f.selector === "true" ? "every release" : f.selector}
-`
-  );
-  return EXIT.ok;
-}
-async function unfreeze(ctx, id) {
-  await ctx.client.request("DELETE", `/v1/freezes/${seg(id)}`, void 0, { idempotent: true });
-  print(ctx, { id, ended: true }, () => `freeze ${id} ended: the releases it held go on
-`);
   return EXIT.ok;
 }
 
@@ -29845,7 +29845,6 @@ function buildProgram(setExit) {
   ).option("--list", "list the freezes instead").action(act((id, o, cmd) => freeze(contextOf(cmd), id, o)));
   program2.command("unfreeze").description("end a freeze now: the releases it held go on through their other gates").argument("<freezeId>").action(act((id, _o, cmd) => unfreeze(contextOf(cmd), id)));
   program2.command("freezes").description("list the freezes: active or not, until when, what they hold").action(act((_o, cmd) => listFreezes(contextOf(cmd))));
-  program2.command("events").description("the audit trail, oldest first; --follow keeps printing new events").option("--deployment <id>", "only this deployment").option("--since <iso-time>", "from this time on, e.g. 2026-11-21T10:00:00Z").option("--follow", "poll for new events until interrupted").action(act((o, cmd) => events(contextOf(cmd), o)));
   program2.command("events").description("the audit trail, oldest first; --follow keeps printing new events").option("--deployment <id>", "only this deployment").option("--since <iso-time>", "from this time on, e.g. 2026-11-21T10:00:00Z").option("--follow", "poll for new events until interrupted").action(act((o, cmd) => events(contextOf(cmd), o)));
   program2.command("metrics").description(
     "delivery metrics (DORA): deployments per day, lead time, change failure rate, time to restore"
