@@ -5,7 +5,7 @@ import * as z from 'zod/mini';
  * and Payloads. The release is the execution's input (shared/adapters/workflow.ts, ExecutionInput).
  */
 
-export const Text = z.string().check(z.minLength(1));
+export const Text = z.string();
 
 export const ReleaseKey = z.object({ deployment: Text, tag: Text, environment: Text, resource: Text });
 

@@ -27,7 +27,7 @@ const CompleteInput = /* @__PURE__ */ z.object({
     z.object({
       jobId: Text,
       status: z.enum(['successful', 'failed']),
-      message: z._default(z.nullable(z.string()), null),
+      message: z.nullable(z.string()),
     }),
     z.object({ status: z.literal('timed_out') }),
   ]),
@@ -36,7 +36,7 @@ const CompleteInput = /* @__PURE__ */ z.object({
 /** RecordFailure: the error a Catch caught ($.error). */
 const FailInput = /* @__PURE__ */ z.object({
   release: ReleaseKey,
-  error: z._default(z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) }), {}),
+  error: z.optional(z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) })),
 });
 
 export const begin = /* @__PURE__ */ inputHandler(StepInput, 'The Begin task input', (input) =>
@@ -58,5 +58,5 @@ export const completeRelease = /* @__PURE__ */ inputHandler(
 );
 
 export const fail = /* @__PURE__ */ inputHandler(FailInput, 'The RecordFailure task input', async (input) => {
-  await recordFailure(runtime(), input.release, input.error);
+  await recordFailure(runtime(), input.release, input.error ?? {});
 });
