@@ -27,7 +27,7 @@ const CompleteInput = /* @__PURE__ */ z.object({
     z.object({
       jobId: Text,
       status: z.enum(['successful', 'failed']),
-      message: z.nullable(z.string()),
+      message: z.optional(z.nullable(z.string())),
     }),
     z.object({ status: z.literal('timed_out') }),
   ]),
@@ -54,7 +54,8 @@ export const wait = /* @__PURE__ */ inputHandler(WaitInput, 'The WaitForSignal t
 export const completeRelease = /* @__PURE__ */ inputHandler(
   CompleteInput,
   'The Complete task input',
-  (input) => complete(runtime(), input.release, input.job),
+  ({ release, job }) =>
+    complete(runtime(), release, job.status === 'timed_out' ? job : { ...job, message: job.message ?? null }),
 );
 
 export const fail = /* @__PURE__ */ inputHandler(FailInput, 'The RecordFailure task input', async (input) => {
