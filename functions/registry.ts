@@ -180,13 +180,17 @@ export const FUNCTIONS: FunctionSpec[] = [
     ],
     ['events', 'agentSecrets'],
   ),
-  // Delivery metrics (DORA): each release outcome is added to its day's aggregates as it arrives.
-  consumer(
-    'event-metrics',
-    'metrics',
-    [DETAIL_TYPES.releaseSucceeded, DETAIL_TYPES.releaseFailed, DETAIL_TYPES.releaseRolledBack],
-    [],
-  ),
+  // Delivery metrics (DORA): each release outcome is added to its deployment's day as it arrives;
+  // the schedule sums the days of all deployments.
+  {
+    ...consumer(
+      'event-metrics',
+      'metrics',
+      [DETAIL_TYPES.releaseSucceeded, DETAIL_TYPES.releaseFailed, DETAIL_TYPES.releaseRolledBack],
+      [],
+    ),
+    schedule: 'rate(5 minutes)',
+  },
   // Subscriptions (docs/subscriptions.md): every public event goes to the outbox of each subscription
   // it matches and is sent in order per release target; the schedule sends the retries. Off every
   // rollout's path: a failing subscriber holds back only its own lanes.

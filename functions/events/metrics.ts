@@ -1,9 +1,17 @@
+import * as z from 'zod/mini';
 import { runtime } from '../../shared/adapters/runtime';
-import { recordOutcome } from '../../shared/services/delivery';
+import { recordOutcome, rollUpAllDeployments } from '../../shared/services/delivery';
 import { inputHandler } from '../task-input';
 import { AuditEvent } from './input';
 
-/** Release outcomes -> the delivery metrics' per-day aggregates (counted once per audit record id). */
-export const handler = inputHandler(AuditEvent, 'The release event', async (event) => {
-  await recordOutcome(runtime(), event.detail);
+/** A release outcome, or the schedule's event (which names nothing). */
+const MetricsEvent = z.union([z.object({ source: z.literal('aws.events') }), AuditEvent]);
+
+/**
+ * Release outcomes -> their deployment's per-day aggregate (counted once per audit record id); the
+ * schedule -> the days of all deployments summed.
+ */
+export const handler = inputHandler(MetricsEvent, 'The release event or schedule', async (event) => {
+  if ('detail' in event) await recordOutcome(runtime(), event.detail);
+  else await rollUpAllDeployments(runtime());
 });

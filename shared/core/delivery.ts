@@ -125,6 +125,23 @@ export function samplesOf(time: string, data: Record<string, unknown> | undefine
   };
 }
 
+/** Deployments' aggregates of one day summed, counter by counter and bucket by bucket. */
+export function sumAggregates(items: Record<string, unknown>[]): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const item of items)
+    for (const [name, value] of Object.entries(item))
+      if (name.includes('|') && typeof value === 'number') totals[name] = (totals[name] ?? 0) + value;
+  return totals;
+}
+
+/**
+ * The days the rollup of all deployments recomputes: today and the two before, as an outcome can be
+ * counted up to a day after it happened (EventBridge retries a delivery for 24 hours).
+ */
+export function rollupDays(nowMs: number): string[] {
+  return [2, 1, 0].map((back) => new Date(nowMs - back * DAY_MS).toISOString().slice(0, 10));
+}
+
 // ---- reading days back ----------------------------------------------------------------------------
 
 export interface DayTotals {

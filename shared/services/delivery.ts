@@ -1,6 +1,14 @@
 import { type AuditRecord, DETAIL_TYPES } from '../adapters/events';
 import type { Runtime } from '../adapters/runtime';
-import { addToDay, claimOutcome, dropClaim, markTargetFailing, readDays } from '../adapters/store/delivery';
+import {
+  addToDay,
+  claimOutcome,
+  dropClaim,
+  markTargetFailing,
+  putDayOfAll,
+  readDayOfAll,
+  readDays,
+} from '../adapters/store/delivery';
 import { nowMs } from '../core/clock';
 import {
   ALL_ENVIRONMENTS,
@@ -12,15 +20,17 @@ import {
   measuresOf,
   type Outcome,
   outcomeAdds,
+  rollupDays,
   samplesOf,
+  sumAggregates,
   totalsOf,
 } from '../core/delivery';
 import { forbidden, invalid } from '../core/errors';
 
 /**
  * Delivery metrics (DORA, docs/metrics.md): release outcomes are counted as their events arrive
- * (event-metrics), into per-day aggregates, so a read costs one Query over at most 92 days whatever
- * the history or the fleet.
+ * (event-metrics), into one aggregate per deployment and day, and every 5 minutes the days of all
+ * deployments are summed; a read costs one Query over at most 92 days whatever the history or the fleet.
  */
 
 const OUTCOMES: Partial<Record<string, Outcome>> = {
@@ -31,8 +41,8 @@ const OUTCOMES: Partial<Record<string, Outcome>> = {
 
 /**
  * Counts one release outcome: once, whatever the number of deliveries (its audit record id is claimed
- * first, with a conditional write), into the day of its deployment and the day of all deployments.
- * A failure or rollback marks its target failing; the next success's event carries since when.
+ * first, with a conditional write), into its deployment's day with one UpdateItem. A failure or
+ * rollback marks its target failing; the next success's event carries since when.
  */
 export async function recordOutcome(
   rt: Runtime,
@@ -46,15 +56,24 @@ export async function recordOutcome(
     if (outcome !== 'successful')
       await markTargetFailing(rt, { deployment, environment, resource }, record.time);
     const samples = outcome === 'successful' ? samplesOf(record.time, record.data) : {};
-    const adds = outcomeAdds(outcome, environment, samples);
-    const day = dayOf(record.time);
-    await Promise.all([addToDay(rt, deployment, day, adds), addToDay(rt, null, day, adds)]);
+    await addToDay(rt, deployment, dayOf(record.time), outcomeAdds(outcome, environment, samples));
   } catch (error) {
     // Let the retried delivery count it.
     await dropClaim(rt, record.id).catch(() => undefined);
     throw error;
   }
   return 'counted';
+}
+
+/**
+ * The schedule (every 5 minutes): the days an outcome can still arrive for, every deployment's
+ * aggregate summed into the one of all deployments (recomputed, so a run repeated counts nothing twice).
+ */
+export async function rollUpAllDeployments(rt: Runtime, now = nowMs()): Promise<void> {
+  for (const day of rollupDays(now)) {
+    const items = await readDayOfAll(rt, day);
+    if (items.length > 0) await putDayOfAll(rt, day, sumAggregates(items));
+  }
 }
 
 export interface DeliveryQuery {
@@ -73,7 +92,8 @@ export interface DeliveryMetrics extends DeliveryMeasures {
 
 /**
  * The four measures over whole UTC days (docs/api.md section 10), and the days they come from: one
- * Query of the deployment's aggregates (of all deployments' without one), one item a day.
+ * Query of the deployment's aggregates (of all deployments' without one, as of the last rollup), one
+ * item a day.
  * `deployments`: the caller may read only these (a key limited to some deployments).
  */
 export async function deliveryMetrics(

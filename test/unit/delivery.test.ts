@@ -13,7 +13,9 @@ import {
   measuresOf,
   outcomeAdds,
   percentile,
+  rollupDays,
   samplesOf,
+  sumAggregates,
   totalsOf,
 } from '../../shared/core/delivery';
 
@@ -103,6 +105,41 @@ describe('what one outcome adds', () => {
     const all = totalsOf(item, '2026-11-01', '*');
     expect(all).toMatchObject({ successful: 2, failed: 1 });
     expect(all.lead.size).toBe(2);
+  });
+});
+
+describe('all deployments', () => {
+  it('sums every counter and bucket of the deployments of a day, and nothing else', () => {
+    const api = {
+      pk: 'DELIVERY#api',
+      sk: '2026-11-01',
+      gsi1sk: 'api',
+      ...outcomeAdds('successful', 'prod', { leadSeconds: 60 }),
+    };
+    const web = {
+      pk: 'DELIVERY#web',
+      sk: '2026-11-01',
+      gsi1sk: 'web',
+      ...outcomeAdds('successful', 'prod', { leadSeconds: 60 }),
+    };
+    const sum = sumAggregates([api, web, { ...outcomeAdds('failed', 'stg') }]);
+    expect(sum).toEqual({
+      '*|ok': 2,
+      '*|lead|24': 2,
+      'prod|ok': 2,
+      'prod|lead|24': 2,
+      '*|failed': 1,
+      'stg|failed': 1,
+    });
+    expect(totalsOf(sum, '2026-11-01', '*')).toMatchObject({ successful: 2, failed: 1 });
+  });
+
+  it('recomputes today and the two days before (an outcome can come a day late)', () => {
+    expect(rollupDays(Date.parse('2026-11-01T00:03:00Z'))).toEqual([
+      '2026-10-30',
+      '2026-10-31',
+      '2026-11-01',
+    ]);
   });
 });
 

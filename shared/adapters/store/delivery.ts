@@ -4,8 +4,9 @@ import { keys } from './keys';
 
 /**
  * The items of the delivery metrics (shared/core/delivery.ts): one aggregate per deployment and UTC
- * day and one of all deployments per day, each counter and histogram bucket an attribute that an
- * outcome ADDs to; the outcomes already counted, by audit record id (at-least-once delivery).
+ * day, each counter and histogram bucket an attribute that an outcome ADDs to (indexed by day in gsi1);
+ * the sum of every deployment's per day, recomputed by a schedule; the outcomes already counted, by
+ * audit record id (at-least-once delivery).
  */
 
 /** EventBridge retries a delivery for up to a day; a counted outcome is remembered for a week. */
@@ -33,10 +34,10 @@ export async function dropClaim(ctx: StoreContext, eventId: string): Promise<voi
   await ctx.doc.send(new DeleteCommand({ TableName: ctx.tableName, Key: keys.deliveryCounted(eventId) }));
 }
 
-/** One UpdateItem: ADD each counter to the day's aggregate (created by the first one). */
+/** One UpdateItem: ADD each counter to the deployment's day (created by the first one, indexed by day). */
 export async function addToDay(
   ctx: StoreContext,
-  deployment: string | null,
+  deployment: string,
   day: string,
   adds: Record<string, number>,
 ): Promise<void> {
@@ -45,10 +46,45 @@ export async function addToDay(
     new UpdateCommand({
       TableName: ctx.tableName,
       Key: keys.deliveryDay(deployment, day),
-      UpdateExpression: `ADD ${entries.map((_, i) => `#a${i} :a${i}`).join(', ')}`,
+      UpdateExpression: `SET gsi1pk = :day, gsi1sk = :deployment ADD ${entries.map((_, i) => `#a${i} :a${i}`).join(', ')}`,
       ExpressionAttributeNames: Object.fromEntries(entries.map(([name], i) => [`#a${i}`, name])),
-      ExpressionAttributeValues: Object.fromEntries(entries.map(([, value], i) => [`:a${i}`, value])),
+      ExpressionAttributeValues: {
+        ':day': keys.deliveryDaysOfAll(day),
+        ':deployment': deployment,
+        ...Object.fromEntries(entries.map(([, value], i) => [`:a${i}`, value])),
+      },
     }),
+  );
+}
+
+/** Every deployment's aggregate of a day (gsi1): the schedule's rollup, never a request. */
+export async function readDayOfAll(ctx: StoreContext, day: string): Promise<Item[]> {
+  const items: Item[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ctx.doc.send(
+      new QueryCommand({
+        TableName: ctx.tableName,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :day',
+        ExpressionAttributeValues: { ':day': keys.deliveryDaysOfAll(day) },
+        ExclusiveStartKey: start,
+      }),
+    );
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+/** The aggregate of all deployments of a day, as recomputed. */
+export async function putDayOfAll(
+  ctx: StoreContext,
+  day: string,
+  totals: Record<string, number>,
+): Promise<void> {
+  await ctx.doc.send(
+    new PutCommand({ TableName: ctx.tableName, Item: { ...totals, ...keys.deliveryDay(null, day) } }),
   );
 }
 

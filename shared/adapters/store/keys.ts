@@ -85,6 +85,8 @@ export const keys = {
     pk: `DELIVERY#${deployment ?? '*'}`,
     sk: day,
   }),
+  /** gsi1: every deployment's aggregate of a day (the rollup of all deployments reads them). */
+  deliveryDaysOfAll: (day: string) => `DELIVERY-DAY#${day}`,
   /** A release outcome the delivery metrics counted, by its audit record id; with TTL. */
   deliveryCounted: (eventId: string) => ({ pk: `DELIVERY-COUNTED#${eventId}`, sk: 'COUNTED' }),
 } as const;
