@@ -73,7 +73,7 @@ function duration(ms) {
 // What each read loads, so an error says what failed.
 const READS = {
   deployments: 'the deployments', summary: 'the summary', versions: 'the versions', targets: 'the targets',
-  timeline: 'the timeline', plan: 'the plan', metrics: 'the delivery metrics',
+  timeline: 'the timeline', plan: 'the plan', metrics: 'the delivery metrics', freezes: 'the freezes',
 };
 
 async function api(path, params) {
@@ -178,14 +178,16 @@ function renderSummary(summary) {
   paused.textContent = summary.deployment.paused
     ? 'Paused: no job is dispatched for this deployment' + (summary.deployment.pausedReason ? ' (' + summary.deployment.pausedReason + ')' : '') + '.'
     : '';
-  // Active freezes (docs/api.md section 10): what holds the releases, where, and until when.
-  const freezes = summary.freezes || [];
+  if (state.environment && !summary.environments.some((e) => e.id === state.environment)) closeDrill();
+}
+
+/** Active freezes (docs/api.md section 10): what holds the releases, where, and until when. */
+function renderFreezes(freezes) {
   const frozen = byId('frozen');
   frozen.hidden = freezes.length === 0;
   frozen.textContent = freezes
     .map((f) => 'Frozen in ' + f.environments.join(', ') + ': ' + f.reason + ' (freeze ' + f.id + ', ' + (f.until ? 'until ' + new Date(f.until).toISOString().replace('.000Z', 'Z') : 'until it is ended') + ').')
     .join(' ');
-  if (state.environment && !summary.environments.some((e) => e.id === state.environment)) closeDrill();
 }
 
 // ---- the drill-down: one environment's targets, searched, filtered and paged by the server ------------
@@ -424,12 +426,14 @@ async function refresh() {
     // The drill-down's page is asked for with the summary, not after it (a click shows it sooner).
     const asked = state.environment && state.tag ? JSON.stringify(selection()) : null;
     const early = asked ? api('targets', JSON.parse(asked)).catch(() => null) : null;
-    const [summary, versions] = await Promise.all([
+    const [summary, versions, freezes] = await Promise.all([
       api('summary', state.follow || !state.tag ? { deployment } : { deployment, tag: state.tag }),
       api('versions', { deployment }),
+      api('freezes', { deployment }),
     ]);
     if (seq !== state.seq) return;
     renderVersions(versions);
+    renderFreezes(freezes.items);
     if (state.follow && summary.version) state.tag = summary.version.tag;
     state.summary = summary;
     renderSummary(summary);

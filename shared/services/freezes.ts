@@ -1,10 +1,12 @@
 import { type Actor, DETAIL_TYPES, type GantryEvent, publish, putOnBus } from '../adapters/events';
 import type { Runtime } from '../adapters/runtime';
-import { deleteFreeze, getFreeze, listFreezePage, saveFreeze } from '../adapters/store/freezes';
+import { deleteFreeze, getFreeze, listFreezePage, listFreezes, saveFreeze } from '../adapters/store/freezes';
+import { listAllConfigCached } from '../adapters/store/inventory';
 import { isoNow } from '../core/clock';
 import { conflict, invalid, notFound } from '../core/errors';
 import {
   type Announcement,
+  activeFreezesOf,
   activeUntil,
   announcements,
   type CalendarState,
@@ -12,8 +14,10 @@ import {
   type FreezeRecord,
   spansOf,
 } from '../core/policy/freeze';
+import type { DeploymentBody } from '../core/schemas/config';
 import { DEFAULT_REFRESH_SECONDS, type FreezeBody } from '../core/schemas/freezes';
 import { signals } from '../core/signals';
+import { requireConfig } from './inventory';
 import { queueWake } from './rollouts/work-queue';
 
 /**
@@ -189,4 +193,21 @@ export async function endFreeze(rt: Runtime, id: string, keyId: string | undefin
     await queueWake(rt, signals.freeze(id));
     return;
   }
+}
+
+/**
+ * The status page's banner: the active freezes that hold a deployment in some of its environments (in
+ * the deployment's order, all environments by id when it names none), with their end.
+ */
+export async function freezeBanner(rt: Runtime, deploymentId: string) {
+  const [deployment, environments, freezes] = await Promise.all([
+    requireConfig<DeploymentBody>(rt, 'deployment', deploymentId),
+    listAllConfigCached(rt, 'environment'),
+    listFreezes(rt),
+  ]);
+  const named = new Map(environments.map((e) => [e.id, e.data.name ?? e.id]));
+  const ids = deployment.data.environments ?? [...named.keys()].sort();
+  const scopes = ids.map((id) => ({ id, name: named.get(id) ?? id }));
+  const scope = { id: deployment.id, name: deployment.data.name ?? deployment.id };
+  return { items: activeFreezesOf(freezes, scope, scopes, new Date(isoNow())) };
 }

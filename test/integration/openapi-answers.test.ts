@@ -513,6 +513,7 @@ describe('a scenario through every route answers what /openapi.json documents', 
       '/ui/api/plan?deployment=web&tag=v1',
       '/ui/api/metrics?deployment=web',
       '/ui/api/metrics?deployment=web&environment=production',
+      '/ui/api/freezes?deployment=web',
     ])
       expect((await call('GET', path, view(minted))).status, path).toBe(200);
     expect((await call('GET', '/ui/api/summary?deployment=stray', view(all))).json.version).toBeNull();

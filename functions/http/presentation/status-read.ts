@@ -1,6 +1,5 @@
 import type { Runtime } from '../../../shared/adapters/runtime';
 import { listAllConfig, type Stored } from '../../../shared/adapters/store/config';
-import { listFreezes } from '../../../shared/adapters/store/freezes';
 import { listVersionsPage } from '../../../shared/adapters/store/pages';
 import { getVersion } from '../../../shared/adapters/store/rollouts';
 import {
@@ -14,7 +13,6 @@ import {
 } from '../../../shared/adapters/store/ui';
 import { isoNow } from '../../../shared/core/clock';
 import { notFound } from '../../../shared/core/errors';
-import { activeFreezesOf } from '../../../shared/core/policy/freeze';
 import type { Answer } from '../../../shared/core/schemas/answers';
 import type { DeploymentBody, EnvironmentBody } from '../../../shared/core/schemas/config';
 import type { ReleaseStatus } from '../../../shared/core/status';
@@ -66,15 +64,13 @@ export async function summaryView(
   deploymentId: string,
   tag?: string,
 ): Promise<Answer<'UiSummary'>> {
-  const [deployment, environments, state, version, targets, freezes] = await Promise.all([
+  const [deployment, environments, state, version, targets] = await Promise.all([
     requireConfig<DeploymentBody>(rt, 'deployment', deploymentId),
     listAllConfig<EnvironmentBody>(rt, 'environment'),
     getDeploymentState(rt, deploymentId),
     versionOf(rt, deploymentId, tag),
     targetTallies(rt, deploymentId),
-    listFreezes(rt),
   ]);
-  const ordered = environmentsOf(deployment, environments);
   const releases = version ? await releaseTallies(rt, deploymentId, version.tag) : [];
   return {
     now: isoNow(),
@@ -84,15 +80,8 @@ export async function summaryView(
       paused: state.paused,
       pausedReason: state.reason ?? null,
     },
-    // The banner: active freezes that hold the deployment in some of its environments.
-    freezes: activeFreezesOf(
-      freezes,
-      { id: deployment.id, name: nameOf(deployment) },
-      ordered,
-      new Date(isoNow()),
-    ),
     version: version && { tag: version.tag, status: version.status, createdAt: version.createdAt },
-    ...summarize(ordered, releases, targets),
+    ...summarize(environmentsOf(deployment, environments), releases, targets),
   };
 }
 

@@ -1,6 +1,6 @@
 import { Id } from '../../../shared/core/schemas/common';
 import { FreezeBody } from '../../../shared/core/schemas/freezes';
-import { ADMIN, defineRoutes, Paging, READ } from './spec';
+import { ADMIN, defineRoutes, OfDeployment, Paging, READ, uiRead } from './spec';
 
 /** Freezes, "stop the line" (docs/api.md section 10). */
 export const FREEZE_ROUTES = defineRoutes([
@@ -49,4 +49,13 @@ export const FREEZE_ROUTES = defineRoutes([
     params: { freezeId: Id },
     responses: { 204: 'Ended and deleted', 404: 'Unknown freeze' },
   },
+  // The status page's banner is read here, where CEL is bundled anyway (api-ui does without it).
+  uiRead(
+    'api-freezes',
+    'uiFreezes',
+    '/ui/api/freezes',
+    'The active freezes that hold a deployment: reason, environments and end (the banner)',
+    OfDeployment,
+    'UiFreezes',
+  ),
 ]);

@@ -297,6 +297,10 @@ const Freeze = z.object({
   updatedAt: Timestamp,
   updatedBy: z.nullable(Text),
 });
+/** The status page's banner: active freezes that hold the deployment, where, and until when (null: deleted). */
+const UiFreezes = z.object({
+  items: z.array(z.object({ id: Id, reason: Text, until: z.nullable(Timestamp), environments: z.array(Id) })),
+});
 
 // ---- Delivery metrics (section 10) ------------------------------------------------------------
 
@@ -413,8 +417,6 @@ const UiDeployments = z.object({
 const UiSummary = z.object({
   now: Timestamp,
   deployment: z.object({ id: Id, name: Text, paused: z.boolean(), pausedReason: z.nullable(Text) }),
-  /** Active freezes that hold the deployment, in which of its environments, and until when (null: deleted). */
-  freezes: z.array(z.object({ id: Id, reason: Text, until: z.nullable(Timestamp), environments: z.array(Id) })),
   /** The version shown; null when the deployment has none. */
   version: z.nullable(z.object({ tag: Tag, status: VersionItem.shape.status, createdAt: Timestamp })),
   environments: z.array(
@@ -494,6 +496,7 @@ export const ANSWERS = {
   ViewLink,
   Freeze,
   FreezeList: page(Freeze),
+  UiFreezes,
   Subscription,
   SubscriptionList: page(Subscription),
   SubscriptionDetail,
