@@ -40,3 +40,12 @@ export const FreezeEvent = z.union([
   z.object({ source: z.literal('aws.events') }),
   z.object({ source: z.literal(EVENT_SOURCE), detail: z.object({ data: z.object({ freezeId: Text }) }) }),
 ]);
+
+/**
+ * Every public event (to the subscriptions it matches, as the audit trail keeps it: a field this
+ * schema does not name is kept), and the schedule (their retries).
+ */
+export const SubscriptionEvent = z.union([
+  z.object({ source: z.literal('aws.events') }),
+  z.extend(AuditEvent, { detail: z.looseObject(AuditEvent.shape.detail.shape) }),
+]);

@@ -1,16 +1,13 @@
-import type { EventBridgeEvent } from 'aws-lambda';
-import type { AuditRecord } from '../../shared/adapters/events';
 import { runtime } from '../../shared/adapters/runtime';
 import { consumeEvent, sweepSubscriptions } from '../../shared/services/subscriptions';
+import { inputHandler } from '../task-input';
+import { SubscriptionEvent } from './input';
 
 /**
  * Subscriptions (docs/subscriptions.md): every public event puts a delivery in the outbox of each
- * subscription it matches and sends what is due in its lane; the scheduled sweep sends the retries.
+ * subscription it matches and sends what is due in its lane; the schedule sends the retries.
  */
-export const handler = async (event: EventBridgeEvent<string, AuditRecord>) => {
-  if (event.source === 'aws.events') {
-    await sweepSubscriptions(runtime());
-    return;
-  }
-  if (event.detail?.id && event.detail.time) await consumeEvent(runtime(), event.detail);
-};
+export const handler = inputHandler(SubscriptionEvent, 'The subscription event', async (event) => {
+  if ('detail' in event) await consumeEvent(runtime(), event.detail);
+  else await sweepSubscriptions(runtime());
+});
