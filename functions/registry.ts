@@ -56,7 +56,7 @@ const http = (id: string, file: string, needs: Need[], memoryMb = 512): Function
 
 const step = (
   id: string,
-  file: 'rollout' | 'jobs' | 'verify',
+  file: 'rollout' | 'jobs' | 'poll' | 'verify',
   handler: string,
   aslKey: string,
   needs: Need[],
@@ -117,7 +117,7 @@ export const FUNCTIONS: FunctionSpec[] = [
   // A polling agent's status URL, one GET with a short retry; a job that times out ends the release's
   // hold on its target, which wakes the releases waiting for it; at the bound on an execution's loop
   // rounds it starts the release's next execution (shared/services/rollouts/rounds.ts).
-  step('step-poll', 'jobs', 'poll', 'PollFunctionArn', ['executions', 'taskCallbacks', 'agentSecrets']),
+  step('step-poll', 'poll', 'poll', 'PollFunctionArn', ['executions', 'taskCallbacks', 'agentSecrets']),
   step('step-complete', 'rollout', 'completeRelease', 'CompleteFunctionArn', ['executions', 'taskCallbacks']),
   // Measures run providers with their own timeouts (10 s each, in parallel).
   step(

@@ -11,3 +11,11 @@ export const ReleaseKey = z.object({ deployment: Text, tag: Text, environment: T
 
 /** Begin, Evaluate, Measure: the release. */
 export const StepInput = z.object({ release: ReleaseKey });
+
+/** The release ended while a job task was being scheduled: the workflow goes to Done. */
+export class ReleaseClosed extends Error {
+  constructor() {
+    super('The release is no longer active.');
+    this.name = 'Gantry.ReleaseClosed';
+  }
+}

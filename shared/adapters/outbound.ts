@@ -18,7 +18,7 @@ import { ENV } from './runtime';
 
 export interface OutboundRequest {
   url: string;
-  method?: 'GET' | 'POST' | 'PATCH';
+  method?: 'GET' | 'POST' | 'PATCH' | 'PUT';
   headers?: Record<string, string>;
   body?: string;
   /** For the whole attempt, connect to last byte; default 10 s. */

@@ -15,6 +15,8 @@ interface App {
   /** Automated sync: a change of targetRevision starts a sync at once (of the resolved commit). */
   autoSync: boolean;
   health: string;
+  /** The commit the live state was compared to (status.sync.revision), once synced from git. */
+  revision?: string;
   operationState?: {
     phase: string;
     message?: string;
@@ -53,6 +55,16 @@ export class FakeArgoCd {
     setTimeout(() => {
       app.operationState = { phase: 'Succeeded', message: 'successfully synced', operation, syncResult };
     }, ms);
+  }
+
+  /** The Application synced, by itself, to commit `sha` of the branch it tracks (a gitops change landed). */
+  gitSync(name: string, sha: string, health = 'Healthy'): void {
+    const app = this.apps.get(name);
+    if (!app) throw new Error(`no app ${name}`);
+    const operation = { sync: { revision: sha } };
+    const syncResult = { source: { targetRevision: app.targetRevision } };
+    app.operationState = { phase: 'Succeeded', message: 'successfully synced', operation, syncResult };
+    Object.assign(app, { revision: sha, synced: app.targetRevision, health });
   }
 
   async start(): Promise<this> {
@@ -122,6 +134,7 @@ export class FakeArgoCd {
         health: { status: app.health },
         sync: {
           status: app.synced === app.targetRevision ? 'Synced' : 'OutOfSync',
+          revision: app.revision,
           comparedTo: { source: { targetRevision: app.targetRevision } },
         },
         operationState: app.operationState,

@@ -115,10 +115,12 @@ async function syncRevision(
   }
 }
 
-interface Application {
+/** The part of an Argo CD Application the agents read. */
+export interface Application {
   status?: {
     health?: { status?: string; message?: string };
-    sync?: { status?: string; comparedTo?: { source?: { targetRevision?: string } } };
+    /** `revision`: the commit the live state was compared to (resolved from targetRevision). */
+    sync?: { status?: string; revision?: string; comparedTo?: { source?: { targetRevision?: string } } };
     operationState?: {
       phase?: string;
       message?: string;
@@ -163,28 +165,30 @@ export function judgeApplication(app: Application, revision: string): PollAnswer
 
 export async function pollArgoCd(statusUrl: string, poll: ArgoCdPoll, deps: AgentDeps): Promise<PollAnswer> {
   const token = await resolveSecret(poll.tokenSecretRef, deps);
-  const what = `Argo CD application GET from ${URL.canParse(statusUrl) ? new URL(statusUrl).host : 'an invalid URL'}`;
+  const app = await readApplication(statusUrl, token, deps);
+  const answer = judgeApplication(app, poll.revision);
+  if (answer.status === 'pending' && awaitsSync(app, poll.revision)) {
+    await syncRevision(statusUrl, poll.application, poll.appNamespace, poll.revision, token, deps);
+  }
+  return answer;
+}
+
+/** The Application at `appUrl` (`<serverUrl>/api/v1/applications/<name>[?appNamespace=]`), read with the token. */
+export function readApplication(appUrl: string, token: string, deps: AgentDeps): Promise<Application> {
+  const what = `Argo CD application GET from ${URL.canParse(appUrl) ? new URL(appUrl).host : 'an invalid URL'}`;
   return sendWithRetry<Application>(
     what,
-    { method: 'GET', url: statusUrl, headers: bearer(token) },
+    { method: 'GET', url: appUrl, headers: bearer(token) },
     deps,
     (res) => {
       if (res.status < 200 || res.status > 299) throw httpFailure(what, res.status, argoMessage(res.body));
-      let app: Application;
       try {
-        app = JSON.parse(res.body) as Application;
+        return JSON.parse(res.body) as Application;
       } catch {
         throw new JobDispatchError(`${what} answered with a body that is not JSON`, true);
       }
-      return app;
     },
-  ).then(async (app) => {
-    const answer = judgeApplication(app, poll.revision);
-    if (answer.status === 'pending' && awaitsSync(app, poll.revision)) {
-      await syncRevision(statusUrl, poll.application, poll.appNamespace, poll.revision, token, deps);
-    }
-    return answer;
-  });
+  );
 }
 
 /**

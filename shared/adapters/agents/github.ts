@@ -46,7 +46,7 @@ function dispatchUrl(agent: GithubAgent): string {
 }
 
 /** GitHub's `message` field, shortened and with the token blanked out should it ever be echoed. */
-function githubMessage(body: string, token: string): string | undefined {
+export function githubMessage(body: string, token: string): string | undefined {
   let value: unknown;
   try {
     value = JSON.parse(body);

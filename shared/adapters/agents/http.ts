@@ -15,7 +15,7 @@ export class JobDispatchError extends Error {
 }
 
 export interface HttpRequest {
-  method: 'GET' | 'POST' | 'PATCH';
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT';
   url: string;
   /** Called for every attempt, so a signature carries a fresh timestamp. */
   headers: () => Record<string, string>;

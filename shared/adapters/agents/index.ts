@@ -1,6 +1,8 @@
 import type { JobAgent } from '../../core/schemas/config';
 import { dispatchArgoCd, pollArgoCd } from './argocd';
 import { dispatchGithub } from './github';
+import { dispatchGitops } from './gitops';
+import { pollGitops } from './gitops-poll';
 import { dispatchLambda } from './lambda';
 import { dispatchTerraformCloud, pollTerraformCloud } from './terraform-cloud';
 import type { AgentDeps, AgentPoll, DispatchOutcome, JobPayload, PollAnswer } from './types';
@@ -23,6 +25,8 @@ export function dispatchJob(agent: JobAgent, job: JobPayload, deps: AgentDeps): 
       return dispatchArgoCd(agent, job, deps);
     case 'terraform-cloud':
       return dispatchTerraformCloud(agent, job, deps);
+    case 'gitops':
+      return dispatchGitops(agent, job, deps);
   }
 }
 
@@ -34,5 +38,6 @@ export async function pollAgentJob(
 ): Promise<PollAnswer> {
   if (poll?.type === 'argocd') return pollArgoCd(statusUrl, poll, deps);
   if (poll?.type === 'terraform-cloud') return pollTerraformCloud(statusUrl, poll, deps);
+  if (poll?.type === 'gitops') return pollGitops(statusUrl, poll, deps);
   return { status: await pollJobStatus(statusUrl, deps) };
 }

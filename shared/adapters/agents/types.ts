@@ -1,5 +1,6 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { Outbound } from '../outbound';
+import type { StoreContext } from '../store/client';
 
 /** The job a job agent receives (docs/api.md section 6); the webhook agent gets exactly this as its body. */
 export interface JobPayload {
@@ -28,8 +29,32 @@ export interface TerraformCloudPoll {
   tokenSecretRef: string;
 }
 
+/**
+ * What a poll of a gitops job needs: the file (repository, branch, rendered path), its queue in the
+ * table and the job's entry there, how the change lands (commit or pull request), and the rendered
+ * Argo CD Application that deploys it. Secrets by name only.
+ */
+export interface GitopsPoll {
+  type: 'gitops';
+  apiUrl: string;
+  owner: string;
+  repo: string;
+  branch: string;
+  path: string;
+  tokenSecretRef: string;
+  mode: 'commit' | 'pull-request';
+  autoMerge: boolean;
+  /** The file's queue of target entries (shared/adapters/store/gitops.ts). */
+  queue: string;
+  jobId: string;
+  deployment: string;
+  environment: string;
+  resource: string;
+  argocd?: { serverUrl: string; application: string; appNamespace?: string; tokenSecretRef: string };
+}
+
 /** How to read a polled job's statusUrl when it is not the webhook format of docs/api.md section 6. */
-export type AgentPoll = ArgoCdPoll | TerraformCloudPoll;
+export type AgentPoll = ArgoCdPoll | TerraformCloudPoll | GitopsPoll;
 
 export type DispatchOutcome =
   | { type: 'accepted' }
@@ -57,4 +82,8 @@ export interface AgentDeps {
   lambdaClient?: LambdaClient;
   /** The lambda agent invokes only functions whose name starts with this (the stack's IAM scope). */
   lambdaFunctionPrefix?: string;
+  /** The table: the gitops agent queues each target's entry of a file there, to write them in one commit. */
+  store?: StoreContext;
+  /** The job's variables that hold a secret (`secretRef`): the gitops agent never writes them (none: it writes no variables). */
+  secretVariables?: readonly string[];
 }

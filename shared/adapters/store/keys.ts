@@ -89,4 +89,6 @@ export const keys = {
   deliveryDaysOfAll: (day: string) => `DELIVERY-DAY#${day}`,
   /** A release outcome the delivery metrics counted, by its audit record id; with TTL. */
   deliveryCounted: (eventId: string) => ({ pk: `DELIVERY-COUNTED#${eventId}`, sk: 'COUNTED' }),
+  /** A gitops file's queue (by a hash of repository, branch, path, deployment, environment): its lease and target entries. */
+  gitopsQueue: (queue: string) => `GITOPS#${queue}`,
 } as const;

@@ -20,7 +20,7 @@ import {
   transition,
 } from '../../core/lifecycle';
 import type { JobKind, JobStatus, ReleaseStatus } from '../../core/status';
-import type { AgentPoll } from '../agents';
+import type { AgentPoll } from '../agents/types';
 import { ConditionFailed, type Item, isConditionFailed, type StoreContext } from './client';
 import { keys } from './keys';
 

@@ -23,6 +23,7 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * 18. subscriptions; a subscription's deliveries by event id (TTL); a lane's outbox in order, its head
  *     holding the lease; lanes due for delivery (gsi1)       pk=SUBSCRIPTION | SUBDELIVERY#gen | SUBLANE#gen#lane, gsi1 SUBLANES
  * 19. what a deployment runs in an environment, for its dependants (one GetItem)  pk=RUNNING#dep  sk=env
+ * 20. a gitops file's queue: its lease, and each target's entry (tag, state, commit) pk=GITOPS#hash sk=#LEASE | T#res
  * 16. GitHub mirrors: a version's Deployment per environment, its plan's check run  pk=GITHUB#dep#tag sk=env | CHECKRUN#dep#tag
  *
  * Every state change is a single-item conditional write (no transactions: docs/decisions/0002-one-table.md).

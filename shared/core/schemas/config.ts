@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { repoPathProblem } from '../gitops';
 import { RRule } from '../rrule';
 import { Cel } from './cel';
 import { Id, Int, MapKey, ResourceId, SecretName, StringMap, Text, Url, withinStoredSize } from './common';
@@ -158,12 +159,69 @@ export const TerraformCloudAgent = z.strictObject({
   ),
   pollIntervalSeconds: z.optional(Int(1, 3600)),
 });
+/** A git ref name as GitHub takes it: no `..`, `//`, `@{`, trailing `/`, `.` or `.lock`. */
+const BranchName = z
+  .string()
+  .check(
+    z.regex(
+      /^(?!.*(\.\.|\/\/|@\{|\/\.|\.lock\/))[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}(?<![./]|\.lock)$/,
+      'must be a branch name',
+    ),
+  );
+/**
+ * Writes the version into a file of a configuration repository on GitHub, per environment, as a
+ * commit or a pull request, and polls until it landed (and, with `argocd`, until Argo CD synced it).
+ */
+export const GitopsAgent = z
+  .strictObject({
+    type: z.literal('gitops'),
+    owner: z
+      .string()
+      .check(z.regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/, 'must be a GitHub user or organization')),
+    repo: z.string().check(z.regex(/^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/, 'must be a GitHub repository name')),
+    /** Default `main`. */
+    branch: z.optional(BranchName),
+    /** The file, one per environment: e.g. `envs/{{environment.id}}/{{deployment.id}}.json`. */
+    path: Template(1024).check(
+      z.superRefine((path, ctx) => {
+        const problem = repoPathProblem(path);
+        if (problem) ctx.addIssue({ code: 'custom', message: `the path ${problem}` });
+        if (!/\{\{\s*environment\.id\s*\}\}/.test(path))
+          ctx.addIssue({
+            code: 'custom',
+            message: 'the path must hold {{environment.id}}: one file per environment',
+          });
+      }),
+    ),
+    tokenSecretRef: SecretName,
+    apiUrl: z.optional(Url),
+    /** Default `commit` (on `branch`); `pull-request` opens one from `gantry/<deployment>/<environment>/<tag>`. */
+    mode: z.optional(z.enum(['commit', 'pull-request'])),
+    autoMerge: z.optional(z.boolean()),
+    /** The Application that deploys the file: the job succeeds once it is synced to the commit and healthy. */
+    argocd: z.optional(
+      z.strictObject({
+        serverUrl: Url,
+        application: Template(253),
+        appNamespace: z.optional(Text(63)),
+        tokenSecretRef: SecretName,
+      }),
+    ),
+    pollIntervalSeconds: z.optional(Int(1, 3600)),
+  })
+  .check(
+    z.refine((agent) => !agent.autoMerge || agent.mode === 'pull-request', {
+      message: 'autoMerge needs "mode": "pull-request"',
+      path: ['autoMerge'],
+    }),
+  );
 export const JobAgent = z.discriminatedUnion('type', [
   WebhookAgent,
   GithubAgent,
   LambdaAgent,
   ArgoCdAgent,
   TerraformCloudAgent,
+  GitopsAgent,
 ]);
 export type JobAgent = z.infer<typeof JobAgent>;
 

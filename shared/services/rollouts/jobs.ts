@@ -135,6 +135,7 @@ export async function pollJob(
     answer = await pollAgentJob(job.statusUrl ?? '', job.poll, {
       getSecret: (name) => secrets().get(name),
       maxAttempts: 2,
+      store: rt,
     });
   } catch {
     // A status endpoint that fails now may answer later; the job timeout bounds the wait.
@@ -262,6 +263,10 @@ export async function dispatchReleaseJob(
     const accepted = await dispatchJob(deployment.jobAgent, payload, {
       getSecret: (name) => secrets().get(name),
       lambdaFunctionPrefix: process.env[ENV.agentFunctionPrefix],
+      store: rt,
+      secretVariables: Object.entries(deployment.variables ?? {}).flatMap(([name, variable]) =>
+        'secretRef' in variable ? [name] : [],
+      ),
     });
     const polling =
       accepted.type === 'polling'
