@@ -76,8 +76,8 @@ export const unwritten = (file: GitopsFile, entries: GitopsEntry[]): GitopsEntry
   entries.filter((entry) => targetsOf(file)[entry.resource]?.tag !== entry.tag);
 
 /**
- * The file with `entries` written in queue order: each its target's tag; `version` (the newest
- * entry's, read by the caller) and `variables` are those of the newest entry. Other keys are kept.
+ * The file with `entries` written: each its target's tag; `version` (the newest entry's, read by the
+ * caller) and `variables` are those of the newest entry (by queuedAt). Other keys are kept.
  */
 export function writeEntries(file: GitopsFile, entries: GitopsEntry[], version: GitopsVersion): GitopsFile {
   const newest = newestEntry(entries);

@@ -24,10 +24,10 @@ export async function dispatchGitops(
   deps: AgentDeps,
 ): Promise<DispatchOutcome> {
   refuseTrafficJobs('gitops', job.kind);
-  if (!deps.store) throw new JobDispatchError('the gitops agent has no table to queue in', false);
   const path = renderTemplate(agent.path, job);
   const problem = repoPathProblem(path);
   if (problem) throw new JobDispatchError(`the file path "${path}" ${problem}`, false);
+  if (!deps.store) throw new JobDispatchError('the gitops agent has no table to queue in', false);
   const apiUrl = (agent.apiUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
   const branch = agent.branch ?? 'main';
   const where = [apiUrl, agent.owner, agent.repo, branch, path, job.deployment.id, job.environment.id];
