@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as metricsConsumer } from '../../functions/events/metrics';
+import { FUNCTIONS, type FunctionSpec } from '../../functions/registry';
+import { runAs } from '../../infra/local/iam';
 import type { LocalServer } from '../../infra/local/server';
 import type { AuditRecord } from '../../shared/adapters/events';
 import { runtime } from '../../shared/adapters/runtime';
@@ -72,9 +74,11 @@ async function release(deployment: string, tag: string, ageSeconds: number): Pro
   return done.body.releases;
 }
 
-/** The schedule's run of event-metrics, as EventBridge invokes it. */
+/** The schedule's run of event-metrics, as EventBridge invokes it, under its function's IAM policy. */
 const rollUp = () =>
-  metricsConsumer({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }, {} as never);
+  runAs(FUNCTIONS.find((f) => f.id === 'event-metrics') as FunctionSpec, () =>
+    metricsConsumer({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }, {} as never),
+  );
 
 const outcome = (type: string, tag: string, environment: string) => {
   const found = outcomes.find(

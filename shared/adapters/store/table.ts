@@ -25,6 +25,8 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * 19. what a deployment runs in an environment, for its dependants (one GetItem)  pk=RUNNING#dep  sk=env
  * 20. a gitops file's queue: its lease, and each target's entry (tag, state, commit) pk=GITOPS#hash sk=#LEASE | T#res
  * 16. GitHub mirrors: a version's Deployment per environment, its plan's check run  pk=GITHUB#dep#tag sk=env | CHECKRUN#dep#tag
+ * 21. delivery metrics: a deployment's day (ADD counters), all deployments' day   pk=DELIVERY#dep | DELIVERY#*  sk=YYYY-MM-DD,
+ *     every deployment's day (gsi1, the rollup); an outcome counted (TTL)         gsi1 DELIVERY-DAY#day; pk=DELIVERY-COUNTED#id
  *
  * Every state change is a single-item conditional write (no transactions: docs/decisions/0002-one-table.md).
  */
