@@ -161,6 +161,11 @@ export class FakeGitHub {
     return this.commits.get(this.branches.get(branch) ?? '')?.files.get(path);
   }
 
+  /** Every commit of a branch, newest first. */
+  log(branch = 'main'): Commit[] {
+    return this.ancestors(this.branches.get(branch) ?? '').map((sha) => this.commits.get(sha) as Commit);
+  }
+
   /** The commits of a branch that changed `path`, newest first. */
   commitsTouching(path: string, branch = 'main'): Commit[] {
     const touching: Commit[] = [];
