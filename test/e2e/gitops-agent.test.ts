@@ -154,9 +154,14 @@ describe('the gitops agent', () => {
     );
     expect(writes.length).toBe(2);
     const log = github.log('main');
-    expect(log.slice(0, log.findIndex((c) => c.sha === before)).map((c) => c.message)).toEqual([
-      'Gantry: web v1.1.0 to prod (eu-1, eu-2, us-1)',
-    ]);
+    expect(
+      log
+        .slice(
+          0,
+          log.findIndex((c) => c.sha === before),
+        )
+        .map((c) => c.message),
+    ).toEqual(['Gantry: web v1.1.0 to prod (eu-1, eu-2, us-1)']);
     expect(JSON.parse(github.file(FILE) as string).targets).toEqual({
       'eu-1': { tag: 'v1.1.0' },
       'eu-2': { tag: 'v1.1.0' },
