@@ -17,6 +17,8 @@ export const handler = inputHandler(AuditEvent, 'The version or release event', 
   const { deployment, version, environment } = event.detail;
   const forVersion = VERSION_EVENTS.has(event['detail-type']);
   if (!deployment || !version || (!forVersion && !environment)) return;
+  // A version naming no commit has no check run: no read of its deployment.
+  if (forVersion && !event.detail.data?.commit) return;
   const rt = runtime();
   const stored = await getConfig<DeploymentBody>(rt, 'deployment', deployment);
   if (!stored?.data.github) return;

@@ -1,4 +1,5 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { commitOf } from '../core/commit';
 import type { DeploymentBody } from '../core/schemas/config';
 import type { ReleaseStatus } from '../core/status';
 import { httpFailure, JobDispatchError, sendWithRetry } from './agents/http';
@@ -24,10 +25,6 @@ export function environmentState(statuses: ReleaseStatus[]): GithubState | undef
   if (statuses.every((s) => s === 'pending' || s === 'waiting')) return undefined;
   return 'in_progress';
 }
-
-/** The commit a version names in its metadata: `commit` (documented), or `sha` or `commitSha`. */
-export const commitOf = (metadata: Record<string, string>): string | undefined =>
-  metadata.commit || metadata.sha || metadata.commitSha || undefined;
 
 const api = (settings: Settings) => (settings.apiUrl ?? 'https://api.github.com').replace(/\/+$/, '');
 const repoPath = (s: Settings) => `/repos/${encodeURIComponent(s.owner)}/${encodeURIComponent(s.repo)}`;

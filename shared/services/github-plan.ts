@@ -3,7 +3,6 @@ import { JobDispatchError } from '../adapters/agents/http';
 import { DETAIL_TYPES, publish, SYSTEM } from '../adapters/events';
 import {
   type CheckRunBody,
-  commitOf,
   createCheckRun,
   findCheckRun,
   underLease,
@@ -17,6 +16,7 @@ import type { Stored } from '../adapters/store/config';
 import { keys } from '../adapters/store/keys';
 import { getVersion, type VersionRecord } from '../adapters/store/rollouts';
 import { currentDate } from '../core/clock';
+import { commitOf } from '../core/commit';
 import { addPlanPage, newPlanSummary, planNeedsAttention, renderPlanSummary } from '../core/plan-summary';
 import type { DeploymentBody } from '../core/schemas/config';
 import { planVersionPage } from './rollouts/plan';

@@ -18,6 +18,7 @@ import {
 } from '../../adapters/store/rollouts';
 import { stopRollout } from '../../adapters/workflow';
 import { isoNow } from '../../core/clock';
+import { commitOf } from '../../core/commit';
 import { committedAtOf } from '../../core/delivery';
 import { conflict, notFound } from '../../core/errors';
 import { releaseIdOf } from '../../core/ids';
@@ -77,6 +78,7 @@ const readyEvent = (version: VersionRecord, actor: Actor): GantryEvent => ({
   deployment: version.deployment,
   version: version.tag,
   actor,
+  data: { commit: commitOf(version.metadata) ?? null },
 });
 
 /** A version, its releases counted per status, and one page of its releases; `nextToken` reads on. */
@@ -182,7 +184,11 @@ export async function createVersion(
             deployment: deploymentId,
             version: body.tag,
             actor,
-            data: { status: body.status, releaseTargetCount: targets.length },
+            data: {
+              status: body.status,
+              releaseTargetCount: targets.length,
+              commit: commitOf(body.metadata) ?? null,
+            },
           },
         ]
       : []),
