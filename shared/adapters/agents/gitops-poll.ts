@@ -240,7 +240,7 @@ async function writeQueued(gh: GitHub): Promise<void> {
   let batch: GitopsEntryRecord[] = [];
   try {
     batch = await queuedGitopsEntries(store, poll.queue);
-    await writeBatch(gh, batch);
+    if (batch.length > 0) await writeBatch(gh, batch);
   } catch (error) {
     if (!(error instanceof JobDispatchError) || error.retryable) throw error;
     const message = `The change could not be written to GitHub: ${error.message}`;
