@@ -4,14 +4,17 @@ import { recordOutcome, rollUpAllDeployments } from '../../shared/services/deliv
 import { inputHandler } from '../task-input';
 import { AuditEvent } from './input';
 
-/** A release outcome, or the schedule's event (which names nothing). */
-const MetricsEvent = z.union([z.object({ source: z.literal('aws.events') }), AuditEvent]);
+/** A release outcome, or the schedule's event (which names nothing): told apart by their source. */
+const MetricsEvent = z.discriminatedUnion('source', [
+  z.object({ source: z.literal('aws.events') }),
+  AuditEvent,
+]);
 
 /**
  * Release outcomes -> their deployment's per-day aggregate (counted once per audit record id); the
  * schedule -> the days of all deployments summed.
  */
-export const handler = inputHandler(MetricsEvent, 'The release event or schedule', async (event) => {
+export const handler = inputHandler(MetricsEvent, 'The release event', async (event) => {
   if ('detail' in event) await recordOutcome(runtime(), event.detail);
   else await rollUpAllDeployments(runtime());
 });
