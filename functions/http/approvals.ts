@@ -1,6 +1,6 @@
 import { runtime } from '../../shared/adapters/runtime';
 import { parseInteraction } from '../../shared/adapters/slack';
-import { ApiError, forbidden } from '../../shared/core/errors';
+import { DomainError, forbidden } from '../../shared/core/errors';
 import {
   type ApprovalRecord,
   decide,
@@ -157,9 +157,9 @@ export const handler = httpHandler(
             : `The approval is now ${decided.status}.`;
         return html(200, resultPage('Decision recorded', outcome, 'ok'));
       } catch (error) {
-        if (error instanceof ApiError && error.statusCode === 409)
+        if (error instanceof DomainError && error.code === 'conflict')
           return html(409, resultPage('Already decided', error.message, 'error'));
-        if (error instanceof ApiError && error.statusCode === 403)
+        if (error instanceof DomainError && error.code === 'forbidden')
           return html(403, resultPage('Not an approver', error.message, 'error'));
         throw error;
       }
@@ -181,7 +181,7 @@ export const handler = httpHandler(
           text: `Recorded: ${decision}. The approval is ${decided.status}.`,
         });
       } catch (error) {
-        if (error instanceof ApiError && error.statusCode < 500)
+        if (error instanceof DomainError && error.code !== 'internal')
           return json(200, { response_type: 'ephemeral', text: error.message });
         throw error;
       }

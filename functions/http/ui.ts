@@ -1,6 +1,6 @@
 import { apiKeys } from '../../shared/adapters/keys';
 import { runtime } from '../../shared/adapters/runtime';
-import { ApiError, notFound } from '../../shared/core/errors';
+import { DomainError, notFound } from '../../shared/core/errors';
 import { requireConfig } from '../../shared/services/inventory';
 import { ASSETS, PAGE_HTML } from '../../ui/assets';
 import { httpHandler, json } from './kernel';
@@ -44,7 +44,7 @@ export const handler = httpHandler(
       const rt = runtime();
       if (body.deployment) await requireConfig(rt, 'deployment', body.deployment);
       const key = await apiKeys().find(request.caller.keyId);
-      if (!key) throw new ApiError('unauthenticated', 'The signing key is no longer known.');
+      if (!key) throw new DomainError('unauthenticated', 'The signing key is no longer known.');
       const exp = Math.floor(Date.now() / 1000) + (body.ttlSeconds ?? DEFAULT_VIEW_TTL_SECONDS);
       const token = mintViewToken(key, exp, body.deployment);
       return json(201, {

@@ -1,4 +1,4 @@
-import { ApiError } from '../../../shared/core/errors';
+import { DomainError } from '../../../shared/core/errors';
 import { apiOf, type HttpMiddleware } from '../api';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -7,6 +7,6 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const bodyLimit: HttpMiddleware = {
   before: (request) => {
     if (Buffer.byteLength(apiOf(request).rawBody) > MAX_BODY_BYTES)
-      throw new ApiError('payload_too_large', 'The request body is larger than 1 MiB.');
+      throw new DomainError('payload_too_large', 'The request body is larger than 1 MiB.');
   },
 };

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { log } from '../../../shared/adapters/log';
-import { ApiError } from '../../../shared/core/errors';
+import { DomainError } from '../../../shared/core/errors';
 import type { HttpMiddleware } from '../api';
 import { type RouteSpec, routeKey } from '../routes/spec';
 
@@ -26,7 +26,7 @@ export function requestContext(routes: readonly RouteSpec[]): HttpMiddleware {
     before: (request) => {
       const { event } = request;
       const route = byKey.get(event.routeKey);
-      if (!route) throw new ApiError('not_found', 'No such route.');
+      if (!route) throw new DomainError('not_found', 'No such route.');
       const requestId = event.requestContext?.requestId ?? 'local';
       event.api = {
         route,

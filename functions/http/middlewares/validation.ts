@@ -1,5 +1,5 @@
 import type { z } from 'zod/mini';
-import { ApiError, invalid } from '../../../shared/core/errors';
+import { DomainError, invalid } from '../../../shared/core/errors';
 import { apiOf, type HttpMiddleware } from '../api';
 import { jsonSyntaxError, leadingCause } from '../explain';
 import type { RouteSpec } from '../routes/spec';
@@ -26,7 +26,7 @@ function parseBody(route: RouteSpec, contentType: string, raw: string): unknown 
   if (!BODY_METHODS.has(route.method) || raw.length === 0) return route.bodyType === 'form' ? {} : undefined;
   if (route.bodyType === 'form') {
     if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType)) {
-      throw new ApiError(
+      throw new DomainError(
         'unsupported_media_type',
         'The request body must be sent as application/x-www-form-urlencoded.',
       );
@@ -34,7 +34,7 @@ function parseBody(route: RouteSpec, contentType: string, raw: string): unknown 
     return Object.fromEntries(new URLSearchParams(raw));
   }
   if (!/^application\/json\s*(;|$)/i.test(contentType)) {
-    throw new ApiError('unsupported_media_type', 'The request body must be sent as application/json.');
+    throw new DomainError('unsupported_media_type', 'The request body must be sent as application/json.');
   }
   try {
     return JSON.parse(raw) as unknown;

@@ -1,5 +1,5 @@
 import type { KeySource } from '../../../shared/adapters/keys';
-import { type ApiError, forbidden, unauthenticated } from '../../../shared/core/errors';
+import { type DomainError, forbidden, unauthenticated } from '../../../shared/core/errors';
 import type { ApiKey, Scope } from '../../../shared/core/schemas/common';
 import {
   constantTimeEqual,
@@ -57,7 +57,11 @@ export async function authenticate(request: SignedRequest, keys: KeySource, nowM
  * A key may make the call when one of its scopes is allowed by the route; `versions:write` keys with
  * a deployments list only reach those deployments.
  */
-export function authorize(key: ApiKey, allowed: readonly Scope[], deployment?: string): ApiError | undefined {
+export function authorize(
+  key: ApiKey,
+  allowed: readonly Scope[],
+  deployment?: string,
+): DomainError | undefined {
   if (key.scopes.includes('admin')) return undefined;
   const granted = key.scopes.filter((scope) => allowed.includes(scope));
   if (granted.length === 0) return forbidden();

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { KeySource } from '../../../shared/adapters/keys';
-import { type ApiError, forbidden, unauthenticated } from '../../../shared/core/errors';
+import { type DomainError, forbidden, unauthenticated } from '../../../shared/core/errors';
 import type { ApiKey } from '../../../shared/core/schemas/common';
 import { constantTimeEqual } from '../../../shared/core/signature';
 
@@ -71,7 +71,7 @@ export function viewTokenOf(authorization: string | undefined): string | undefin
 }
 
 /** 403 when the grant is limited to another deployment. */
-export function checkDeployment(grant: ViewGrant, deployment: string): ApiError | undefined {
+export function checkDeployment(grant: ViewGrant, deployment: string): DomainError | undefined {
   if (grant.deployment !== null && grant.deployment !== deployment)
     return forbidden(`This view link may not read deployment "${deployment}".`);
   return undefined;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { contractErrors } from '../../../functions/http/middlewares/errors';
 import { InvalidPageToken } from '../../../shared/adapters/store/config';
-import { conflict, invalid } from '../../../shared/core/errors';
+import { conflict, DomainError, invalid } from '../../../shared/core/errors';
 import { requestFor, routeOf } from './request';
 
 /** The answer the middleware makes of an error thrown on the way. */
@@ -18,7 +18,7 @@ async function answerTo(error: unknown) {
 }
 
 describe('the contract-errors middleware', () => {
-  it("answers an ApiError with its status and the contract's body", async () => {
+  it("answers an DomainError with its status and the contract's body", async () => {
     const answer = await answerTo(invalid('name: Required', [{ path: 'name', message: 'Required' }]));
 
     expect(answer.status).toBe(400);
@@ -42,6 +42,24 @@ describe('the contract-errors middleware', () => {
     });
     expect((await answerTo(conflict('In use.'))).status).toBe(409);
   });
+
+  it.each([
+    ['invalid_request', 400],
+    ['unauthenticated', 401],
+    ['forbidden', 403],
+    ['not_found', 404],
+    ['conflict', 409],
+    ['payload_too_large', 413],
+    ['unsupported_media_type', 415],
+  ] as const)(
+    'answers a domain error %s with HTTP %i (the only place a code meets a status)',
+    async (code, status) => {
+      const answer = await answerTo(new DomainError(code, 'Why.'));
+
+      expect(answer.status).toBe(status);
+      expect(JSON.parse(answer.body).error).toMatchObject({ code, message: 'Why.' });
+    },
+  );
 
   it('answers anything else with a bare 500 that names the request id, never a stack trace', async () => {
     const error = new TypeError("Cannot read properties of undefined (reading 'secret')");

@@ -82,7 +82,6 @@ describe('the signed-key middleware', () => {
     Object.assign(apiOfRequest(request).headers, changed);
 
     await expect(middleware().before?.(request)).rejects.toMatchObject({
-      statusCode: 401,
       code: 'unauthenticated',
     });
     expect(apiOfRequest(request).caller).toBeUndefined();
@@ -93,11 +92,10 @@ describe('the signed-key middleware', () => {
     const otherDeployment = signed(write, 'ci', { params: { deploymentId: 'web' } });
 
     await expect(middleware().before?.(noScope)).rejects.toMatchObject({
-      statusCode: 403,
       code: 'forbidden',
     });
     await expect(middleware().before?.(otherDeployment)).rejects.toMatchObject({
-      statusCode: 403,
+      code: 'forbidden',
       message: 'This key may not act on deployment "web".',
     });
   });
@@ -108,7 +106,7 @@ describe('the signed-key middleware', () => {
     await checked.before?.(signed(write, 'ci', { body: '{"tag":"v1"}' }));
 
     await expect(checked.before?.(signed(write, 'ci', { body: '{"tag":"v1"}' }))).rejects.toMatchObject({
-      statusCode: 401,
+      code: 'unauthenticated',
       message: 'This signature was already used (replay).',
     });
   });
@@ -134,7 +132,7 @@ describe('the signed-key middleware', () => {
     const request = signed(read, 'reader');
     request.event.requestContext.http.method = 'HEAD';
 
-    await expect(middleware().before?.(request)).rejects.toMatchObject({ statusCode: 401 });
+    await expect(middleware().before?.(request)).rejects.toMatchObject({ code: 'unauthenticated' });
   });
 
   it('asks a job call without a bearer token for a jobs:write key', async () => {
@@ -145,8 +143,8 @@ describe('the signed-key middleware', () => {
 
     await middleware().before?.(byAgent);
     expect(apiOfRequest(byAgent).caller?.keyId).toBe('agent');
-    await expect(middleware().before?.(byReader)).rejects.toMatchObject({ statusCode: 403 });
-    await expect(middleware().before?.(unsigned)).rejects.toMatchObject({ statusCode: 401 });
+    await expect(middleware().before?.(byReader)).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(middleware().before?.(unsigned)).rejects.toMatchObject({ code: 'unauthenticated' });
   });
 
   it('leaves a job call with a bearer token, and the other schemes, alone', async () => {

@@ -48,14 +48,14 @@ describe('the Slack-signature middleware', () => {
     ['no signature', () => requestFor(route, { api: { rawBody: BODY } })],
   ])('answers %s with 401 unauthenticated', async (_name, request) => {
     await expect(middleware().checked.before?.(request())).rejects.toMatchObject({
-      statusCode: 401,
+      code: 'unauthenticated',
       message: 'The Slack signature is missing or invalid.',
     });
   });
 
   it('refuses every request while no signing secret is configured', async () => {
     await expect(middleware(async () => undefined).checked.before?.(fromSlack())).rejects.toMatchObject({
-      statusCode: 401,
+      code: 'unauthenticated',
     });
   });
 
@@ -65,7 +65,7 @@ describe('the Slack-signature middleware', () => {
     await checked.before?.(fromSlack(BODY, timestamp));
 
     await expect(checked.before?.(fromSlack(BODY, timestamp))).rejects.toMatchObject({
-      statusCode: 401,
+      code: 'unauthenticated',
       message: 'This Slack request was already received (replay).',
     });
   });

@@ -35,7 +35,7 @@ const refusal = (request: ReturnType<typeof sending>) => {
   try {
     validation.before?.(request);
   } catch (error) {
-    return error as { statusCode: number; code: string; message: string; details: unknown[] };
+    return error as { code: string; message: string; details: unknown[] };
   }
   throw new Error('the request was not refused');
 };
@@ -56,7 +56,7 @@ describe('the validation middleware', () => {
   it('answers a path parameter outside its pattern with 400, naming it', () => {
     const error = refusal(sending(put, { id: 'Prod!' }));
 
-    expect(error.statusCode).toBe(400);
+    expect(error.code).toBe('invalid_request');
     expect(error.message).toMatch(/^The path parameter environmentId: /);
   });
 
@@ -73,7 +73,7 @@ describe('the validation middleware', () => {
   it('says where JSON that does not parse breaks', () => {
     const error = refusal(sending(put, { body: '{\n  "resourceSelector": "true",\n}' }));
 
-    expect(error.statusCode).toBe(400);
+    expect(error.code).toBe('invalid_request');
     expect(error.message).toBe(
       'The request body is not valid JSON: unexpected "}" at line 3, column 1 (expected a property name in double quotes).',
     );
@@ -81,11 +81,11 @@ describe('the validation middleware', () => {
 
   it('answers a body of another media type with 415', () => {
     expect(refusal(sending(put, { type: 'text/plain' }))).toMatchObject({
-      statusCode: 415,
+      code: 'unsupported_media_type',
       message: 'The request body must be sent as application/json.',
     });
     expect(refusal(sending(form, { body: 't=x' }))).toMatchObject({
-      statusCode: 415,
+      code: 'unsupported_media_type',
       message: 'The request body must be sent as application/x-www-form-urlencoded.',
     });
   });
@@ -104,7 +104,7 @@ describe('the validation middleware', () => {
   it('answers a query parameter outside its schema with 400', () => {
     const error = refusal(sending(list, { query: { limit: '0' } }));
 
-    expect(error.statusCode).toBe(400);
+    expect(error.code).toBe('invalid_request');
     expect(error.message).toMatch(/^limit: /);
   });
 });

@@ -32,7 +32,6 @@ describe('the view-token middleware', () => {
     const request = reading(authorization);
 
     await expect(middleware.before?.(request)).rejects.toMatchObject({
-      statusCode: 401,
       code: 'unauthenticated',
     });
     expect(apiOfRequest(request).grant).toBeUndefined();
@@ -42,7 +41,7 @@ describe('the view-token middleware', () => {
     const request = reading(`View ${mintViewToken(READER, inAnHour(), 'web')}`);
 
     await expect(middleware.before?.(request)).rejects.toMatchObject({
-      statusCode: 403,
+      code: 'forbidden',
       message: 'This view link may not read deployment "api".',
     });
   });
