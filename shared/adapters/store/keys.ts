@@ -47,7 +47,10 @@ export const keys = {
     sk: environment,
   }),
   /** The GitHub check run that shows a version's plan on its commit. */
-  githubCheckRun: (deployment: string, tag: string) => ({ pk: `CHECKRUN#${deployment}#${tag}`, sk: 'CHECKRUN' }),
+  githubCheckRun: (deployment: string, tag: string) => ({
+    pk: `CHECKRUN#${deployment}#${tag}`,
+    sk: 'CHECKRUN',
+  }),
   /** The releases holding a concurrency slot of a deployment in an environment. */
   concurrency: (deployment: string, environment: string) => ({
     pk: `CONCURRENCY#${deployment}`,

@@ -19,12 +19,12 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * 13. work a write caused, advanced chunk by chunk (reconcile, fan-out)           pk=WORK         sk=work id
  * 14. a paged provider sync session: head and the ids each page named            pk=SYNC#p#s     sk=HEAD | page#n
  * 15. a review page sign-in under way, and a signed-in session, with TTL         pk=SIGNIN#h | SESSION#h
+ * 16. GitHub mirrors: a version's Deployment per environment, its plan's check run  pk=GITHUB#dep#tag sk=env | CHECKRUN#dep#tag
  * 17. freezes, all of them in one Query (few; an ended one expires by TTL)       pk=FREEZE       sk=freeze id
  * 18. subscriptions; a subscription's deliveries by event id (TTL); a lane's outbox in order, its head
  *     holding the lease; lanes due for delivery (gsi1)       pk=SUBSCRIPTION | SUBDELIVERY#gen | SUBLANE#gen#lane, gsi1 SUBLANES
  * 19. what a deployment runs in an environment, for its dependants (one GetItem)  pk=RUNNING#dep  sk=env
  * 20. a gitops file's queue: its lease, and each target's entry (tag, state, commit) pk=GITOPS#hash sk=#LEASE | T#res
- * 16. GitHub mirrors: a version's Deployment per environment, its plan's check run  pk=GITHUB#dep#tag sk=env | CHECKRUN#dep#tag
  * 21. delivery metrics: a deployment's day (ADD counters), all deployments' day   pk=DELIVERY#dep | DELIVERY#*  sk=YYYY-MM-DD,
  *     every deployment's day (gsi1, the rollup); an outcome counted (TTL)         gsi1 DELIVERY-DAY#day; pk=DELIVERY-COUNTED#id
  *

@@ -268,6 +268,34 @@ const Event = z.object({
   data: z.optional(z.record(z.string(), z.unknown())),
 });
 
+// ---- Delivery metrics (section 10) ------------------------------------------------------------
+
+/** Seconds read from log-scale buckets (within 9.1 %); null without samples. */
+const Seconds = z.nullable(Count);
+/** The four DORA measures over whole UTC days, and the counts they come from. */
+const DeliveryMetrics = z.object({
+  /** null: all deployments, all environments. */
+  deployment: z.nullable(Id),
+  environment: z.nullable(Id),
+  /** The first day's start and the last day's end. */
+  since: Timestamp,
+  until: Timestamp,
+  deploymentsPerDay: z.number().check(z.minimum(0)),
+  leadTimeSeconds: z.object({ p50: Seconds, p90: Seconds }),
+  /** Releases failed or rolled back over all that finished; null when none finished. */
+  changeFailureRate: z.nullable(z.number().check(z.minimum(0), z.maximum(1))),
+  timeToRestoreSeconds: z.object({ p50: Seconds }),
+  counts: z.object({
+    successful: Count,
+    failed: Count,
+    rolledBack: Count,
+    finished: Count,
+    restores: Count,
+    leadTimes: Count,
+    days: Count,
+  }),
+});
+
 // ---- Freezes (section 10) ----------------------------------------------------------------------
 
 const Occurrence = z.object({ start: Timestamp, end: Timestamp, summary: z.nullable(Text) });
@@ -300,34 +328,6 @@ const Freeze = z.object({
 /** The status page's banner: active freezes that hold the deployment, where, and until when (null: deleted). */
 const UiFreezes = z.object({
   items: z.array(z.object({ id: Id, reason: Text, until: z.nullable(Timestamp), environments: z.array(Id) })),
-});
-
-// ---- Delivery metrics (section 10) ------------------------------------------------------------
-
-/** Seconds read from log-scale buckets (within 9.1 %); null without samples. */
-const Seconds = z.nullable(Count);
-/** The four DORA measures over whole UTC days, and the counts they come from. */
-const DeliveryMetrics = z.object({
-  /** null: all deployments, all environments. */
-  deployment: z.nullable(Id),
-  environment: z.nullable(Id),
-  /** The first day's start and the last day's end. */
-  since: Timestamp,
-  until: Timestamp,
-  deploymentsPerDay: z.number().check(z.minimum(0)),
-  leadTimeSeconds: z.object({ p50: Seconds, p90: Seconds }),
-  /** Releases failed or rolled back over all that finished; null when none finished. */
-  changeFailureRate: z.nullable(z.number().check(z.minimum(0), z.maximum(1))),
-  timeToRestoreSeconds: z.object({ p50: Seconds }),
-  counts: z.object({
-    successful: Count,
-    failed: Count,
-    rolledBack: Count,
-    finished: Count,
-    restores: Count,
-    leadTimes: Count,
-    days: Count,
-  }),
 });
 
 // ---- Subscriptions (section 10) ----------------------------------------------------------------
