@@ -25463,6 +25463,20 @@ var init_common = __esm({
   }
 });
 
+// shared/core/gitops.ts
+function repoPathProblem(path) {
+  if (path.startsWith("/") || path.endsWith("/")) return "must be relative and name a file";
+  if (/[\\\u0000-\u001f\u007f]/.test(path)) return "may not hold a backslash or control characters";
+  if (path.split("/").some((segment) => segment === "" || segment === "." || segment === ".."))
+    return 'may not have empty, "." or ".." segments';
+  return void 0;
+}
+var init_gitops = __esm({
+  "shared/core/gitops.ts"() {
+    "use strict";
+  }
+});
+
 // node_modules/rrule/dist/es5/rrule.js
 var require_rrule = __commonJS({
   "node_modules/rrule/dist/es5/rrule.js"(exports, module) {
@@ -28741,11 +28755,12 @@ function checkRRuleRanges(options) {
     }
   }
 }
-var TimeZone, RRuleText, RRULE_RANGES, ResourceBody, SyncBody, EnvironmentBody, WebhookAgent, GithubAgent, LambdaAgent, TEMPLATE_FIELD, Template, ArgoCdAgent, TerraformCloudAgent, JobAgent, VariableValue, Variable, DeploymentBody, Seconds, REDACTED, HeaderValue, Headers, MetricProvider, Metric, Rules, PolicyBody;
+var TimeZone, RRuleText, RRULE_RANGES, ResourceBody, SyncBody, EnvironmentBody, WebhookAgent, GithubAgent, LambdaAgent, TEMPLATE_FIELD, Template, ArgoCdAgent, TerraformCloudAgent, BranchName, GitopsAgent, JobAgent, VariableValue, Variable, DeploymentBody, Seconds, REDACTED, HeaderValue, Headers, MetricProvider, Metric, Rules, PolicyBody;
 var init_config = __esm({
   "shared/core/schemas/config.ts"() {
     "use strict";
     init_mini();
+    init_gitops();
     init_rrule();
     init_cel2();
     init_common();
@@ -28861,12 +28876,58 @@ var init_config = __esm({
       ),
       pollIntervalSeconds: optional(Int(1, 3600))
     });
+    BranchName = string2().check(
+      _regex(
+        /^(?!.*(\.\.|\/\/|@\{|\/\.|\.lock\/))[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}(?<![./]|\.lock)$/,
+        "must be a branch name"
+      )
+    );
+    GitopsAgent = strictObject({
+      type: literal("gitops"),
+      owner: string2().check(_regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/, "must be a GitHub user or organization")),
+      repo: string2().check(_regex(/^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/, "must be a GitHub repository name")),
+      /** Default `main`. */
+      branch: optional(BranchName),
+      /** The file, one per environment: e.g. `envs/{{environment.id}}/{{deployment.id}}.json`. */
+      path: Template(1024).check(
+        superRefine((path, ctx) => {
+          const problem = repoPathProblem(path);
+          if (problem) ctx.addIssue({ code: "custom", message: `the path ${problem}` });
+          if (!/\{\{\s*environment\.id\s*\}\}/.test(path))
+            ctx.addIssue({
+              code: "custom",
+              message: "the path must hold {{environment.id}}: one file per environment"
+            });
+        })
+      ),
+      tokenSecretRef: SecretName,
+      apiUrl: optional(Url),
+      /** Default `commit` (on `branch`); `pull-request` opens one from `gantry/<deployment>/<environment>/<tag>`. */
+      mode: optional(_enum(["commit", "pull-request"])),
+      autoMerge: optional(boolean2()),
+      /** The Application that deploys the file: the job succeeds once it is synced to the commit and healthy. */
+      argocd: optional(
+        strictObject({
+          serverUrl: Url,
+          application: Template(253),
+          appNamespace: optional(Text(63)),
+          tokenSecretRef: SecretName
+        })
+      ),
+      pollIntervalSeconds: optional(Int(1, 3600))
+    }).check(
+      refine((agent) => !agent.autoMerge || agent.mode === "pull-request", {
+        message: 'autoMerge needs "mode": "pull-request"',
+        path: ["autoMerge"]
+      })
+    );
     JobAgent = discriminatedUnion("type", [
       WebhookAgent,
       GithubAgent,
       LambdaAgent,
       ArgoCdAgent,
-      TerraformCloudAgent
+      TerraformCloudAgent,
+      GitopsAgent
     ]);
     VariableValue = string2().check(_maxLength(4096));
     Variable = union([
