@@ -5,11 +5,18 @@
  */
 module.exports = {
   forbidden: [
-    { name: 'no-circular', severity: 'error', comment: 'No import cycles, type-only ones included.', from: {}, to: { circular: true } },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'No import cycles, type-only ones included.',
+      from: {},
+      to: { circular: true },
+    },
     {
       name: 'core-is-pure',
       severity: 'error',
-      comment: 'The core (records, statuses, policies, the release lifecycle) imports only itself and pure libraries: no AWS SDK, no adapters, no services, no edge.',
+      comment:
+        'The core (records, statuses, policies, the release lifecycle) imports only itself and pure libraries: no AWS SDK, no adapters, no services, no edge.',
       from: { path: '^shared/core/' },
       to: {
         pathNot: ['^shared/core/', '^node_modules/(zod|@marcbachmann/cel-js|rrule|re2js|mnemonist)/'],

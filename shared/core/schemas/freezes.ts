@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
-import { Int, Text, Url } from './common';
 import { Cel } from './cel';
+import { Int, Text, Url } from './common';
 
 /** A freeze (docs/api.md section 10): `PUT /v1/freezes/{freezeId}`. */
 export const FreezeBody = z
