@@ -4,6 +4,7 @@ import { CliError, EXIT } from './client';
 import * as freezes from './commands/freezes';
 import { metrics, parseDay, parseSince } from './commands/metrics';
 import * as ops from './commands/ops';
+import * as subs from './commands/subscriptions';
 import { createVersion, getVersion, setVersionStatus } from './commands/version';
 import { contextOf } from './context';
 import { collectKeyValue, parseDuration } from './options';
@@ -182,6 +183,27 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('freezes')
     .description('list the freezes: active or not, until when, what they hold')
     .action(act((_o, cmd: Command) => freezes.listFreezes(contextOf(cmd))));
+  program
+    .command('subscribe')
+    .description(
+      'POST every matching event to a URL, signed, in order per release target (Teams, mail, PagerDuty...)',
+    )
+    .argument('<subscriptionId>')
+    .option('--to <url>', 'the URL each matching event is POSTed to')
+    .option('--secret-ref <name>', 'the secret deliveries are signed with (X-Gantry-Signature)')
+    .option('--detail-type <type...>', 'only these event types, e.g. "Release Failed" "Approval Requested"')
+    .option('--selector <cel>', "CEL over the event, e.g. event.environment == 'production'")
+    .action(act((id: string, o, cmd: Command) => subs.subscribe(contextOf(cmd), id, o)));
+  program
+    .command('unsubscribe')
+    .description('delete a subscription: nothing more is delivered to it')
+    .argument('<subscriptionId>')
+    .action(act((id: string, _o, cmd: Command) => subs.unsubscribe(contextOf(cmd), id)));
+  program
+    .command('subscriptions')
+    .description('list the subscriptions and their health, or one with its last deliveries')
+    .argument('[subscriptionId]')
+    .action(act((id: string | undefined, _o, cmd: Command) => subs.subscriptions(contextOf(cmd), id)));
   program
     .command('events')
     .description('the audit trail, oldest first; --follow keeps printing new events')

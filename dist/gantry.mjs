@@ -29647,6 +29647,67 @@ async function events(ctx, o) {
   return EXIT.ok;
 }
 
+// cli/commands/subscriptions.ts
+init_client();
+var health = (s) => s.failing ? `failing since ${s.failingSince ?? "?"}` : "ok";
+var filter = (s) => [s.detailTypes?.join(", ") ?? "every event", s.selector ? `where ${s.selector}` : ""].join(" ").trim();
+async function subscribe(ctx, id, o) {
+  if (!o.to) throw usageError("--to is required: the URL each matching event is POSTed to");
+  const body = {
+    url: o.to,
+    ...o.secretRef ? { secretRef: o.secretRef } : {},
+    ...o.detailType?.length ? { detailTypes: o.detailType } : {},
+    ...o.selector ? { selector: o.selector } : {}
+  };
+  const s = await ctx.client.request("PUT", `/v1/subscriptions/${seg(id)}`, body, {
+    idempotent: true
+  });
+  print(ctx, s, () => `subscription ${s.id}: ${filter(s)} -> ${s.url}${s.secretRef ? " (signed)" : ""}
+`);
+  return EXIT.ok;
+}
+async function unsubscribe(ctx, id) {
+  await ctx.client.request("DELETE", `/v1/subscriptions/${seg(id)}`, void 0, { idempotent: true });
+  print(ctx, { id, deleted: true }, () => `subscription ${id} deleted: nothing more is delivered
+`);
+  return EXIT.ok;
+}
+async function subscriptions(ctx, id) {
+  if (id) {
+    const s = await ctx.client.get(`/v1/subscriptions/${seg(id)}`);
+    print(
+      ctx,
+      s,
+      () => [
+        `subscription ${s.id}: ${filter(s)} -> ${s.url}; ${health(s)}${s.lastError ? ` (${s.lastError})` : ""}
+`,
+        table(
+          ["EVENT", "TYPE", "STATUS", "ATTEMPTS", "LAST ANSWER", "UPDATED"],
+          s.deliveries.map((d) => [
+            d.eventId,
+            d.detailType,
+            d.status,
+            String(d.attempts),
+            d.lastStatus === null ? d.lastError ?? "-" : String(d.lastStatus),
+            d.updatedAt
+          ])
+        )
+      ].join("")
+    );
+    return EXIT.ok;
+  }
+  const page = await ctx.client.getAll("/v1/subscriptions?limit=1000", "items");
+  print(
+    ctx,
+    page,
+    () => table(
+      ["SUBSCRIPTION", "HEALTH", "EVENTS", "URL"],
+      page.items.map((s) => [s.id, health(s), filter(s), s.url])
+    )
+  );
+  return EXIT.ok;
+}
+
 // shared/core/status.ts
 var TERMINAL_RELEASE = /* @__PURE__ */ new Set([
   "successful",
@@ -29906,6 +29967,11 @@ function buildProgram(setExit) {
   ).option("--list", "list the freezes instead").action(act((id, o, cmd) => freeze(contextOf(cmd), id, o)));
   program2.command("unfreeze").description("end a freeze now: the releases it held go on through their other gates").argument("<freezeId>").action(act((id, _o, cmd) => unfreeze(contextOf(cmd), id)));
   program2.command("freezes").description("list the freezes: active or not, until when, what they hold").action(act((_o, cmd) => listFreezes(contextOf(cmd))));
+  program2.command("subscribe").description(
+    "POST every matching event to a URL, signed, in order per release target (Teams, mail, PagerDuty...)"
+  ).argument("<subscriptionId>").option("--to <url>", "the URL each matching event is POSTed to").option("--secret-ref <name>", "the secret deliveries are signed with (X-Gantry-Signature)").option("--detail-type <type...>", 'only these event types, e.g. "Release Failed" "Approval Requested"').option("--selector <cel>", "CEL over the event, e.g. event.environment == 'production'").action(act((id, o, cmd) => subscribe(contextOf(cmd), id, o)));
+  program2.command("unsubscribe").description("delete a subscription: nothing more is delivered to it").argument("<subscriptionId>").action(act((id, _o, cmd) => unsubscribe(contextOf(cmd), id)));
+  program2.command("subscriptions").description("list the subscriptions and their health, or one with its last deliveries").argument("[subscriptionId]").action(act((id, _o, cmd) => subscriptions(contextOf(cmd), id)));
   program2.command("events").description("the audit trail, oldest first; --follow keeps printing new events").option("--deployment <id>", "only this deployment").option("--since <iso-time>", "from this time on, e.g. 2026-11-21T10:00:00Z").option("--follow", "poll for new events until interrupted").action(act((o, cmd) => events(contextOf(cmd), o)));
   program2.command("metrics").description(
     "delivery metrics (DORA): deployments per day, lead time, change failure rate, time to restore"
