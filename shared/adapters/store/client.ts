@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, paginateQuery, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 
 export type Item = Record<string, unknown>;
 
@@ -12,6 +12,19 @@ export function documentClient(client = new DynamoDBClient({})): DynamoDBDocumen
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
   });
+}
+
+export type QueryInput = Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>;
+
+/** Every page of a Query on the table, one after the other (the SDK's paginator). */
+export const queryPages = (ctx: StoreContext, input: QueryInput) =>
+  paginateQuery({ client: ctx.doc }, { ...input, TableName: ctx.tableName });
+
+/** Every item a Query finds, all its pages read. */
+export async function queryItems(ctx: StoreContext, input: QueryInput): Promise<Item[]> {
+  const items: Item[] = [];
+  for await (const page of queryPages(ctx, input)) items.push(...(page.Items ?? []));
+  return items;
 }
 
 /** A conditional write lost: the item is not in the expected state. `current` is the item as it is. */

@@ -1,5 +1,5 @@
-import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type Item, isConditionFailed, type StoreContext } from './client';
+import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type Item, isConditionFailed, queryItems, type StoreContext } from './client';
 import { keys } from './keys';
 
 /**
@@ -59,22 +59,11 @@ export async function addToDay(
 
 /** Every deployment's aggregate of a day (gsi1): the schedule's rollup, never a request. */
 export async function readDayOfAll(ctx: StoreContext, day: string): Promise<Item[]> {
-  const items: Item[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ctx.doc.send(
-      new QueryCommand({
-        TableName: ctx.tableName,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :day',
-        ExpressionAttributeValues: { ':day': keys.deliveryDaysOfAll(day) },
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...(out.Items ?? []));
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return items;
+  return queryItems(ctx, {
+    IndexName: 'gsi1',
+    KeyConditionExpression: 'gsi1pk = :day',
+    ExpressionAttributeValues: { ':day': keys.deliveryDaysOfAll(day) },
+  });
 }
 
 /** The aggregate of all deployments of a day, as recomputed. */
@@ -125,23 +114,8 @@ export async function readDays(
   firstDay: string,
   lastDay: string,
 ): Promise<Item[]> {
-  const items: Item[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ctx.doc.send(
-      new QueryCommand({
-        TableName: ctx.tableName,
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
-        ExpressionAttributeValues: {
-          ':pk': keys.deliveryDays(deployment),
-          ':first': firstDay,
-          ':last': lastDay,
-        },
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...(out.Items ?? []));
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return items;
+  return queryItems(ctx, {
+    KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
+    ExpressionAttributeValues: { ':pk': keys.deliveryDays(deployment), ':first': firstDay, ':last': lastDay },
+  });
 }

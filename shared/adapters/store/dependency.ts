@@ -1,7 +1,7 @@
-import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Running, VersionFacts } from '../../core/policy/dependency';
 import { batchGet, itemId } from './batch';
-import { type Item, isConditionFailed, type StoreContext } from './client';
+import { type Item, isConditionFailed, queryItems, type StoreContext } from './client';
 import { keys } from './keys';
 
 /**
@@ -143,22 +143,13 @@ export async function currentVersions(
   environment: string,
 ): Promise<Map<string, string | null>> {
   const current = new Map<string, string | null>();
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ctx.doc.send(
-      new QueryCommand({
-        TableName: ctx.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :env)',
-        ProjectionExpression: '#r, #c',
-        ExpressionAttributeNames: { '#r': 'resource', '#c': 'currentVersion' },
-        ExpressionAttributeValues: { ':pk': keys.targetsOfDeployment(deployment), ':env': `${environment}#` },
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const item of out.Items ?? [])
-      current.set(item.resource as string, (item.currentVersion as string) ?? null);
-    start = out.LastEvaluatedKey;
-  } while (start);
+  const items = await queryItems(ctx, {
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :env)',
+    ProjectionExpression: '#r, #c',
+    ExpressionAttributeNames: { '#r': 'resource', '#c': 'currentVersion' },
+    ExpressionAttributeValues: { ':pk': keys.targetsOfDeployment(deployment), ':env': `${environment}#` },
+  });
+  for (const item of items) current.set(item.resource as string, (item.currentVersion as string) ?? null);
   return current;
 }
 

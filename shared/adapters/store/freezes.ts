@@ -1,6 +1,6 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { FreezeRecord } from '../../core/policy/freeze';
-import { type Item, isConditionFailed, type StoreContext } from './client';
+import { type Item, isConditionFailed, queryItems, type StoreContext } from './client';
 import { decodeToken, encodeToken } from './config';
 import { keys } from './keys';
 
@@ -19,22 +19,12 @@ const strip = (item: Item): FreezeRecord => {
 };
 
 export async function listFreezes(ctx: StoreContext): Promise<FreezeRecord[]> {
-  const freezes: FreezeRecord[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ctx.doc.send(
-      new QueryCommand({
-        TableName: ctx.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.freezes },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    freezes.push(...(out.Items ?? []).map(strip));
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return freezes;
+  const items = await queryItems(ctx, {
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': keys.freezes },
+    ConsistentRead: true,
+  });
+  return items.map(strip);
 }
 
 /**

@@ -1,7 +1,7 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isoNow, nowMs } from '../../core/clock';
 import type { GitopsEntry } from '../../core/gitops';
-import { type Item, isConditionFailed, type StoreContext } from './client';
+import { type Item, isConditionFailed, queryPages, type StoreContext } from './client';
 import { keys } from './keys';
 
 /**
@@ -84,22 +84,17 @@ export async function queuedGitopsEntries(
   limit = 1000,
 ): Promise<GitopsEntryRecord[]> {
   const entries: GitopsEntryRecord[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ctx.doc.send(
-      new QueryCommand({
-        TableName: ctx.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :entry)',
-        FilterExpression: '#state = :queued',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':pk': keys.gitopsQueue(queue), ':entry': ENTRY, ':queued': 'queued' },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    entries.push(...(out.Items ?? []).map(entryOf));
-    start = out.LastEvaluatedKey;
-  } while (start && entries.length < limit);
+  const pages = queryPages(ctx, {
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :entry)',
+    FilterExpression: '#state = :queued',
+    ExpressionAttributeNames: { '#state': 'state' },
+    ExpressionAttributeValues: { ':pk': keys.gitopsQueue(queue), ':entry': ENTRY, ':queued': 'queued' },
+    ConsistentRead: true,
+  });
+  for await (const page of pages) {
+    entries.push(...(page.Items ?? []).map(entryOf));
+    if (entries.length >= limit) break;
+  }
   return entries.slice(0, limit);
 }
 

@@ -21,7 +21,7 @@ import {
 } from '../../core/lifecycle';
 import type { JobKind, JobStatus, ReleaseStatus } from '../../core/status';
 import type { AgentPoll } from '../agents/types';
-import { ConditionFailed, type Item, isConditionFailed, type StoreContext } from './client';
+import { ConditionFailed, type Item, isConditionFailed, queryItems, type StoreContext } from './client';
 import { keys } from './keys';
 
 /** Versions, releases, release targets, jobs and waiters: every change a single conditional write. */
@@ -216,26 +216,16 @@ async function queryAll<T>(
 ): Promise<T[]> {
   const pkName = input.index ? 'gsi1pk' : 'pk';
   const skName = input.index ? 'gsi1sk' : 'sk';
-  const items: T[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ctx.doc.send(
-      new QueryCommand({
-        TableName: ctx.tableName,
-        IndexName: input.index,
-        KeyConditionExpression: input.skPrefix ? '#pk = :pk AND begins_with(#sk, :sk)' : '#pk = :pk',
-        ExpressionAttributeNames: input.skPrefix ? { '#pk': pkName, '#sk': skName } : { '#pk': pkName },
-        ExpressionAttributeValues: input.skPrefix
-          ? { ':pk': input.pk, ':sk': input.skPrefix }
-          : { ':pk': input.pk },
-        ScanIndexForward: input.forward ?? true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...(out.Items ?? []).map((item) => strip<T>(item) as T));
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return items;
+  const items = await queryItems(ctx, {
+    IndexName: input.index,
+    KeyConditionExpression: input.skPrefix ? '#pk = :pk AND begins_with(#sk, :sk)' : '#pk = :pk',
+    ExpressionAttributeNames: input.skPrefix ? { '#pk': pkName, '#sk': skName } : { '#pk': pkName },
+    ExpressionAttributeValues: input.skPrefix
+      ? { ':pk': input.pk, ':sk': input.skPrefix }
+      : { ':pk': input.pk },
+    ScanIndexForward: input.forward ?? true,
+  });
+  return items.map((item) => strip<T>(item) as T);
 }
 
 // ---- versions ---------------------------------------------------------------------------------

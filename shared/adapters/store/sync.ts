@@ -1,8 +1,8 @@
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { monotonicFactory } from 'ulid';
 import { isoNow, nowMs } from '../../core/clock';
 import { batchWrite } from './batch';
-import type { StoreContext } from './client';
+import { queryItems, type StoreContext } from './client';
 import { keys } from './keys';
 
 /** A paged provider sync (docs/api.md section 3): the session's head holds the counts so far. */
@@ -81,20 +81,12 @@ export async function namedInSession(
   session: string,
 ): Promise<Set<string>> {
   const named = new Set<string>();
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ctx.doc.send(
-      new QueryCommand({
-        TableName: ctx.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :page)',
-        ExpressionAttributeValues: { ':pk': keys.syncSession(provider, session), ':page': 'page#' },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const item of out.Items ?? []) for (const id of item.ids as string[]) named.add(id);
-    start = out.LastEvaluatedKey;
-  } while (start);
+  const pages = await queryItems(ctx, {
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :page)',
+    ExpressionAttributeValues: { ':pk': keys.syncSession(provider, session), ':page': 'page#' },
+    ConsistentRead: true,
+  });
+  for (const page of pages) for (const id of page.ids as string[]) named.add(id);
   return named;
 }
 
@@ -106,21 +98,11 @@ export async function endSyncSession(
   closed?: Omit<SyncHead, 'closedAt'>,
 ): Promise<void> {
   const pk = keys.syncSession(provider, session);
-  const pages: { pk: string; sk: string }[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ctx.doc.send(
-      new QueryCommand({
-        TableName: ctx.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': pk },
-        ProjectionExpression: 'pk, sk',
-        ExclusiveStartKey: start,
-      }),
-    );
-    pages.push(...((out.Items ?? []) as { pk: string; sk: string }[]));
-    start = out.LastEvaluatedKey;
-  } while (start);
+  const pages = (await queryItems(ctx, {
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': pk },
+    ProjectionExpression: 'pk, sk',
+  })) as { pk: string; sk: string }[];
   await batchWrite(
     ctx,
     pages.filter((item) => !closed || item.sk !== HEAD).map((item) => ({ delete: item })),
@@ -132,21 +114,11 @@ export async function endSyncSession(
 
 /** The ids of every resource a provider owns (keys only). */
 export async function providerResourceIds(ctx: StoreContext, provider: string): Promise<string[]> {
-  const ids: string[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ctx.doc.send(
-      new QueryCommand({
-        TableName: ctx.tableName,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.provider(provider) },
-        ProjectionExpression: 'sk',
-        ExclusiveStartKey: start,
-      }),
-    );
-    ids.push(...(out.Items ?? []).map((item) => item.sk as string));
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return ids;
+  const items = await queryItems(ctx, {
+    IndexName: 'gsi1',
+    KeyConditionExpression: 'gsi1pk = :pk',
+    ExpressionAttributeValues: { ':pk': keys.provider(provider) },
+    ProjectionExpression: 'sk',
+  });
+  return items.map((item) => item.sk as string);
 }

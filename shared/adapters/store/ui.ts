@@ -1,7 +1,7 @@
 import { BatchGetCommand, type BatchGetCommandOutput, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { ReleaseTally, TargetTally } from '../../core/summary';
 import type { AuditRecord } from '../events';
-import type { StoreContext } from './client';
+import { queryPages, type StoreContext } from './client';
 import { decodeToken, encodeToken, InvalidPageToken, type Page } from './config';
 import { keys } from './keys';
 import { getReleases } from './pages';
@@ -28,21 +28,13 @@ async function forEachProjected(
   visit: (item: Record<string, unknown>) => void,
 ): Promise<void> {
   const names = Object.fromEntries(attributes.map((a, i) => [`#a${i}`, a]));
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ctx.doc.send(
-      new QueryCommand({
-        TableName: ctx.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': pk },
-        ProjectionExpression: Object.keys(names).join(', '),
-        ExpressionAttributeNames: names,
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const item of out.Items ?? []) visit(item);
-    start = out.LastEvaluatedKey;
-  } while (start);
+  const pages = queryPages(ctx, {
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': pk },
+    ProjectionExpression: Object.keys(names).join(', '),
+    ExpressionAttributeNames: names,
+  });
+  for await (const page of pages) for (const item of page.Items ?? []) visit(item);
 }
 
 /** The status of every release of a version (three attributes each). */
