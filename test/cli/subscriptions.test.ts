@@ -77,7 +77,9 @@ describe('gantry subscribe', () => {
       'Release Faild',
     ]);
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toMatch(/400 invalid_request: detailTypes\.0: Invalid option: expected one of .*"Release Failed"/);
+    expect(refused.stderr).toMatch(
+      /400 invalid_request: detailTypes\.0: Invalid option: expected one of .*"Release Failed"/,
+    );
     expect((await admin.get('/v1/subscriptions/typo')).status).toBe(404);
   });
 

@@ -1,5 +1,4 @@
 import type { Runtime } from '../../adapters/runtime';
-import { isConditionFailed } from '../../adapters/store/client';
 import { policiesAndFreezes } from '../../adapters/store/inventory';
 import { keys } from '../../adapters/store/keys';
 import type { ReleaseReads } from '../../adapters/store/release-reads';

@@ -22,7 +22,7 @@ import type { DeploymentBody, EnvironmentBody, ResourceBody } from '../../core/s
 import { TERMINAL_RELEASE } from '../../core/status';
 import { computeReleaseTargets, type ReleaseTarget } from '../../core/targets';
 import { cancelReleaseRecords, inParallel, newRelease } from './versions';
-import type { ReconcileScope, WorkTask } from './work-queue';
+import type { WorkTask } from './work-queue';
 
 /**
  * Keeps releases in step with the inventory (docs/api.md sections 3 and 4), off the request and in bounded
