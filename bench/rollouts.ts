@@ -66,8 +66,8 @@ async function plainRollout(server: LocalServer, client: Client, agentUrl: strin
       .find((e) => e.input.includes('"deployment":"one"'));
   // Counting starts with the execution: earlier work (the create, its fan-out) is not the rollout's.
   const before = {
-    requests: server.dynamoRequests(),
-    operations: server.dynamoOperations(),
+    requests: await server.dynamoRequests(),
+    operations: await server.dynamoOperations(),
     invocations: invocationCounts(),
   };
   const trace = traceCalls(runtime());
@@ -75,8 +75,8 @@ async function plainRollout(server: LocalServer, client: Client, agentUrl: strin
   await server.bus.flush();
   await server.engine.idle();
   const calls = trace.stop();
-  const requests = server.dynamoRequests() - before.requests;
-  const operations = diff(server.dynamoOperations(), before.operations);
+  const requests = (await server.dynamoRequests()) - before.requests;
+  const operations = diff(await server.dynamoOperations(), before.operations);
   const handlers = diff(invocationCounts(), before.invocations);
   const done = server.engine.describeExecution({ executionArn: execution.executionArn });
   const statuses = await statusesOf('one', 'v1');

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -101,25 +101,27 @@ export interface ScaleServer {
   server: LocalServer;
   client: Client;
   /** DynamoDB requests so far (units only where the proxy counts them). */
-  dynamo(): DynamoCounts;
+  dynamo(): Promise<DynamoCounts>;
   close(): Promise<void>;
 }
 
-/** The local server in-process on the chosen DynamoDB: dynalite in-process, or DynamoDB Local behind the counting proxy. */
+/**
+ * The local server in-process on the chosen DynamoDB: dynalite on disk in its own process, as `npm start`
+ * runs it, or DynamoDB Local behind the counting proxy.
+ */
 export async function startScaleServer(store: Store): Promise<ScaleServer> {
   const options = {
     port: 0,
     dataDir: mkdtempSync(join(tmpdir(), `gantry-bench-scale-${store}-`)),
     apiKeys: JSON.stringify([{ ...BENCH_KEY, scopes: ['admin'] }]),
-    inMemory: true,
   };
   if (store === 'dynalite') {
-    const server = await startLocalServer(options);
+    const server = await startLocalServer({ ...options, dynamoProcess: true });
     return {
       server,
       client: new Client(server.url, BENCH_KEY),
-      dynamo: () => ({
-        operations: server.dynamoOperations(),
+      dynamo: async () => ({
+        operations: await server.dynamoOperations(),
         readUnits: Number.NaN,
         writeUnits: Number.NaN,
       }),
@@ -128,11 +130,11 @@ export async function startScaleServer(store: Store): Promise<ScaleServer> {
   }
   const backend = await startDynamoDbLocal();
   const proxy = await countingProxy(backend.endpoint);
-  const server = await startLocalServer({ ...options, dynamoEndpoint: proxy.endpoint });
+  const server = await startLocalServer({ ...options, inMemory: true, dynamoEndpoint: proxy.endpoint });
   return {
     server,
     client: new Client(server.url, BENCH_KEY),
-    dynamo: () => ({ ...proxy.counts, operations: { ...proxy.counts.operations } }),
+    dynamo: async () => ({ ...proxy.counts, operations: { ...proxy.counts.operations } }),
     async close() {
       await server.close();
       proxy.server.closeAllConnections();
@@ -142,16 +144,32 @@ export async function startScaleServer(store: Store): Promise<ScaleServer> {
   };
 }
 
+/** The resident set of another process (Linux), in bytes; 0 where it cannot be read. */
+function rssOf(pid: number): number {
+  try {
+    const kib = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return Number(kib ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
 /**
- * Samples the process's RSS (the server runs in the bench's process) and the latency of
- * `GET /healthz` every 250 ms until stopped; reports the peak RSS and the worst latency.
+ * Samples the process's RSS (the server runs in the bench's process), the DynamoDB process's when it
+ * has one, and the latency of `GET /healthz` every 250 ms until stopped; reports the peaks and the
+ * worst latency.
  */
-export function probe(url: string): { stop(): Promise<{ peakRssMiB: number; worstHealthzMs: number }> } {
+export function probe(
+  url: string,
+  storePid?: number,
+): { stop(): Promise<{ peakRssMiB: number; peakStoreRssMiB: number; worstHealthzMs: number }> } {
   let peakRss = process.memoryUsage().rss;
+  let peakStoreRss = 0;
   let worstHealthz = 0;
   let running = true;
   const rss = setInterval(() => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    if (storePid) peakStoreRss = Math.max(peakStoreRss, rssOf(storePid));
   }, 250);
   const health = (async () => {
     while (running) {
@@ -168,7 +186,11 @@ export function probe(url: string): { stop(): Promise<{ peakRssMiB: number; wors
       running = false;
       clearInterval(rss);
       await health;
-      return { peakRssMiB: peakRss / 2 ** 20, worstHealthzMs: worstHealthz };
+      return {
+        peakRssMiB: peakRss / 2 ** 20,
+        peakStoreRssMiB: peakStoreRss / 2 ** 20,
+        worstHealthzMs: worstHealthz,
+      };
     },
   };
 }

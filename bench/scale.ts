@@ -233,11 +233,11 @@ async function benchStore(store: Store, resources: FleetResource[]): Promise<{ r
 
     const windowStart = new Date();
     const before = {
-      dynamo: scale.dynamo(),
+      dynamo: await scale.dynamo(),
       invocations: invocationSnapshot(),
       events: eventCount(server.dataDir),
     };
-    const probes = probe(server.url);
+    const probes = probe(server.url, server.dynamoPid);
     const started = performance.now();
     const created = await timed(() =>
       client.post<{ releaseTargetCount?: number }>(`/v1/deployments/${ROLLING}/versions`, { tag: 'v1' }),
@@ -252,7 +252,7 @@ async function benchStore(store: Store, resources: FleetResource[]): Promise<{ r
       { timeoutMs: TIMEOUT_MS, intervalMs: 1000 },
     );
     const rolloutSeconds = (performance.now() - started) / 1000;
-    const { peakRssMiB, worstHealthzMs } = await probes.stop();
+    const { peakRssMiB, peakStoreRssMiB, worstHealthzMs } = await probes.stop();
     const successful = rollout.value.successful ?? 0;
     const edgeJobs = agent.jobs.filter((j) => j.deployment === ROLLING && j.kind === 'deploy');
     rows.push(
@@ -268,7 +268,8 @@ async function benchStore(store: Store, resources: FleetResource[]): Promise<{ r
         'deploy jobs sent (distinct targets)',
         `${edgeJobs.length} (${new Set(edgeJobs.map((j) => `${j.environment}/${j.resource}`)).size})`,
       ],
-      ['peak RSS during the rollout (MiB)', Math.round(peakRssMiB)],
+      ['peak RSS of the server during the rollout (MiB)', Math.round(peakRssMiB)],
+      ['peak RSS of the DynamoDB process (MiB)', peakStoreRssMiB ? Math.round(peakStoreRssMiB) : '-'],
       ['worst /healthz during the rollout (ms)', ms(worstHealthzMs)],
     );
 
@@ -281,7 +282,7 @@ async function benchStore(store: Store, resources: FleetResource[]): Promise<{ r
     const cost: Cost = {
       aloneMs,
       transitions: executions.reduce((sum, e) => sum + e.stateTransitions, 0),
-      dynamo: difference(scale.dynamo(), before.dynamo),
+      dynamo: difference(await scale.dynamo(), before.dynamo),
       invocations: spentSince(before.invocations),
       events: eventCount(server.dataDir) - before.events,
     };

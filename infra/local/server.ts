@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import dynalite from 'dynalite';
 import { STALLED_MS } from '../../functions/events/work';
 import { MAX_BODY_BYTES } from '../../functions/http/kernel';
 import { ROUTES, type RouteSpec, routeKey } from '../../functions/http/routes';
@@ -24,6 +23,7 @@ import { resumeStalledWork } from '../../shared/services/rollouts/work';
 import { queueWork } from '../../shared/services/rollouts/work-queue';
 import { LOCAL_ACCOUNT, LOCAL_REGION, stateMachineArn } from './arns';
 import { LOCAL_ACCESS_KEY_ID, newLocalSecret, refuseAwsRequest } from './aws-auth';
+import { startDynamo } from './dynamodb';
 import { LocalEventBus } from './eventbus';
 import { invokeLocal, lambdaContext, loadHandler, localDefinitions } from './functions';
 import { hostGuard } from './hosts';
@@ -50,6 +50,11 @@ export interface LocalServerOptions {
   outboundAllow?: string;
   /** Keep DynamoDB in memory (tests). */
   inMemory?: boolean;
+  /**
+   * Run dynalite in a process of its own (./dynamodb.ts); default: when on disk, as `npm start` does.
+   * In memory it runs in this process unless asked (the fleet benches ask).
+   */
+  dynamoProcess?: boolean;
   /** Use this DynamoDB endpoint (e.g. DynamoDB Local) instead of starting dynalite; requests are then not counted. */
   dynamoEndpoint?: string;
   /**
@@ -70,9 +75,11 @@ export interface LocalServer {
   /** StartExecution calls refused with ThrottlingException so far. */
   throttledStarts(): number;
   /** Requests DynamoDB has served so far (the benchmark counts them per rollout); NaN with dynamoEndpoint. */
-  dynamoRequests(): number;
+  dynamoRequests(): Promise<number>;
   /** The same, per operation (the X-Amz-Target after the dot); empty with dynamoEndpoint. */
-  dynamoOperations(): Record<string, number>;
+  dynamoOperations(): Promise<Record<string, number>>;
+  /** The DynamoDB process's id when it runs in its own (its memory is not this process's). */
+  dynamoPid?: number;
   close(): Promise<void>;
 }
 
@@ -288,17 +295,11 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
 
   const db = options.dynamoEndpoint
     ? undefined
-    : dynalite(
-        options.inMemory ? { createTableMs: 0 } : { path: join(dataDir, 'dynamodb'), createTableMs: 0 },
-      );
-  let dynamoRequests = db ? 0 : Number.NaN;
-  const dynamoOperations: Record<string, number> = {};
-  db?.on('request', (req: IncomingMessage) => {
-    dynamoRequests++;
-    const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
-    dynamoOperations[operation] = (dynamoOperations[operation] ?? 0) + 1;
-  });
-  const dbEndpoint = db ? `http://127.0.0.1:${await listen(db, 0)}` : (options.dynamoEndpoint as string);
+    : await startDynamo({
+        path: options.inMemory ? undefined : join(dataDir, 'dynamodb'),
+        ownProcess: options.dynamoProcess ?? !options.inMemory,
+      });
+  const dbEndpoint = db ? db.endpoint : (options.dynamoEndpoint as string);
   await ensureTable(dbEndpoint);
   // Every AWS call a handler makes is then checked against its function's IAM policy, as in AWS.
   enforceIam();
@@ -481,8 +482,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     engine,
     bus,
     throttledStarts: () => throttled,
-    dynamoRequests: () => dynamoRequests,
-    dynamoOperations: () => ({ ...dynamoOperations }),
+    dynamoRequests: async () => (db ? (await db.counters()).requests : Number.NaN),
+    dynamoOperations: async () => (db ? (await db.counters()).operations : {}),
+    dynamoPid: db?.pid,
     async close() {
       if (closed) return;
       closed = true;
@@ -492,7 +494,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       await new Promise<void>((done) => server.close(() => done()));
       server.closeAllConnections?.();
       await bus.flush();
-      if (db) await new Promise<void>((done) => db.close(() => done()));
+      await db?.close();
     },
   };
 }

@@ -220,14 +220,14 @@ describe('GET /v1/metrics/delivery', () => {
     await server.bus.flush();
     await server.engine.idle();
     const today = new Date().toISOString().slice(0, 10);
-    const before = server.dynamoOperations();
+    const before = await server.dynamoOperations();
     const reads = [
       `deployment=dora&since=${new Date(Date.now() - (MAX_RANGE_DAYS - 1) * 86_400_000).toISOString()}`,
       'deployment=dora&environment=dora-prod',
       `since=${today}`,
     ];
     for (const query of reads) expect((await metrics(query)).status).toBe(200);
-    const after = server.dynamoOperations();
+    const after = await server.dynamoOperations();
     const used = Object.fromEntries(
       Object.entries(after)
         .map(([op, n]) => [op, n - (before[op] ?? 0)])

@@ -50,11 +50,11 @@ describe('a plain rollout', () => {
       execution = mine();
     }
     if (!execution) throw new Error('the rollout did not start');
-    const before = server.dynamoRequests();
+    const before = await server.dynamoRequests();
     const done = await server.engine.waitForExecution(execution.executionArn);
     await server.bus.flush();
     await server.engine.idle();
-    const requests = server.dynamoRequests() - before;
+    const requests = (await server.dynamoRequests()) - before;
 
     const view = await admin.get<{ releases: { status: string }[] }>('/v1/deployments/cost/versions/v1');
     expect(view.body.releases.map((r) => r.status)).toEqual(['successful']);

@@ -124,7 +124,7 @@ describe('a JSON syntax error says where', () => {
 
 describe('warnings instead of silence', () => {
   it('a deployment naming an environment that does not exist is stored, with a warning that is never stored', async () => {
-    const before = server.dynamoOperations().Scan ?? 0;
+    const before = (await server.dynamoOperations()).Scan ?? 0;
 
     const reply = await admin.put<Warned>('/v1/deployments/api', {
       environments: ['staging', 'prodution', 'qa'],
@@ -136,7 +136,7 @@ describe('warnings instead of silence', () => {
     expect(reply.body.warnings).toHaveLength(2);
     expect(reply.body.warnings?.[0]).toMatch(/"prodution" does not exist/);
     expect(reply.body.warnings?.[1]).toMatch(/"qa" does not exist/);
-    expect(server.dynamoOperations().Scan ?? 0).toBe(before);
+    expect((await server.dynamoOperations()).Scan ?? 0).toBe(before);
     const stored = await admin.get<Warned>('/v1/deployments/api');
     expect(stored.body).not.toHaveProperty('warnings');
     const listed = await admin.get<{ items: Warned[] }>('/v1/deployments');

@@ -65,7 +65,8 @@ function deployJobs(deployment: string, tag: string): Map<string, string[]> {
 
 beforeAll(async () => {
   await agent.start();
-  ({ server, admin } = await startTestServer());
+  // DynamoDB in a process of its own, as `npm start` runs it.
+  ({ server, admin } = await startTestServer({ dynamoProcess: true }));
 });
 
 afterAll(async () => {
