@@ -18,13 +18,21 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
+/** Runs the chunks IN_FLIGHT at a time; after a failure starts none, and rejects once none is in flight. */
 async function eachChunk<T>(items: T[], size: number, work: (chunk: T[]) => Promise<void>): Promise<void> {
   const queue = chunks(items, size);
-  await Promise.all(
+  const outcomes = await Promise.allSettled(
     Array.from({ length: Math.min(IN_FLIGHT, queue.length) }, async () => {
-      for (let chunk = queue.shift(); chunk; chunk = queue.shift()) await work(chunk);
+      try {
+        for (let chunk = queue.shift(); chunk; chunk = queue.shift()) await work(chunk);
+      } catch (error) {
+        queue.length = 0;
+        throw error;
+      }
     }),
   );
+  const failed = outcomes.find((o) => o.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**
@@ -68,8 +76,15 @@ export async function batchGet(
 
 export const itemId = (key: Key) => `${key.pk}\n${key.sk}`;
 
-/** Puts and deletes, 25 per request, retrying what DynamoDB leaves unprocessed; never drops one. */
-export async function batchWrite(ctx: StoreContext, writes: { put?: Item; delete?: Key }[]): Promise<void> {
+/**
+ * Puts and deletes, 25 per request, retrying what DynamoDB leaves unprocessed; never drops one.
+ * `fence`: once it aborts, no request is sent any more (and the one in flight is abandoned).
+ */
+export async function batchWrite(
+  ctx: StoreContext,
+  writes: { put?: Item; delete?: Key }[],
+  fence?: AbortSignal,
+): Promise<void> {
   await eachChunk(writes, WRITE_BATCH, async (chunk) => {
     let pending = chunk.map((w) =>
       w.put ? { PutRequest: { Item: w.put } } : { DeleteRequest: { Key: w.delete } },
@@ -77,7 +92,10 @@ export async function batchWrite(ctx: StoreContext, writes: { put?: Item; delete
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt === ATTEMPTS) throw new Error('DynamoDB kept writes unprocessed.');
       if (attempt > 0) await pause(attempt);
-      const out = await ctx.doc.send(new BatchWriteCommand({ RequestItems: { [ctx.tableName]: pending } }));
+      fence?.throwIfAborted();
+      const out = await ctx.doc.send(new BatchWriteCommand({ RequestItems: { [ctx.tableName]: pending } }), {
+        abortSignal: fence,
+      });
       pending = (out.UnprocessedItems?.[ctx.tableName] ?? []) as typeof pending;
     }
   });

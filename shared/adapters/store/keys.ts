@@ -19,6 +19,11 @@ export const keys = {
     pk: `TARGET#${deployment}`,
     sk: `${environment}#${resource}`,
   }),
+  /**
+   * Held by whoever creates releases of a deployment (shared/adapters/store/lease.ts): a chunk reads
+   * which exist and batch-writes the rest under it, so no other creator writes in between.
+   */
+  releasesLease: (deployment: string) => ({ pk: `LEASE#RELEASES#${deployment}`, sk: 'LEASE' }),
   job: (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' }),
   waiters: (signal: string) => `WAIT#${signal}`,
   waiter: (signal: string, releaseKey: string) => ({ pk: `WAIT#${signal}`, sk: releaseKey }),

@@ -21,6 +21,7 @@ import {
 } from '../../core/lifecycle';
 import type { JobKind, JobStatus, ReleaseStatus } from '../../core/status';
 import type { AgentPoll } from '../agents/types';
+import { batchGet, batchWrite, itemId } from './batch';
 import { ConditionFailed, type Item, isConditionFailed, queryItems, type StoreContext } from './client';
 import { keys } from './keys';
 
@@ -278,9 +279,38 @@ export const releaseItemKey = (r: ReleaseKey) => keys.release(r.deployment, r.ta
 
 export const getRelease = (ctx: StoreContext, r: ReleaseKey) => get<ReleaseRecord>(ctx, releaseItemKey(r));
 
-/** A release is created pending; from there only `applyTransition` moves it. */
+/**
+ * A release is created pending; from there only `applyTransition` moves it. Releases are created
+ * under their deployment's lease (`keys.releasesLease`), as `putNewReleases` writes blind.
+ */
 export const putReleaseIfAbsent = (ctx: StoreContext, release: ReleaseIn<'pending'>) =>
   putIfAbsent(ctx, releaseItemKey(release), release);
+
+/** What starting a release needs of it, by `releaseKeyString`, for those of `releases` that exist (consistent). */
+export async function readReleaseStarts(
+  ctx: StoreContext,
+  releases: ReleaseKey[],
+): Promise<Map<string, Pick<ReleaseRecord, 'status' | 'generation'>>> {
+  const found = await batchGet(ctx, releases.map(releaseItemKey), ['status', 'generation']);
+  const byItem = new Map(releases.map((r) => [itemId(releaseItemKey(r)), releaseKeyString(r)]));
+  return new Map(
+    [...found].map(([id, item]) => [
+      byItem.get(id) as string,
+      { status: item.status as ReleaseStatus, generation: item.generation as number | undefined },
+    ]),
+  );
+}
+
+/**
+ * Writes new releases with BatchWriteItem, which carries no condition: only for releases read absent
+ * under their deployment's lease, with the lease's fence (shared/adapters/store/lease.ts).
+ */
+export const putNewReleases = (ctx: StoreContext, releases: ReleaseIn<'pending'>[], fence: AbortSignal) =>
+  batchWrite(
+    ctx,
+    releases.map((r) => ({ put: { ...releaseItemKey(r), ...r } })),
+    fence,
+  );
 
 export const listReleases = (ctx: StoreContext, deployment: string, tag: string, environment?: string) =>
   queryAll<ReleaseRecord>(ctx, {

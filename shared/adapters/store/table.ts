@@ -16,7 +16,7 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * 10. executions waiting on a signal (approval, progression, target lock, pause)  pk=WAIT#key     sk=release key
  * 11. replay nonces, with TTL                                                     pk=NONCE#sig    sk=NONCE
  * 12. audit trail, newest last; per deployment                                   pk=EVENTS sk=time#id, gsi1 EVENTS#dep
- * 13. work a write caused, advanced chunk by chunk (reconcile, fan-out)           pk=WORK         sk=work id
+ * 13. work a write caused, advanced chunk by chunk (reconcile, fan-out, cancel)   pk=WORK         sk=work id
  * 14. a paged provider sync session: head and the ids each page named            pk=SYNC#p#s     sk=HEAD | page#n
  * 15. a review page sign-in under way, and a signed-in session, with TTL         pk=SIGNIN#h | SESSION#h
  * 16. GitHub mirrors: a version's Deployment per environment, its plan's check run  pk=GITHUB#dep#tag sk=env | CHECKRUN#dep#tag
@@ -27,8 +27,11 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * 20. a gitops file's queue: its lease, and each target's entry (tag, state, commit) pk=GITOPS#hash sk=#LEASE | T#res
  * 21. delivery metrics: a deployment's day (ADD counters), all deployments' day   pk=DELIVERY#dep | DELIVERY#*  sk=YYYY-MM-DD,
  *     every deployment's day (gsi1, the rollup); an outcome counted (TTL)         gsi1 DELIVERY-DAY#day; pk=DELIVERY-COUNTED#id
+ * 22. a deployment's release-creation lease (held around reading and batch-writing  pk=LEASE#RELEASES#dep sk=LEASE
+ *     a chunk's releases; holder and expiry, TTL)
  *
- * Every state change is a single-item conditional write (no transactions: docs/decisions/0002-one-table.md).
+ * Every state change is a single-item conditional write (no transactions: docs/decisions/0002-one-table.md),
+ * but one: new releases are batch-written under their deployment's lease (docs/decisions/0004-release-batch-writes.md).
  */
 export const TABLE = {
   partitionKey: 'pk',

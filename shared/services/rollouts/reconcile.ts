@@ -6,18 +6,24 @@ import type { Item } from '../../adapters/store/client';
 import { listAllConfig, type Stored } from '../../adapters/store/config';
 import { listAllConfigCached } from '../../adapters/store/inventory';
 import { type ConfigKind, keys } from '../../adapters/store/keys';
+import { LeaseBusy, LeaseExpired, type LeaseOptions, withLease } from '../../adapters/store/lease';
 import {
   deleteIdleTarget,
   getVersion,
   newestReadyVersion,
+  putNewReleases,
   putReleaseIfAbsent,
+  type ReleaseKey,
   type ReleaseRecord,
+  readReleaseStarts,
+  releaseKeyString,
   type TargetRecord,
   type VersionRecord,
 } from '../../adapters/store/rollouts';
 import { startRollouts } from '../../adapters/workflow';
 import { isoNow } from '../../core/clock';
 import { conflict } from '../../core/errors';
+import type { ReleaseIn } from '../../core/lifecycle';
 import type { DeploymentBody, EnvironmentBody, ResourceBody } from '../../core/schemas/config';
 import { TERMINAL_RELEASE } from '../../core/status';
 import { computeReleaseTargets, type ReleaseTarget } from '../../core/targets';
@@ -30,8 +36,8 @@ import type { WorkTask } from './work-queue';
  * gates; a target that disappears has its unfinished rollout cancelled; a version that becomes ready
  * gets one release per target. A change computes only what it affects (a resource: its targets; an
  * environment: that environment's; a deployment: that deployment's). Every chunk is idempotent
- * (conditional puts, deterministic execution names, conditional cancels), so a chunk cut short by a
- * crash is simply run again.
+ * (only missing releases written, under a lease; deterministic execution names; conditional
+ * cancels), so a chunk cut short by a crash is simply run again.
  */
 /** No chunk writes more than this many releases (nor starts more executions). */
 export const TARGETS_PER_CHUNK = 500;
@@ -230,18 +236,76 @@ async function cancelVanishedPage(ctx: Context, after: string | undefined): Prom
   return out.LastEvaluatedKey && !stop ? (page.at(-1)?.sk as string) : undefined;
 }
 
-/** Creates the missing releases of the chunk's targets (each only if absent) and starts them. */
+/** Creates the missing releases of the chunk's targets and starts them. */
 async function ensureReleases(ctx: Context, targets: ReleaseTarget[]): Promise<void> {
   const { version } = ctx;
   if (!version || targets.length === 0) return;
   const now = isoNow();
-  const toStart: ReleaseRecord[] = [];
-  await inParallel(targets, async (target) => {
-    const { created, item } = await putReleaseIfAbsent(ctx.rt, newRelease(version, target, now));
-    // A pending release whose start a crash may have cut off is started again (a no-op if running).
-    if (created || item.status === 'pending') toStart.push(item);
-  });
+  const wanted = [...new Map(targets.map((t) => [`${t.environment}#${t.resource}`, t])).values()];
+  const toStart = await writeMissingReleases(
+    ctx.rt,
+    ctx.deployment.id,
+    wanted.map((t) => newRelease(version, t, now)),
+  );
   await startRollouts(ctx.rt, toStart);
+}
+
+/** How long the lease on a deployment's release creation lasts, and how long a chunk waits for it. */
+const RELEASES_LEASE: LeaseOptions = { ttlMs: 600_000, waitMs: 60_000 };
+const LEASE_ATTEMPTS = 3;
+
+/**
+ * Writes those of `releases` that do not exist (one consistent BatchGetItem per 100, one
+ * BatchWriteItem per 25) and answers what to start: the new ones, and the existing ones still
+ * pending (a crash may have cut their start off; starting a running one is a no-op). A batch write
+ * carries no condition, so the read and the write hold the deployment's lease, which every creator
+ * of releases takes: no release can appear between them and be reset by the write. The lease lasts
+ * 10 minutes, twice event-work's Lambda timeout, so in AWS it never runs out under a live holder;
+ * locally, where no handler is killed, its fence stops a holder's writes after 5.
+ */
+async function writeMissingReleases(
+  rt: Runtime,
+  deployment: string,
+  releases: ReleaseIn<'pending'>[],
+): Promise<(ReleaseKey & { generation?: number })[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await withLease(rt, keys.releasesLease(deployment), RELEASES_LEASE, async (fence) => {
+        const existing = await readReleaseStarts(rt, releases);
+        const missing = releases.filter((r) => !existing.has(releaseKeyString(r)));
+        await putNewReleases(rt, missing, fence);
+        const pending = releases.flatMap((r) => {
+          const found = existing.get(releaseKeyString(r));
+          return found?.status === 'pending' ? [{ ...r, generation: found.generation }] : [];
+        });
+        return [...missing, ...pending];
+      });
+    } catch (error) {
+      // Cut off by its fence: nothing more was written; the read and the write run again.
+      if (!(error instanceof LeaseExpired) || attempt === LEASE_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/**
+ * Creates one release unless it exists (a rollback's: shared/services/rollouts/overrides.ts), under the
+ * same lease, so it cannot land between a chunk's read and its write. Its one request under the
+ * lease, a conditional put, is sent as soon as the lease is taken, minutes before the fence.
+ */
+export async function putReleaseUnderLease(rt: Runtime, release: ReleaseIn<'pending'>): Promise<boolean> {
+  const options = { ...RELEASES_LEASE, waitMs: 10_000 };
+  try {
+    return await withLease(
+      rt,
+      keys.releasesLease(release.deployment),
+      options,
+      async () => (await putReleaseIfAbsent(rt, release)).created,
+    );
+  } catch (error) {
+    if (error instanceof LeaseBusy)
+      throw conflict('Releases of this deployment are being written; try again.');
+    throw error;
+  }
 }
 
 /**
