@@ -7,7 +7,6 @@ import {
   getRelease,
   getTarget,
   getVersion,
-  putReleaseIfAbsent,
   type ReleaseRecord,
   updateItem,
 } from '../../adapters/store/rollouts';
@@ -17,6 +16,7 @@ import { conflict, notFound } from '../../core/errors';
 import { jobIdOf } from '../../core/ids';
 import type { Answer } from '../../core/schemas/answers';
 import { requireConfig } from '../inventory';
+import { putReleaseUnderLease } from './reconcile';
 import { cancelReleases, newRelease, renderRelease } from './versions';
 
 /** Deployment-wide switches of docs/api.md section 5 (pause/resume). */
@@ -153,7 +153,7 @@ export async function rollbackTarget(
       forced,
       versionCreatedAt: now,
     };
-    if (!(await putReleaseIfAbsent(rt, fresh)).created)
+    if (!(await putReleaseUnderLease(rt, fresh)))
       throw conflict('A rollout of that version to this target started meanwhile; try again.');
     release = fresh;
   } else {
