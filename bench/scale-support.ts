@@ -3,6 +3,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type LocalServer, startLocalServer } from '../infra/local/server';
 import { Client } from '../test/helpers/client';
 import { startDynamoDbLocal } from '../test/support/dynamodb';
@@ -162,7 +163,17 @@ function rssOf(pid: number): number {
 export function probe(
   url: string,
   storePid?: number,
-): { stop(): Promise<{ peakRssMiB: number; peakStoreRssMiB: number; worstHealthzMs: number }> } {
+): {
+  stop(): Promise<{
+    peakRssMiB: number;
+    peakStoreRssMiB: number;
+    worstHealthzMs: number;
+    worstLoopDelayMs: number;
+  }>;
+} {
+  // The server shares this process's event loop: its longest stall tells a blocked loop from a slow answer.
+  const loop = monitorEventLoopDelay({ resolution: 20 });
+  loop.enable();
   let peakRss = process.memoryUsage().rss;
   let peakStoreRss = 0;
   let worstHealthz = 0;
@@ -186,10 +197,12 @@ export function probe(
       running = false;
       clearInterval(rss);
       await health;
+      loop.disable();
       return {
         peakRssMiB: peakRss / 2 ** 20,
         peakStoreRssMiB: peakStoreRss / 2 ** 20,
         worstHealthzMs: worstHealthz,
+        worstLoopDelayMs: loop.max / 1e6,
       };
     },
   };

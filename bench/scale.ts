@@ -252,7 +252,7 @@ async function benchStore(store: Store, resources: FleetResource[]): Promise<{ r
       { timeoutMs: TIMEOUT_MS, intervalMs: 1000 },
     );
     const rolloutSeconds = (performance.now() - started) / 1000;
-    const { peakRssMiB, peakStoreRssMiB, worstHealthzMs } = await probes.stop();
+    const { peakRssMiB, peakStoreRssMiB, worstHealthzMs, worstLoopDelayMs } = await probes.stop();
     const successful = rollout.value.successful ?? 0;
     const edgeJobs = agent.jobs.filter((j) => j.deployment === ROLLING && j.kind === 'deploy');
     rows.push(
@@ -271,6 +271,7 @@ async function benchStore(store: Store, resources: FleetResource[]): Promise<{ r
       ['peak RSS of the server during the rollout (MiB)', Math.round(peakRssMiB)],
       ['peak RSS of the DynamoDB process (MiB)', peakStoreRssMiB ? Math.round(peakStoreRssMiB) : '-'],
       ['worst /healthz during the rollout (ms)', ms(worstHealthzMs)],
+      ['longest event-loop stall of the server during the rollout (ms)', ms(worstLoopDelayMs)],
     );
 
     // The rollout's own cost: everything it caused, event consumers included.

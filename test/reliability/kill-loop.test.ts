@@ -304,93 +304,101 @@ describe(`SIGKILL at random points of a scripted rollout (seed ${SEED})`, () => 
  * ends with a successful release) and nothing doubled (one job id per target, one success each).
  */
 const FLEET = Number(process.env.KILL_LOOP_RECONCILE_TARGETS ?? 600);
+/** Time to settle after the last kill: about 25 rollouts a second here, with room for a loaded machine. */
+const SETTLE_MS = Math.max(240_000, FLEET * 150);
 
 describe(`SIGKILL during a ${FLEET}-target fan-out and a ${FLEET / 2}-target reconciliation`, () => {
-  it('loses no release and doubles no job', async () => {
-    const fleetAgent = new PatientAgent();
-    await fleetAgent.start();
-    const dataDir = mkdtempSync(join(tmpdir(), 'gantry-kill-reconcile-'));
-    const port = await freePort();
-    const env = {
-      GANTRY_DATA_DIR: dataDir,
-      GANTRY_API_KEYS: JSON.stringify(TEST_KEYS),
-      GANTRY_LOG_LEVEL: 'ERROR',
-    };
-    await current?.stop();
-    current = await spawnServer(env, port);
-    const admin = new Client(current.url, ADMIN);
-    try {
-      const node = (i: number, group: string) => ({
-        id: `${group}-${i}`,
-        kind: 'vm',
-        name: `${group}-${i}`,
-        metadata: { group },
-      });
-      const resources = [
-        ...Array.from({ length: FLEET }, (_, i) => node(i, 'first')),
-        ...Array.from({ length: FLEET / 2 }, (_, i) => node(i, 'later')),
-      ];
-      expect((await admin.post('/v1/resource-providers/fleet/sync', { resources })).status).toBe(200);
-      await admin.put('/v1/environments/fleet', { resourceSelector: "resource.metadata.group == 'first'" });
-      await admin.put('/v1/deployments/fleet', { jobAgent: { type: 'webhook', url: fleetAgent.url } });
-      const errors: string[] = [];
-      const killDuring = async (times: number) => {
-        for (let i = 0; i < times; i++) {
-          await sleep(between(300, 1500));
-          await current?.kill9();
-          current = await spawnServer(env, port);
-        }
+  it(
+    'loses no release and doubles no job',
+    async () => {
+      const fleetAgent = new PatientAgent();
+      await fleetAgent.start();
+      const dataDir = mkdtempSync(join(tmpdir(), 'gantry-kill-reconcile-'));
+      const port = await freePort();
+      const env = {
+        GANTRY_DATA_DIR: dataDir,
+        GANTRY_API_KEYS: JSON.stringify(TEST_KEYS),
+        GANTRY_LOG_LEVEL: 'ERROR',
       };
-
-      const created = await untilAnswered(admin, '/v1/deployments/fleet/versions', { tag: 'v1' }, errors);
-      expect(created).toBe(201);
-      await killDuring(3);
-      let grown = 0;
-      for (let attempt = 0; attempt < 20 && grown === 0; attempt++) {
-        try {
-          grown = (
-            await admin.put('/v1/environments/fleet', {
-              resourceSelector: "resource.metadata.group in ['first', 'later']",
-            })
-          ).status;
-        } catch {
-          await sleep(200);
-        }
-      }
-      expect(grown).toBe(200);
-      await killDuring(3);
-
-      const total = FLEET + FLEET / 2;
-      let view: VersionView | undefined;
-      for (const until = Date.now() + 240_000; Date.now() < until; await sleep(500)) {
-        view = await versionView(admin, 'fleet', 'v1').catch((error: Error) => {
-          throw new Error(`${error.message}\n${current?.output().slice(-4000)}`);
-        });
-        if (isSettled(view, total)) break;
-      }
-      expect(view && isSettled(view, total), JSON.stringify(view?.summary)).toBe(true);
-      const releases = (view as VersionView).releases;
-      expect(new Set(releases.map((r) => r.resource)).size).toBe(total);
-      expect(releases.filter((r) => r.status !== 'successful')).toEqual([]);
-      const jobsPerTarget = countBy(
-        [...new Map(fleetAgent.deliveries.map((d) => [d.jobId, d])).values()],
-        (d) => d.resource,
-      );
-      expect(jobsPerTarget.size).toBe(total);
-      expect([...jobsPerTarget.values()].filter((n) => n > 1)).toEqual([]);
-      const succeeded = countBy(
-        (await allEvents(admin, 'fleet')).filter((e) => e.detailType === 'Release Succeeded'),
-        (e) => `${e.version}/${e.resource}`,
-      );
-      expect(succeeded.size).toBe(total);
-      expect([...succeeded.values()].every((n) => n === 1)).toBe(true);
-      expect(errors).toEqual([]);
-    } finally {
-      await fleetAgent.stop();
       await current?.stop();
-      current = undefined;
-    }
-  }, 420_000);
+      current = await spawnServer(env, port);
+      const admin = new Client(current.url, ADMIN);
+      try {
+        const node = (i: number, group: string) => ({
+          id: `${group}-${i}`,
+          kind: 'vm',
+          name: `${group}-${i}`,
+          metadata: { group },
+        });
+        const resources = [
+          ...Array.from({ length: FLEET }, (_, i) => node(i, 'first')),
+          ...Array.from({ length: FLEET / 2 }, (_, i) => node(i, 'later')),
+        ];
+        expect((await admin.post('/v1/resource-providers/fleet/sync', { resources })).status).toBe(200);
+        await admin.put('/v1/environments/fleet', { resourceSelector: "resource.metadata.group == 'first'" });
+        await admin.put('/v1/deployments/fleet', { jobAgent: { type: 'webhook', url: fleetAgent.url } });
+        const errors: string[] = [];
+        const killDuring = async (times: number) => {
+          for (let i = 0; i < times; i++) {
+            await sleep(between(300, 1500));
+            await current?.kill9();
+            current = await spawnServer(env, port);
+          }
+        };
+
+        const created = await untilAnswered(admin, '/v1/deployments/fleet/versions', { tag: 'v1' }, errors);
+        expect(created).toBe(201);
+        await killDuring(3);
+        let grown = 0;
+        for (let attempt = 0; attempt < 20 && grown === 0; attempt++) {
+          try {
+            grown = (
+              await admin.put('/v1/environments/fleet', {
+                resourceSelector: "resource.metadata.group in ['first', 'later']",
+              })
+            ).status;
+          } catch {
+            await sleep(200);
+          }
+        }
+        expect(grown).toBe(200);
+        await killDuring(3);
+
+        const total = FLEET + FLEET / 2;
+        // The summary alone while waiting (one release a page), every release once settled.
+        let summary: VersionView['summary'] = {};
+        for (const until = Date.now() + SETTLE_MS; Date.now() < until; await sleep(1000)) {
+          const reply = await admin.get<VersionView>('/v1/deployments/fleet/versions/v1?limit=1');
+          if (reply.status !== 200)
+            throw new Error(`${reply.status} ${reply.text}\n${current?.output().slice(-4000)}`);
+          summary = reply.body.summary;
+          if (isSettled(reply.body, total)) break;
+        }
+        expect(isSettled({ summary }, total), JSON.stringify(summary)).toBe(true);
+        const { releases } = await versionView(admin, 'fleet', 'v1');
+        expect(new Set(releases.map((r) => r.resource)).size).toBe(total);
+        expect(releases.filter((r) => r.status !== 'successful')).toEqual([]);
+        const jobsPerTarget = countBy(
+          [...new Map(fleetAgent.deliveries.map((d) => [d.jobId, d])).values()],
+          (d) => d.resource,
+        );
+        expect(jobsPerTarget.size).toBe(total);
+        expect([...jobsPerTarget.values()].filter((n) => n > 1)).toEqual([]);
+        const succeeded = countBy(
+          (await allEvents(admin, 'fleet')).filter((e) => e.detailType === 'Release Succeeded'),
+          (e) => `${e.version}/${e.resource}`,
+        );
+        expect(succeeded.size).toBe(total);
+        expect([...succeeded.values()].every((n) => n === 1)).toBe(true);
+        expect(errors).toEqual([]);
+      } finally {
+        await fleetAgent.stop();
+        await current?.stop();
+        current = undefined;
+      }
+    },
+    SETTLE_MS + 180_000,
+  );
 });
 
 describe('a restart of a server running with GANTRY_TIME_SCALE=60', () => {
