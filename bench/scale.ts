@@ -289,6 +289,19 @@ async function benchStore(store: Store, resources: FleetResource[]): Promise<{ r
     };
     rows.push(['executions started by the rollout', executions.length]);
 
+    // What a client following the version reads: the summary over every release, and a page of them.
+    const reads: Record<string, number[]> = { summary: [], page: [] };
+    for (let i = 0; i < 3; i++) {
+      reads.summary?.push(
+        ms((await timed(() => client.get(`/v1/deployments/${ROLLING}/versions/v1?limit=1`))).ms),
+      );
+      reads.page?.push(ms((await timed(() => client.get(`/v1/deployments/${ROLLING}/versions/v1`))).ms));
+    }
+    rows.push(
+      [`GET the version of ${ROLLOUTS} releases, ?limit=1 (ms, 3 reads)`, reads.summary?.join(' / ') ?? ''],
+      ['GET the same, first page of 1,000 (ms, 3 reads)', reads.page?.join(' / ') ?? ''],
+    );
+
     // The plan of the biggest deployment's version.
     const plans: { ms: number; reply: Reply<{ targets?: unknown[] }> }[] = [];
     for (let i = 0; i < 3; i++)
