@@ -7,7 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type LocalServer, startLocalServer } from '../infra/local/server';
 import { Client } from '../test/helpers/client';
 import { startDynamoDbLocal } from '../test/support/dynamodb';
-import { BENCH_KEY } from './support';
+import { BENCH_KEY, healthProbe } from './support';
 
 /** What the scale bench needs beyond bench/support.ts: a choice of DynamoDB and probes of the server. */
 export type Store = 'dynalite' | 'dynamodb-local';
@@ -157,7 +157,7 @@ function rssOf(pid: number): number {
 
 /**
  * Samples the process's RSS (the server runs in the bench's process), the DynamoDB process's when it
- * has one, and the latency of `GET /healthz` every 250 ms until stopped; reports the peaks and the
+ * has one, and the latency of `GET /healthz` every 250 ms from another process until stopped; reports the peaks and the
  * worst latency.
  */
 export function probe(
@@ -176,32 +176,21 @@ export function probe(
   loop.enable();
   let peakRss = process.memoryUsage().rss;
   let peakStoreRss = 0;
-  let worstHealthz = 0;
-  let running = true;
   const rss = setInterval(() => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
     if (storePid) peakStoreRss = Math.max(peakStoreRss, rssOf(storePid));
   }, 250);
-  const health = (async () => {
-    while (running) {
-      const started = performance.now();
-      const reply = await fetch(`${url}/healthz`).catch(() => undefined);
-      await reply?.arrayBuffer();
-      // A refused probe counts as the whole wait it caused.
-      worstHealthz = Math.max(worstHealthz, performance.now() - started);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  })();
+  // From another process, as a client sees it: this one is busy with the server, its agent and the bench.
+  const health = healthProbe(url);
   return {
     async stop() {
-      running = false;
       clearInterval(rss);
-      await health;
+      const { worstMs } = await health.stop();
       loop.disable();
       return {
         peakRssMiB: peakRss / 2 ** 20,
         peakStoreRssMiB: peakStoreRss / 2 ** 20,
-        worstHealthzMs: worstHealthz,
+        worstHealthzMs: worstMs,
         worstLoopDelayMs: loop.max / 1e6,
       };
     },
