@@ -80,6 +80,34 @@ export async function listReleasesPage(
   };
 }
 
+/**
+ * One Query page of a version's releases (of one environment), by key, after the release whose sort
+ * key is `after`; `last` is the sort key the next page starts after, absent once the end is read.
+ */
+export async function releasesAfter(
+  ctx: StoreContext,
+  deployment: string,
+  tag: string,
+  page: { environment?: string; after?: string; limit: number },
+): Promise<{ items: ReleaseRecord[]; last?: string }> {
+  const pk = keys.releasesOfVersion(deployment, tag);
+  const prefix = page.environment === undefined ? undefined : `${page.environment}#`;
+  const out = await ctx.doc.send(
+    new QueryCommand({
+      TableName: ctx.tableName,
+      KeyConditionExpression: prefix ? 'pk = :pk AND begins_with(sk, :env)' : 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pk, ...(prefix ? { ':env': prefix } : {}) },
+      ConsistentRead: true,
+      Limit: page.limit,
+      ExclusiveStartKey: page.after === undefined ? undefined : { pk, sk: page.after },
+    }),
+  );
+  return {
+    items: (out.Items ?? []).map((item) => strip<ReleaseRecord>(item)),
+    ...(out.LastEvaluatedKey ? { last: out.LastEvaluatedKey.sk as string } : {}),
+  };
+}
+
 /** Releases of a version counted per status, reading only the status of each. */
 export async function releaseStatusCounts(
   ctx: StoreContext,

@@ -38,7 +38,11 @@ export async function getDeploymentState(rt: Runtime, deployment: string): Promi
   };
 }
 
-/** Cancels the unfinished releases of a version, recorded as an override with its reason (docs/api.md section 5). */
+/**
+ * Cancels the unfinished releases of a version, recorded as an override with its reason (docs/api.md
+ * section 5). The event counts the releases cancelled before the answer; `continuing` says the rest
+ * of a version over one chunk go on off the request, each with its own Release Cancelled.
+ */
 export async function cancelVersion(
   rt: Runtime,
   deployment: string,
@@ -46,7 +50,7 @@ export async function cancelVersion(
   reason: string | undefined,
   actor: Actor,
 ): Promise<void> {
-  const cancelled = await cancelReleases(rt, deployment, tag, {
+  const { cancelled, continuing } = await cancelReleases(rt, deployment, tag, {
     onlyUndispatched: false,
     message: reason ? `Cancelled: ${reason}` : 'Cancelled.',
     actor,
@@ -57,7 +61,7 @@ export async function cancelVersion(
       deployment,
       version: tag,
       actor,
-      data: { override: 'cancel', reason: reason ?? null, cancelled },
+      data: { override: 'cancel', reason: reason ?? null, cancelled, continuing },
     },
   ]);
 }

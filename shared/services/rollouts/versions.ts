@@ -3,12 +3,11 @@ import { type Actor, DETAIL_TYPES, type GantryEvent, publish, releaseEvent } fro
 import type { Runtime } from '../../adapters/runtime';
 import { ConditionFailed } from '../../adapters/store/client';
 import { loadInventory } from '../../adapters/store/inventory';
-import { listReleasesPage, releaseStatusCounts } from '../../adapters/store/pages';
+import { listReleasesPage, releaseStatusCounts, releasesAfter } from '../../adapters/store/pages';
 import {
   applyTransition,
   getRelease,
   getVersion,
-  listReleases,
   putVersionIfAbsent,
   type ReleaseKey,
   type ReleaseRecord,
@@ -33,7 +32,7 @@ import { versionWarnings } from '../../core/warnings';
 import { requireConfig } from '../inventory';
 import { releaseTargetLock } from './lock';
 import { renderVerification } from './verify';
-import { queueVersionRelease } from './work-queue';
+import { CANCELS_PER_CHUNK, type CancelTask, queueVersionRelease, queueWork } from './work-queue';
 
 const PARALLEL = 32;
 
@@ -254,26 +253,41 @@ export async function patchVersion(
 }
 
 /**
- * Cancels the unfinished releases of a version (all of them, or only those with no job yet). Each is
- * a conditional write on its status, so a release that dispatched meanwhile is left alone.
+ * Cancels the unfinished releases of a version (in one environment): all of them, or only those with
+ * no job yet. The first CANCELS_PER_CHUNK releases are looked at now; a version with more queues the
+ * rest as work that goes on off the request, chunk by chunk (runWorkStep), so a request never does
+ * work that grows with the fleet. `continuing` says so. A release the version's fan-out writes
+ * meanwhile is cancelled only when a chunk still to run reads it (docs/api.md section 5).
  */
 export async function cancelReleases(
   rt: Runtime,
   deployment: string,
   tag: string,
-  options: {
-    onlyUndispatched: boolean;
-    message: string;
-    actor: Actor;
-    environment?: string;
-    resource?: string;
-  },
-): Promise<number> {
-  const releases = (await listReleases(rt, deployment, tag, options.environment)).filter(
-    (r) =>
-      (options.resource === undefined || r.resource === options.resource) && !TERMINAL_RELEASE.has(r.status),
-  );
-  return cancelReleaseRecords(rt, releases, options);
+  options: Omit<CancelTask, 'type' | 'deployment' | 'tag'>,
+): Promise<{ cancelled: number; continuing: boolean }> {
+  const task: CancelTask = { type: 'cancel-version', deployment, tag, ...options };
+  const { cancelled, last } = await cancelChunk(rt, task);
+  if (last !== undefined) await queueWork(rt, [task], last);
+  return { cancelled, continuing: last !== undefined };
+}
+
+/**
+ * One chunk of a cancel: the unfinished ones among the next CANCELS_PER_CHUNK releases after `after`
+ * (a release key). Idempotent: each cancel is a conditional transition, so a chunk run again cancels
+ * nothing twice. `last` is where the next chunk starts, absent when this one read the end.
+ */
+export async function cancelChunk(
+  rt: Runtime,
+  task: CancelTask,
+  after?: string,
+): Promise<{ cancelled: number; last?: string }> {
+  const page = await releasesAfter(rt, task.deployment, task.tag, {
+    environment: task.environment,
+    after,
+    limit: CANCELS_PER_CHUNK,
+  });
+  const unfinished = page.items.filter((r) => !TERMINAL_RELEASE.has(r.status));
+  return { cancelled: await cancelReleaseRecords(rt, unfinished, task), last: page.last };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { monotonicFactory } from 'ulid';
-import { DETAIL_TYPES, putOnBus } from '../../adapters/events';
+import { type Actor, DETAIL_TYPES, putOnBus } from '../../adapters/events';
 import type { Runtime } from '../../adapters/runtime';
 import { batchWrite } from '../../adapters/store/batch';
 import { keys } from '../../adapters/store/keys';
@@ -26,8 +26,23 @@ export type WorkTask =
 export type WakeTask = { type: 'wake'; signal: string; before: string };
 export const WAKES_PER_CHUNK = 500;
 
+/**
+ * The unfinished releases of a version (in one environment) cancelled, or only those with no job yet
+ * (a rejection): CANCELS_PER_CHUNK releases read a chunk, in key order (shared/services/rollouts/versions.ts).
+ */
+export type CancelTask = {
+  type: 'cancel-version';
+  deployment: string;
+  tag: string;
+  environment?: string;
+  onlyUndispatched: boolean;
+  message: string;
+  actor: Actor;
+};
+export const CANCELS_PER_CHUNK = 500;
+
 /** Everything the queue runs. */
-export type QueuedTask = WorkTask | WakeTask;
+export type QueuedTask = WorkTask | WakeTask | CancelTask;
 
 /** Ids that sort in queueing order, so the oldest work is swept first. */
 const ulid = monotonicFactory();
@@ -41,14 +56,21 @@ export async function requestWork(rt: Runtime, ids: string[]): Promise<void> {
   );
 }
 
-/** Queues the work a write caused and answers at once; the work runs off the request, chunk by chunk. */
-export async function queueWork(rt: Runtime, tasks: QueuedTask[]): Promise<void> {
+/**
+ * Queues the work a write caused and answers at once; the work runs off the request, chunk by chunk,
+ * from `cursor` (where work begun inside the request stopped) or else from the start.
+ */
+export async function queueWork(
+  rt: Runtime,
+  tasks: QueuedTask[],
+  cursor: string | null = null,
+): Promise<void> {
   if (tasks.length === 0) return;
   const now = isoNow();
   const records: WorkRecord<QueuedTask>[] = tasks.map((task) => ({
     id: `${task.type}#${ulid()}`,
     task,
-    cursor: null,
+    cursor,
     step: 0,
     createdAt: now,
     updatedAt: now,

@@ -4,6 +4,7 @@ import { advanceWork, finishWork, getWork, listWork } from '../../adapters/store
 import { wakeSome } from '../../adapters/workflow';
 import { nowMs } from '../../core/clock';
 import { runChunk } from './reconcile';
+import { cancelChunk } from './versions';
 import { type QueuedTask, requestWork, WAKES_PER_CHUNK, type WakeTask } from './work-queue';
 
 /**
@@ -15,7 +16,11 @@ export async function runWorkStep(rt: Runtime, id: string): Promise<'done' | 'mo
   if (!work) return 'gone';
   const { task } = work;
   const next =
-    task.type === 'wake' ? await wakeChunk(rt, task, work.cursor) : await runChunk(rt, task, work.cursor);
+    task.type === 'wake'
+      ? await wakeChunk(rt, task, work.cursor)
+      : task.type === 'cancel-version'
+        ? ((await cancelChunk(rt, task, work.cursor ?? undefined)).last ?? null)
+        : await runChunk(rt, task, work.cursor);
   if (next === null) {
     await finishWork(rt, id, work.step);
     log.info('work done', { id, chunks: work.step + 1 });
