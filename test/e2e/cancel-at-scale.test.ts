@@ -13,7 +13,7 @@ import { allEvents, countBy, type VersionView } from '../support/rollouts';
  * Cancelling a version over more releases than one chunk (docs/api.md section 5): the request cancels
  * at most CANCELS_PER_CHUNK of them and queues the rest, which the work queue cancels chunk by chunk
  * off the request, each release exactly once. The same for a rejected version (only those with no
- * job) and a rejected approval (the waiting releases of its environment).
+ * job) and a rejected approval (those with no job in its environment).
  */
 const COUNT = CANCELS_PER_CHUNK + 60;
 const ROLLOUT = 'arn:aws:states:us-east-1:000000000000:stateMachine:gantry-rollout';
