@@ -1,3 +1,4 @@
+import { wakeDebounced } from '../../shared/adapters/debounced-wake';
 import { DETAIL_TYPES } from '../../shared/adapters/events';
 import { runtime } from '../../shared/adapters/runtime';
 import { signals, wake } from '../../shared/adapters/workflow';
@@ -19,10 +20,23 @@ export const handler = inputHandler(AuditEvent, 'The release event', async (even
     return;
   }
   if (!deployment || !version || !environment) return;
-  // Downstream environments re-check their progression; the next target of a make-before-break
-  // rollout in this environment re-checks its turn.
   await Promise.all([
-    wake(rt, signals.progression(deployment, version, environment)),
+    // Downstream environments re-check their progression, at most once per PROGRESSION_WAKE_MS for
+    // the whole upstream environment (not once per upstream release), and never later than that.
+    wakeDebounced(rt, signals.progression(deployment, version, environment), PROGRESSION_WAKE_MS),
+    // The next target of a make-before-break rollout re-checks its turn: only the one after this release.
+    event.detail.resource
+      ? wake(rt, signals.verified(deployment, version, environment, event.detail.resource))
+      : 0,
+    // Executions parked before waiters named their predecessor: one empty Query once none is left
+    // (they re-check within MAX_SIGNAL_WAIT_SECONDS, 24 h, of parking); remove a day after deploying.
     wake(rt, signals.verified(deployment, version, environment)),
   ]);
 });
+
+/**
+ * Why debounce rather than decide which downstream waiters' answer changed: that needs the upstream's
+ * releases read per completion (the waiters' thresholds differ); a wake per window costs one
+ * GetItem and a conditional put per completion, and each waiter re-checks at most once per window.
+ */
+const PROGRESSION_WAKE_MS = 10_000;

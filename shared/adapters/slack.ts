@@ -9,6 +9,8 @@ export interface ApprovalSummary {
   environment: { id: string; name: string };
   /** Ids of the resources waiting on the approval. */
   targets: string[];
+  /** More targets wait than `targets` names: the counts show as at least its length (`1000+`). */
+  moreTargets?: boolean;
   minApprovals: number;
   approvers?: string[];
   expiresAt: string;
@@ -67,14 +69,15 @@ function expiry(expiresAt: string): string {
     : `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} {time}|${fallback}>`;
 }
 
-function targetList(targets: string[]): string {
-  const head = `*Waiting targets (${targets.length}):*`;
+function targetList(targets: string[], more = false): string {
+  const head = `*Waiting targets (${targets.length}${more ? '+' : ''}):*`;
   if (targets.length === 0) return `${head} none`;
   let shown = Math.min(targets.length, MAX_TARGETS);
   for (;;) {
     const lines = targets.slice(0, shown).map((t) => `• ${code(truncate(t, 120))}`);
     const rest = targets.length - shown;
-    if (rest > 0) lines.push(`and ${rest} more`);
+    if (more) lines.push(rest > 0 ? `and ${rest}+ more` : 'and more');
+    else if (rest > 0) lines.push(`and ${rest} more`);
     const text = `${head}\n${lines.join('\n')}`;
     if (text.length <= SECTION_MAX || shown === 1) return truncate(text, SECTION_MAX);
     shown--;
@@ -86,7 +89,7 @@ export function approvalMessage(a: ApprovalSummary): { text: string; blocks: unk
   const plural = a.targets.length === 1 ? 'target' : 'targets';
   const text =
     `Approval needed: ${escapeMrkdwn(a.deployment.name || a.deployment.id)} ${escapeMrkdwn(a.version)}` +
-    ` to ${escapeMrkdwn(a.environment.name || a.environment.id)} (${a.targets.length} ${plural}).` +
+    ` to ${escapeMrkdwn(a.environment.name || a.environment.id)} (${a.targets.length}${a.moreTargets ? '+' : ''} ${plural}).` +
     ` Review: ${escapeMrkdwn(a.reviewUrl)}`;
 
   const fields = [
@@ -116,7 +119,7 @@ export function approvalMessage(a: ApprovalSummary): { text: string; blocks: unk
       },
     },
     { type: 'section', fields: fields.map((f) => ({ type: 'mrkdwn', text: truncate(f, FIELD_MAX) })) },
-    { type: 'section', text: { type: 'mrkdwn', text: targetList(a.targets) } },
+    { type: 'section', text: { type: 'mrkdwn', text: targetList(a.targets, a.moreTargets) } },
     {
       type: 'actions',
       block_id: 'gantry_approval',

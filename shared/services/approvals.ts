@@ -45,6 +45,8 @@ export interface ApprovalRecord {
   approvers?: string[];
   policies: string[];
   targets: string[];
+  /** More targets waited than `targets` names (it names the first APPROVAL_TARGETS). */
+  moreTargets?: boolean;
   decisions: Decision[];
   expiresAt: string;
   createdAt: string;
@@ -61,6 +63,9 @@ export const approvalIdOf = (deployment: string, tag: string, environment: strin
   `a${createHash('sha256').update(`${deployment}\n${tag}\n${environment}`).digest('hex').slice(0, 32)}`;
 
 const approvalKey = keys.approval;
+
+/** An approval names at most this many of its waiting targets (one Query page; Slack shows fewer). */
+export const APPROVAL_TARGETS = 1_000;
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export function renderApproval(a: ApprovalRecord): Answer<'Approval'> {
@@ -117,7 +122,7 @@ export async function openApproval(
   rt: Runtime,
   release: ReleaseKey,
   rule: { minApprovals: number; approvers?: string[]; expiresAfterSeconds?: number; policies: string[] },
-  context: { deploymentName: string; environmentName: string; targets: string[] },
+  context: { deploymentName: string; environmentName: string; targets: string[]; moreTargets?: boolean },
 ): Promise<ApprovalRecord> {
   const approvalId = approvalIdOf(release.deployment, release.tag, release.environment);
   const now = nowMs();
@@ -136,6 +141,7 @@ export async function openApproval(
       ...(rule.approvers ? { approvers: rule.approvers } : {}),
       policies: rule.policies,
       targets: context.targets,
+      ...(context.moreTargets ? { moreTargets: true } : {}),
       decisions: [],
       expiresAt: new Date(now + (rule.expiresAfterSeconds ?? DEFAULT_EXPIRY_SECONDS) * 1000).toISOString(),
       createdAt: isoNow(now),
@@ -166,6 +172,7 @@ export async function openApproval(
     version: release.tag,
     environment: { id: release.environment, name: context.environmentName },
     targets: approval.targets,
+    ...(approval.moreTargets ? { moreTargets: true } : {}),
     minApprovals: approval.minApprovals,
     approvers: approval.approvers,
     expiresAt: approval.expiresAt,

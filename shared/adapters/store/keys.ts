@@ -27,6 +27,8 @@ export const keys = {
   job: (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' }),
   waiters: (signal: string) => `WAIT#${signal}`,
   waiter: (signal: string, releaseKey: string) => ({ pk: `WAIT#${signal}`, sk: releaseKey }),
+  /** When a debounced signal was last woken (shared/adapters/debounced-wake.ts); with TTL. */
+  wakeMarker: (signal: string) => ({ pk: `WAKE#${signal}`, sk: 'WAKE' }),
   nonce: (signature: string) => ({ pk: `NONCE#${signature}`, sk: 'NONCE' }),
   events: 'EVENTS',
   eventsOfDeployment: (deployment: string) => `EVENTS#${deployment}`,

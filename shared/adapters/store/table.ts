@@ -29,6 +29,8 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  *     every deployment's day (gsi1, the rollup); an outcome counted (TTL)         gsi1 DELIVERY-DAY#day; pk=DELIVERY-COUNTED#id
  * 22. a deployment's release-creation lease (held around reading and batch-writing  pk=LEASE#RELEASES#dep sk=LEASE
  *     a chunk's releases; holder and expiry, TTL)
+ * 23. a debounced signal's last wake: version, window end, the sleeper      pk=WAKE#signal  sk=WAKE
+ *     waking at its end (conditional puts on the version; TTL)
  *
  * Every state change is a single-item conditional write (no transactions: docs/decisions/0002-one-table.md),
  * but one: new releases are batch-written under their deployment's lease (docs/decisions/0004-release-batch-writes.md).

@@ -3,6 +3,7 @@ import { policiesAndFreezes } from '../../adapters/store/inventory';
 import { keys } from '../../adapters/store/keys';
 import type { ReleaseReads } from '../../adapters/store/release-reads';
 import {
+  firstResources,
   getRelease,
   listReleases,
   putIfAbsent,
@@ -21,7 +22,15 @@ import type { DeploymentBody, EnvironmentBody, ResourceBody } from '../../core/s
 import { signals } from '../../core/signals';
 import { TERMINAL_RELEASE } from '../../core/status';
 import { type CelScope, celDeployment, celEnvironment, celResource } from '../../core/targets';
-import { approvalIdOf, expire, isExpired, openApproval, requireApproval } from '../approvals';
+import {
+  APPROVAL_TARGETS,
+  approvalIdOf,
+  expire,
+  getApproval,
+  isExpired,
+  openApproval,
+  requireApproval,
+} from '../approvals';
 import { requireConfig } from '../inventory';
 import { dependencyGate } from './dependency';
 import { getAbort } from './safety';
@@ -123,14 +132,18 @@ export async function closedGate(
 
   if (rules.approval) {
     const approvalId = approvalIdOf(release.deployment, release.tag, release.environment);
-    const targets = (await listReleases(rt, release.deployment, release.tag, release.environment)).map(
-      (r) => r.resource,
-    );
-    let approval = await openApproval(rt, release, rules.approval, {
-      deploymentName: ctx.scope.deployment.name,
-      environmentName: ctx.scope.environment.name,
-      targets,
-    });
+    // The targets are read only to open the approval, and at most one page of them: every release
+    // of the environment reaches this gate, and the approval, once notified, needs nothing more.
+    let approval = await getApproval(rt, approvalId);
+    if (!approval?.notifiedAt) {
+      const first = approval ? undefined : await firstResources(rt, release, APPROVAL_TARGETS);
+      approval = await openApproval(rt, release, rules.approval, {
+        deploymentName: ctx.scope.deployment.name,
+        environmentName: ctx.scope.environment.name,
+        targets: first?.resources ?? [],
+        moreTargets: first?.more,
+      });
+    }
     if (isExpired(approval, now.getTime())) {
       await expire(rt, approval);
       approval = await requireApproval(rt, approvalId);
@@ -200,7 +213,7 @@ export async function closedGate(
     if (gradual.waitForVerified && before && before.status !== 'successful') {
       return {
         gate: 'gradual_rollout',
-        signal: signals.verified(release.deployment, release.tag, release.environment),
+        signal: signals.verified(release.deployment, release.tag, release.environment, before.resource),
         message: `${where}; waiting for ${before.resource} to be verified successful (${policyList(gradual.policies)}).`,
       };
     }

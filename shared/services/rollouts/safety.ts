@@ -62,9 +62,13 @@ export function haltReached(
   return { halted: failures >= maxFailures, failures };
 }
 
-/** halt.maxFailures: once that many releases of the version failed in the environment, stop the rest. */
+/**
+ * halt.maxFailures: once that many releases of the version failed in the environment, stop the rest.
+ * Called for a failure only (failOrRollBack), and a stopped environment has nothing left to halt: so
+ * the environment's releases are read by at most the failures before the halt (about maxFailures).
+ */
 export async function haltIfNeeded(rt: Runtime, release: ReleaseRecord, rules: MergedRules): Promise<void> {
-  if (!rules.halt) return;
+  if (!rules.halt || (await getAbort(rt, release, release.environment))) return;
   const releases = await listReleases(rt, release.deployment, release.tag, release.environment);
   const { halted, failures } = haltReached(
     releases.map((r) => r.status),
