@@ -49,6 +49,7 @@ function pageModel(approval: ApprovalRecord, token: string, signIn?: { url: stri
     version: approval.tag,
     environment: { id: approval.environment, name: approval.environmentName },
     targets: approval.targets,
+    ...(approval.moreTargets ? { moreTargets: true } : {}),
     status,
     minApprovals: approval.minApprovals,
     decisions: approval.decisions,

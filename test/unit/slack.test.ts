@@ -107,6 +107,15 @@ describe('approvalMessage', () => {
     expect(json).toContain('(45)');
   });
 
+  it('counts an approval that names only its first targets as "N+"', () => {
+    const targets = Array.from({ length: 45 }, (_, i) => `res-${String(i).padStart(2, '0')}`);
+    const message = approvalMessage({ ...summary, targets, moreTargets: true });
+    expect(message.text).toContain('(45+ targets)');
+    const json = JSON.stringify(message.blocks);
+    expect(json).toContain('(45+)');
+    expect(json).toContain('and 25+ more');
+  });
+
   it('keeps long targets within the section limit', () => {
     const targets = Array.from({ length: 30 }, (_, i) => `${i}-${'x'.repeat(250)}`);
     const { blocks } = approvalMessage({ ...summary, targets });

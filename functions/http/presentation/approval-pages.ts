@@ -18,6 +18,8 @@ export interface ApprovalPageModel {
   version: string;
   environment: { id: string; name: string };
   targets: string[];
+  /** More targets wait than `targets` names (an approval names the first 1,000). */
+  moreTargets?: boolean;
   status: 'pending' | 'approved' | 'rejected' | 'expired';
   minApprovals: number;
   decisions: ApprovalDecisionView[];
@@ -180,8 +182,8 @@ export function reviewPage(m: ApprovalPageModel): string {
 <dt>Approvals</dt><dd>${approvals} of ${m.minApprovals} needed</dd>
 <dt>Expires</dt><dd>${time(m.expiresAt)}</dd>
 </dl>
-<h2>${pending ? 'Waiting targets' : 'Targets'} (${m.targets.length})</h2>
-${targets}
+<h2>${pending ? 'Waiting targets' : 'Targets'} (${m.targets.length}${m.moreTargets ? '+' : ''})</h2>
+${targets}${m.moreTargets ? '\n<p>More targets wait: the first ones are listed.</p>' : ''}
 ${decisionsSection(m.decisions)}
 ${action}`,
   );
