@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalServer } from '../../infra/local/server';
+import { runtime } from '../../shared/adapters/runtime';
+import { deleteWaiter, listWaiters, putWaiter } from '../../shared/adapters/store/rollouts';
+import { signals } from '../../shared/core/signals';
 import { FakeAgent } from '../helpers/agent';
 import { type Client, eventually } from '../helpers/client';
 import { startTestServer } from '../helpers/local';
@@ -44,9 +47,14 @@ beforeAll(async () => {
       name: `${env}-${i}`,
       metadata: { env },
     }));
-  const all = [...resources('chain', CHAIN), ...resources('up', UPSTREAM), ...resources('down', DOWNSTREAM)];
+  const all = [
+    ...resources('chain', CHAIN),
+    ...resources('up', UPSTREAM),
+    ...resources('down', DOWNSTREAM),
+    ...resources('compat', 2),
+  ];
   expect((await admin.post('/v1/resource-providers/wakes/sync', { resources: all })).status).toBe(200);
-  for (const env of ['chain', 'up', 'down'])
+  for (const env of ['chain', 'up', 'down', 'compat'])
     await admin.put(`/v1/environments/${env}`, { resourceSelector: `resource.metadata.env == '${env}'` });
 }, 60_000);
 
@@ -79,6 +87,46 @@ describe('make before break over many targets', () => {
     // One per completion at most (its successor); before, every waiter was woken by each: ~CHAIN²/2.
     expect(wakes.get('verified') ?? 0).toBeLessThanOrEqual(CHAIN);
   }, 120_000);
+});
+
+describe('make before break across the upgrade', () => {
+  it('still wakes an execution parked on the environment-wide signal of before', async () => {
+    await admin.put('/v1/deployments/compat-svc', {
+      environments: ['compat'],
+      jobAgent: { type: 'webhook', url: agent.url },
+    });
+    await admin.put('/v1/policies/compat', {
+      targets: "deployment.id == 'compat-svc'",
+      rules: { gradualRollout: { intervalSeconds: 0, waitForVerified: true } },
+    });
+    agent.behaviour = (job) => (job.deployment.id === 'compat-svc' ? 'none' : 'successful');
+    expect((await admin.post('/v1/deployments/compat-svc/versions', { tag: 'v1' })).status).toBe(201);
+    const first = await eventually(
+      async () => agent.jobs.find((j) => j.deployment.id === 'compat-svc'),
+      (job) => job !== undefined,
+      { timeoutMs: 30_000 },
+    );
+    if (!first) throw new Error('no job');
+    // The second target waits on the first's own signal; move its registration to the old name.
+    const rt = runtime();
+    const ownSignal = signals.verified('compat-svc', 'v1', 'compat', first.resource.id);
+    const [parked] = await eventually(
+      () => listWaiters(rt, ownSignal),
+      (waiters) => waiters.length === 1,
+      { timeoutMs: 30_000 },
+    );
+    if (!parked) throw new Error('no waiter');
+    await putWaiter(rt, { ...parked, signal: signals.verified('compat-svc', 'v1', 'compat') });
+    expect(await deleteWaiter(rt, parked)).toBe(true);
+
+    expect((await agent.report(first, 'successful')).status).toBe(200);
+    const second = await eventually(
+      async () => agent.jobs.filter((j) => j.deployment.id === 'compat-svc'),
+      (jobs) => jobs.length === 2,
+      { timeoutMs: 30_000 },
+    );
+    expect(second[1]?.resource.id).not.toBe(first.resource.id);
+  }, 60_000);
 });
 
 describe('environment progression from a large upstream', () => {
