@@ -36,7 +36,8 @@ export const handler = inputHandler(AuditEvent, 'The release event', async (even
 
 /**
  * Why debounce rather than decide which downstream waiters' answer changed: that needs the upstream's
- * releases read per completion (the waiters' thresholds differ); a wake per window costs one
- * GetItem and a conditional put per completion, and each waiter re-checks at most once per window.
+ * releases read per completion (the waiters' thresholds differ); the debounce costs a completion one
+ * Query of one waiter, and a GetItem and a conditional write while some wait; each waiter re-checks
+ * at most once per window.
  */
 const PROGRESSION_WAKE_MS = 10_000;

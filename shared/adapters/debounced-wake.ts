@@ -3,6 +3,7 @@ import { nowMs, timeScale } from '../core/clock';
 import type { Runtime } from './runtime';
 import { isConditionFailed } from './store/client';
 import { keys } from './store/keys';
+import { listWaitersAfter } from './store/rollouts';
 import { wake } from './workflow';
 
 /** The marker of a debounced signal (keys.wakeMarker): bumped by every wake it lets through. */
@@ -25,6 +26,9 @@ const PENDING_GRACE_MS = 60_000;
  * window's sleeper) sees that change too, and the call has nothing left to do.
  */
 export async function wakeDebounced(rt: Runtime, signal: string, windowMs: number): Promise<number> {
+  // Nobody parked: nothing to wake, nor to wait for (one that parks later decides again after
+  // registering: shared/services/rollouts/steps.ts registerWait, so it sees the change).
+  if ((await listWaitersAfter(rt, signal, undefined, 1)).length === 0) return 0;
   const Key = keys.wakeMarker(signal);
   const read = await rt.doc.send(new GetCommand({ TableName: rt.tableName, Key, ConsistentRead: true }));
   const seen = read.Item as WakeMarker | undefined;
