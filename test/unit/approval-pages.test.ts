@@ -204,5 +204,12 @@ describe('reviewPage once decided', () => {
     const html = reviewPage(model);
     expect(html).toContain('<h2>Waiting targets (2)</h2>');
     expect(html).toContain('<dd>Waiting for approval</dd>');
+    expect(html).not.toContain('More targets wait');
+  });
+
+  it('counts an approval that names only its first targets as N+', () => {
+    const html = reviewPage({ ...model, moreTargets: true });
+    expect(html).toContain('<h2>Waiting targets (2+)</h2>');
+    expect(html).toContain('More targets wait: the first ones are listed.');
   });
 });
