@@ -1,8 +1,7 @@
-import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ClassicLevel } from 'classic-level';
 import dynalite from 'dynalite';
-import type { StoreMessage, StoreReply } from './dynamodb';
+import { countRequests, type StoreMessage, type StoreReply } from './dynamodb';
 
 /**
  * The local runtime's DynamoDB in a process of its own (forked by ./dynamodb.ts), as DynamoDB is
@@ -41,15 +40,9 @@ async function waitForLock(directory: string): Promise<void> {
 async function main(): Promise<void> {
   if (path) await waitForLock(path);
   const server = dynalite({ ...(path ? { path } : {}), createTableMs: 0 });
-  let requests = 0;
-  const operations: Record<string, number> = {};
-  server.on('request', (req: IncomingMessage) => {
-    requests++;
-    const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
-    operations[operation] = (operations[operation] ?? 0) + 1;
-  });
+  const counts = countRequests(server);
   process.on('message', (message: StoreMessage) => {
-    if (message.type === 'counters') reply({ type: 'counters', id: message.id, requests, operations });
+    if (message.type === 'counters') reply({ type: 'counters', id: message.id, ...counts });
     if (message.type === 'close') server.close(() => process.exit(0));
   });
   server.listen(0, '127.0.0.1', () => reply({ type: 'ready', port: (server.address() as AddressInfo).port }));

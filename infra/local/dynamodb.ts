@@ -33,22 +33,27 @@ export async function startDynamo(options: { path?: string; ownProcess: boolean 
   return options.ownProcess ? startProcess(options.path) : startEmbedded(options.path);
 }
 
+/** Counts the requests a dynalite server serves, per operation (the X-Amz-Target after the dot). */
+export function countRequests(server: Server): { requests: number; operations: Record<string, number> } {
+  const counts = { requests: 0, operations: {} as Record<string, number> };
+  server.on('request', (req: IncomingMessage) => {
+    counts.requests++;
+    const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+    counts.operations[operation] = (counts.operations[operation] ?? 0) + 1;
+  });
+  return counts;
+}
+
 async function startEmbedded(path: string | undefined): Promise<LocalDynamo> {
   const server: Server = dynalite({ ...(path ? { path } : {}), createTableMs: 0 });
-  let requests = 0;
-  const operations: Record<string, number> = {};
-  server.on('request', (req: IncomingMessage) => {
-    requests++;
-    const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
-    operations[operation] = (operations[operation] ?? 0) + 1;
-  });
+  const counts = countRequests(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    counters: async () => ({ requests, operations: { ...operations } }),
+    counters: async () => ({ requests: counts.requests, operations: { ...counts.operations } }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
