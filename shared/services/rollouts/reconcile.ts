@@ -255,8 +255,8 @@ const RELEASES_LEASE: LeaseOptions = { ttlMs: 600_000, waitMs: 60_000 };
 const LEASE_ATTEMPTS = 3;
 
 /**
- * Writes those of `releases` that do not exist (one consistent BatchGetItem per 100, one
- * BatchWriteItem per 25) and answers what to start: the new ones, and the existing ones still
+ * Writes those of `releases` that do not exist (one consistent BatchGetItem per 100, one batch
+ * write request per 25) and answers what to start: the new ones, and the existing ones still
  * pending (a crash may have cut their start off; starting a running one is a no-op). A batch write
  * carries no condition, so the read and the write hold the deployment's lease, which every creator
  * of releases takes: no release can appear between them and be reset by the write. The lease lasts
