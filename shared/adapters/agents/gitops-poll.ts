@@ -13,11 +13,11 @@ import type { StoreContext } from '../store/client';
 import {
   type GitopsEntryRecord,
   getGitopsEntry,
+  gitopsLeaseKey,
   markGitopsEntry,
   queuedGitopsEntries,
-  releaseGitopsLease,
-  takeGitopsLease,
 } from '../store/gitops';
+import { newHolder, releaseLease, takeLease } from '../store/lease';
 import { getVersion } from '../store/rollouts';
 import { readApplication } from './argocd';
 import { githubMessage } from './github';
@@ -236,7 +236,9 @@ async function writeQueued(gh: GitHub): Promise<void> {
   const waiting = await queuedGitopsEntries(store, poll.queue);
   const oldest = Math.min(...waiting.map((entry) => Date.parse(entry.queuedAt)));
   if (waiting.length === 0 || nowMs() - oldest < BATCH_WINDOW_MS) return;
-  if (!(await takeGitopsLease(store, poll.queue, poll.jobId, LEASE_SECONDS))) return;
+  const lease = gitopsLeaseKey(poll.queue);
+  const holder = newHolder();
+  if (!(await takeLease(store, lease, holder, LEASE_SECONDS * 1000))) return;
   let batch: GitopsEntryRecord[] = [];
   try {
     batch = await queuedGitopsEntries(store, poll.queue);
@@ -248,7 +250,7 @@ async function writeQueued(gh: GitHub): Promise<void> {
       batch.map((e) => markGitopsEntry(store, poll.queue, e, 'queued', { state: 'failed', message })),
     );
   } finally {
-    await releaseGitopsLease(store, poll.queue, poll.jobId);
+    await releaseLease(store, lease, holder);
   }
 }
 

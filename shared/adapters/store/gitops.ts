@@ -98,49 +98,8 @@ export async function queuedGitopsEntries(
   return entries.slice(0, limit);
 }
 
-/** Takes the queue's lease unless another holder's has not run out yet; answers whether it did. */
-export async function takeGitopsLease(
-  ctx: StoreContext,
-  queue: string,
-  holder: string,
-  seconds: number,
-): Promise<boolean> {
-  try {
-    await ctx.doc.send(
-      new UpdateCommand({
-        TableName: ctx.tableName,
-        Key: { pk: keys.gitopsQueue(queue), sk: LEASE },
-        UpdateExpression: 'SET holder = :holder, leaseUntil = :until',
-        ConditionExpression: 'attribute_not_exists(leaseUntil) OR leaseUntil < :now',
-        ExpressionAttributeValues: {
-          ':holder': holder,
-          ':until': isoNow(nowMs() + seconds * 1000),
-          ':now': isoNow(),
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailed(error)) return false;
-    throw error;
-  }
-}
-
-export async function releaseGitopsLease(ctx: StoreContext, queue: string, holder: string): Promise<void> {
-  try {
-    await ctx.doc.send(
-      new UpdateCommand({
-        TableName: ctx.tableName,
-        Key: { pk: keys.gitopsQueue(queue), sk: LEASE },
-        UpdateExpression: 'REMOVE holder, leaseUntil',
-        ConditionExpression: 'holder = :holder',
-        ExpressionAttributeValues: { ':holder': holder },
-      }),
-    );
-  } catch (error) {
-    if (!isConditionFailed(error)) throw error;
-  }
-}
+/** The key of a queue's lease (./lease.ts): one writer of the file at a time. */
+export const gitopsLeaseKey = (queue: string) => ({ pk: keys.gitopsQueue(queue), sk: LEASE });
 
 /** Moves an entry on, while it is still this job's and in state `from`; a lost condition changes nothing. */
 export async function markGitopsEntry(
