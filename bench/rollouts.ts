@@ -1,5 +1,6 @@
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { stateMachineArn } from '../infra/local/arns';
 import { invocations } from '../infra/local/functions';
 import type { LocalServer } from '../infra/local/server';
 import { runtime } from '../shared/adapters/runtime';
@@ -14,7 +15,7 @@ import { healthProbe, instantAgent, rssSampler, startBenchServer, traceCalls } f
  * events, DynamoDB requests, and the AWS calls of each handler.
  */
 const TARGETS = Number(process.env.BENCH_TARGETS ?? 5000);
-const ROLLOUT_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:gantry-rollout';
+const ROLLOUT_ARN = stateMachineArn('rollout');
 
 /** Waits until every execution of the deployment has ended (cheap: the engine's memory, not the API). */
 async function waitExecutionsEnded(server: LocalServer, deployment: string, count: number): Promise<void> {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stateMachineArn } from '../../infra/local/arns';
 import type { LocalServer } from '../../infra/local/server';
 import { FakeAgent } from '../helpers/agent';
 import type { Client } from '../helpers/client';
@@ -10,7 +11,7 @@ import { startTestServer } from '../helpers/local';
  * Done; each step reads its release with what it needs in one request. Before: 9 transitions, 33
  * history events, 45 DynamoDB requests.
  */
-const ROLLOUT_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:gantry-rollout';
+const ROLLOUT_ARN = stateMachineArn('rollout');
 /** The budget: 26 today (the event consumers' included), with a little room for a consumer's read. */
 const MAX_REQUESTS = 30;
 

@@ -1,5 +1,6 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stateMachineArn } from '../../infra/local/arns';
 import type { LocalServer } from '../../infra/local/server';
 import { runtime } from '../../shared/adapters/runtime';
 import { FakeAgent } from '../helpers/agent';
@@ -16,7 +17,7 @@ import { allEvents } from '../support/rollouts';
 const METRIC_TOKEN = 'dd-t0ken-Vq7#metric-5e1f00d';
 const PLAIN_VALUE = 'plain-header-value-41c3';
 const BODY_MARKER = 'BODY-MARKER-only-the-condition-sees-this';
-const ROLLOUT_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:gantry-rollout';
+const ROLLOUT_ARN = stateMachineArn('rollout');
 
 let server: LocalServer;
 let admin: Client;

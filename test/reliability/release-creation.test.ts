@@ -1,5 +1,6 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stateMachineArn } from '../../infra/local/arns';
 import type { LocalServer } from '../../infra/local/server';
 import { runtime } from '../../shared/adapters/runtime';
 import { keys } from '../../shared/adapters/store/keys';
@@ -26,7 +27,7 @@ import { startTestServer } from '../helpers/local';
  * runChunk) against the local server's table and Step Functions engine; the deployments are paused,
  * so an execution moves its release from pending to waiting and holds it there.
  */
-const ROLLOUT_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:gantry-rollout';
+const ROLLOUT_ARN = stateMachineArn('rollout');
 const TARGETS = 60;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { stateMachineArn } from '../../infra/local/arns';
 import type { LocalServer } from '../../infra/local/server';
 import { runtime } from '../../shared/adapters/runtime';
 import { signRequest } from '../../shared/core/signature';
@@ -32,7 +33,7 @@ const DB_PASSWORD = 'db-pa55w0rd-Xy7#unguessable-91ab';
 const SLACK_SIGNING = 'slack-signing-K3y-5ec2e7-feedbead';
 const ARGO_TOKEN = 'argocd-t0ken-Qw8$-2f6e9d-gitops';
 const TFC_TOKEN = 'tfc-t0ken-Lm3%-8a1b2c-atlas';
-const ROLLOUT_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:gantry-rollout';
+const ROLLOUT_ARN = stateMachineArn('rollout');
 
 let server: LocalServer;
 let admin: Client;
