@@ -7,7 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type LocalServer, startLocalServer } from '../infra/local/server';
 import { Client } from '../test/helpers/client';
 import { startDynamoDbLocal } from '../test/support/dynamodb';
-import { BENCH_KEY, healthProbe } from './support';
+import { BENCH_KEY, healthProbe, rssSampler } from './support';
 
 /** What the scale bench needs beyond bench/support.ts: a choice of DynamoDB and probes of the server. */
 export type Store = 'dynalite' | 'dynamodb-local';
@@ -174,22 +174,17 @@ export function probe(
   // The server shares this process's event loop: its longest stall tells a blocked loop from a slow answer.
   const loop = monitorEventLoopDelay({ resolution: 20 });
   loop.enable();
-  let peakRss = process.memoryUsage().rss;
-  let peakStoreRss = 0;
-  const rss = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    if (storePid) peakStoreRss = Math.max(peakStoreRss, rssOf(storePid));
-  }, 250);
+  const server = rssSampler();
+  const store = storePid ? rssSampler(250, () => rssOf(storePid)) : undefined;
   // From another process, as a client sees it: this one is busy with the server, its agent and the bench.
   const health = healthProbe(url);
   return {
     async stop() {
-      clearInterval(rss);
       const { worstMs } = await health.stop();
       loop.disable();
       return {
-        peakRssMiB: peakRss / 2 ** 20,
-        peakStoreRssMiB: peakStoreRss / 2 ** 20,
+        peakRssMiB: server.stop().peakMiB,
+        peakStoreRssMiB: store?.stop().peakMiB ?? 0,
         worstHealthzMs: worstMs,
         worstLoopDelayMs: loop.max / 1e6,
       };

@@ -97,16 +97,22 @@ export function healthProbe(
   };
 }
 
-/** The peak resident set size of this process (the bench runs the server in-process), sampled. */
-export function rssSampler(everyMs = 250): { stop: () => { peakMiB: number } } {
-  let peak = process.memoryUsage.rss();
+/**
+ * The peak resident set size of this process (the bench runs the server in-process), or of what
+ * `read` answers in bytes (another process), sampled.
+ */
+export function rssSampler(
+  everyMs = 250,
+  read: () => number = () => process.memoryUsage.rss(),
+): { stop: () => { peakMiB: number } } {
+  let peak = read();
   const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
+    peak = Math.max(peak, read());
   }, everyMs);
   return {
     stop: () => {
       clearInterval(timer);
-      peak = Math.max(peak, process.memoryUsage.rss());
+      peak = Math.max(peak, read());
       return { peakMiB: Math.round(peak / 2 ** 20) };
     },
   };
