@@ -2,6 +2,7 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { commitOf } from '../core/commit';
 import type { DeploymentBody } from '../core/schemas/config';
 import type { ReleaseStatus } from '../core/status';
+import { githubApiBase } from './agents/github';
 import { httpFailure, JobDispatchError, sendWithRetry } from './agents/http';
 import type { Runtime } from './runtime';
 import { secrets } from './secrets';
@@ -26,7 +27,7 @@ export function environmentState(statuses: ReleaseStatus[]): GithubState | undef
   return 'in_progress';
 }
 
-const api = (settings: Settings) => (settings.apiUrl ?? 'https://api.github.com').replace(/\/+$/, '');
+const api = (settings: Settings) => githubApiBase(settings.apiUrl);
 const repoPath = (s: Settings) => `/repos/${encodeURIComponent(s.owner)}/${encodeURIComponent(s.repo)}`;
 
 async function call(

@@ -4,7 +4,8 @@ import type { AgentDeps, DispatchOutcome, JobPayload } from './types';
 
 type GithubAgent = Extract<JobAgent, { type: 'github' }>;
 
-const DEFAULT_API_URL = 'https://api.github.com';
+/** The GitHub REST API's base (`apiUrl` for GitHub Enterprise Server), without a trailing slash. */
+export const githubApiBase = (apiUrl?: string) => (apiUrl ?? 'https://api.github.com').replace(/\/+$/, '');
 const MAX_MESSAGE_LENGTH = 300;
 
 /** docs/api.md section 6: a workflow_dispatch with inputs `job_id` and `callback_url`. */
@@ -37,7 +38,7 @@ export async function dispatchGithub(
 
 /** Keeps a base path such as https://ghe.example.com/api/v3 for GitHub Enterprise Server. */
 function dispatchUrl(agent: GithubAgent): string {
-  const url = new URL(agent.apiUrl ?? DEFAULT_API_URL);
+  const url = new URL(githubApiBase(agent.apiUrl));
   const segments = ['repos', agent.owner, agent.repo, 'actions', 'workflows', agent.workflow, 'dispatches'];
   url.pathname = `${url.pathname.replace(/\/+$/, '')}/${segments.map(encodeURIComponent).join('/')}`;
   url.search = '';

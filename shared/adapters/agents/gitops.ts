@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { repoPathProblem } from '../../core/gitops';
 import type { JobAgent } from '../../core/schemas/config';
 import { queueGitopsEntry } from '../store/gitops';
+import { githubApiBase } from './github';
 import { JobDispatchError, refuseTrafficJobs } from './http';
 import { renderTemplate } from './template';
 import type { AgentDeps, DispatchOutcome, GitopsPoll, JobPayload } from './types';
 
 type GitopsAgent = Extract<JobAgent, { type: 'gitops' }>;
 
-const DEFAULT_API_URL = 'https://api.github.com';
 const DEFAULT_POLL_INTERVAL_SECONDS = 10;
 
 /**
@@ -28,7 +28,7 @@ export async function dispatchGitops(
   const problem = repoPathProblem(path);
   if (problem) throw new JobDispatchError(`the file path "${path}" ${problem}`, false);
   if (!deps.store) throw new JobDispatchError('the gitops agent has no table to queue in', false);
-  const apiUrl = (agent.apiUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
+  const apiUrl = githubApiBase(agent.apiUrl);
   const branch = agent.branch ?? 'main';
   const where = [apiUrl, agent.owner, agent.repo, branch, path, job.deployment.id, job.environment.id];
   const queue = createHash('sha256').update(JSON.stringify(where)).digest('hex').slice(0, 40);
