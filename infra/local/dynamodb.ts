@@ -8,11 +8,17 @@ import dynalite from 'dynalite';
 /** DynamoDB of the local runtime: dynalite, in this process (tests) or in a process of its own. */
 export interface LocalDynamo {
   endpoint: string;
-  /** Requests served so far, per operation (PutItem, Query, ...). */
-  counters(): Promise<{ requests: number; operations: Record<string, number> }>;
+  /** Requests served so far. */
+  counters(): Promise<RequestCounts>;
   /** The store process's id, when it has its own. */
   pid?: number;
   close(): Promise<void>;
+}
+
+/** Requests served, in all and per operation (PutItem, Query, ...). */
+export interface RequestCounts {
+  requests: number;
+  operations: Record<string, number>;
 }
 
 /** What the server asks the store process (./dynamodb-process.ts), and what it answers. */
@@ -20,7 +26,7 @@ export type StoreMessage = { type: 'counters'; id: number } | { type: 'close' };
 export type StoreReply =
   | { type: 'ready'; port: number }
   | { type: 'failed'; message: string }
-  | { type: 'counters'; id: number; requests: number; operations: Record<string, number> };
+  | ({ type: 'counters'; id: number } & RequestCounts);
 
 const START_TIMEOUT_MS = 30_000;
 
@@ -34,8 +40,8 @@ export async function startDynamo(options: { path?: string; ownProcess: boolean 
 }
 
 /** Counts the requests a dynalite server serves, per operation (the X-Amz-Target after the dot). */
-export function countRequests(server: Server): { requests: number; operations: Record<string, number> } {
-  const counts = { requests: 0, operations: {} as Record<string, number> };
+export function countRequests(server: Server): RequestCounts {
+  const counts: RequestCounts = { requests: 0, operations: {} };
   server.on('request', (req: IncomingMessage) => {
     counts.requests++;
     const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
@@ -65,6 +71,9 @@ async function startProcess(path: string | undefined): Promise<LocalDynamo> {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let asked = 0;
+  const waiting = new Map<number, (counts: RequestCounts) => void>();
+  // One listener: the start's answer, then the counters asked for.
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error('The DynamoDB process did not start.')),
@@ -72,22 +81,19 @@ async function startProcess(path: string | undefined): Promise<LocalDynamo> {
     );
     child.once('exit', (code) => reject(new Error(`The DynamoDB process exited (${code}) while starting.`)));
     child.on('message', (message: StoreReply) => {
-      if (message.type === 'failed') reject(new Error(`DynamoDB did not start: ${message.message}`));
-      if (message.type !== 'ready') return;
+      if (message.type === 'counters') {
+        waiting.get(message.id)?.(message);
+        waiting.delete(message.id);
+        return;
+      }
       clearTimeout(timer);
-      resolve(message.port);
+      if (message.type === 'failed') reject(new Error(`DynamoDB did not start: ${message.message}`));
+      else resolve(message.port);
     });
   });
   // The server may exit without closing it (an error, a signal): the child goes with it (disconnect).
   child.unref();
   child.channel?.unref();
-
-  let asked = 0;
-  const waiting = new Map<number, (reply: Extract<StoreReply, { type: 'counters' }>) => void>();
-  child.on('message', (message: StoreReply) => {
-    if (message.type === 'counters') waiting.get(message.id)?.(message);
-    if (message.type === 'counters') waiting.delete(message.id);
-  });
   return {
     endpoint: `http://127.0.0.1:${port}`,
     pid: child.pid,
