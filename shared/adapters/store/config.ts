@@ -69,21 +69,24 @@ export async function getConfig<T>(
   return out.Item ? fromItem<T>(out.Item) : undefined;
 }
 
-const CONFIG_KINDS: readonly ConfigKind[] = ['resource', 'environment', 'deployment', 'policy'];
+export const CONFIG_KINDS: readonly ConfigKind[] = ['resource', 'environment', 'deployment', 'policy'];
 
 export interface WriteOptions {
   /** A bulk writer (a sync page) bumps the inventory revision once itself: bumpInventoryRevision. */
   skipRevision?: boolean;
 }
 
+/** Besides the config kinds, `freeze`: bumped by every write of a freeze (shared/adapters/store/freezes.ts). */
+export type InventoryRevision = Record<ConfigKind, number> & { freeze: number };
+
 /**
- * Bumps the inventory revision of the kinds written (all when none is named), after the write, so a
- * cache that reads the revision before its listing never keeps data older than an answered write
- * (shared/adapters/store/inventory.ts).
+ * Bumps the inventory revision of the kinds written (every config kind when none is named), after the
+ * write, so a cache that reads the revision before its listing never keeps data older than an
+ * answered write (shared/adapters/store/inventory.ts).
  */
 export async function bumpInventoryRevision(
   ctx: StoreContext,
-  kinds: readonly ConfigKind[] = CONFIG_KINDS,
+  kinds: readonly (keyof InventoryRevision)[] = CONFIG_KINDS,
 ): Promise<void> {
   await ctx.doc.send(
     new UpdateCommand({
@@ -96,21 +99,21 @@ export async function bumpInventoryRevision(
   );
 }
 
-/** Besides the config kinds, `freeze`: bumped by every write of a freeze (shared/adapters/store/freezes.ts). */
-export type InventoryRevision = Record<ConfigKind, number> & { freeze: number };
+/**
+ * The config kinds' counters of the inventory revision (a read one, or the item as stored) as one
+ * string: what a cached computation over the inventory was computed under.
+ */
+export const revisionStamp = (revision: Record<string, unknown> | undefined): string =>
+  CONFIG_KINDS.map((kind) => Number(revision?.[kind] ?? 0)).join('.');
 
 /** The revision counters, read consistently. */
 export async function getInventoryRevision(ctx: StoreContext): Promise<InventoryRevision> {
   const out = await ctx.doc.send(
     new GetCommand({ TableName: ctx.tableName, Key: keys.inventoryRevision, ConsistentRead: true }),
   );
-  return {
-    ...(Object.fromEntries(CONFIG_KINDS.map((kind) => [kind, Number(out.Item?.[kind] ?? 0)])) as Record<
-      ConfigKind,
-      number
-    >),
-    freeze: Number(out.Item?.freeze ?? 0),
-  };
+  return Object.fromEntries(
+    [...CONFIG_KINDS, 'freeze'].map((kind) => [kind, Number(out.Item?.[kind] ?? 0)]),
+  ) as InventoryRevision;
 }
 
 /** Upsert keeping `createdAt`, in one write; reports whether it created. `provider` tags synced resources. */

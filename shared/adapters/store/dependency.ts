@@ -2,6 +2,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Running, VersionFacts } from '../../core/policy/dependency';
 import { batchGet, itemId } from './batch';
 import { type Item, isConditionFailed, queryItems, type StoreContext } from './client';
+import { revisionStamp } from './config';
 import { keys } from './keys';
 
 /**
@@ -19,10 +20,6 @@ export interface RunningRecord extends Running {
   ticket: number;
   computedAt: string;
 }
-
-/** The counters of the inventory revision item (every config write bumps its kind's) as one string. */
-export const revisionStamp = (revision: Record<string, unknown> | undefined): string =>
-  ['resource', 'environment', 'deployment', 'policy'].map((kind) => Number(revision?.[kind] ?? 0)).join('.');
 
 const FIELDS = [
   'deployment',

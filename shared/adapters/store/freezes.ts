@@ -1,7 +1,7 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { FreezeRecord } from '../../core/policy/freeze';
 import { type Item, isConditionFailed, queryItems, type StoreContext } from './client';
-import { decodeToken, encodeToken } from './config';
+import { bumpInventoryRevision, decodeToken, encodeToken } from './config';
 import { keys } from './keys';
 
 /**
@@ -25,22 +25,6 @@ export async function listFreezes(ctx: StoreContext): Promise<FreezeRecord[]> {
     ConsistentRead: true,
   });
   return items.map(strip);
-}
-
-/**
- * Bumps the `freeze` counter of the inventory revision after a write, so the gates' per-container
- * cache of freezes (./inventory.ts) is never older than a write that answered.
- */
-async function bumpFreezeRevision(ctx: StoreContext): Promise<void> {
-  await ctx.doc.send(
-    new UpdateCommand({
-      TableName: ctx.tableName,
-      Key: keys.inventoryRevision,
-      UpdateExpression: 'ADD #f :one',
-      ExpressionAttributeNames: { '#f': 'freeze' },
-      ExpressionAttributeValues: { ':one': 1 },
-    }),
-  );
 }
 
 /** One page of freezes, by id (GET /v1/freezes). */
@@ -93,7 +77,7 @@ export async function saveFreeze(
             }),
       }),
     );
-    await bumpFreezeRevision(ctx);
+    await bumpInventoryRevision(ctx, ['freeze']);
     return true;
   } catch (error) {
     if (isConditionFailed(error)) return false;
@@ -113,7 +97,7 @@ export async function deleteFreeze(ctx: StoreContext, freeze: FreezeRecord): Pro
         ExpressionAttributeValues: { ':rev': freeze.rev },
       }),
     );
-    await bumpFreezeRevision(ctx);
+    await bumpInventoryRevision(ctx, ['freeze']);
     return true;
   } catch (error) {
     if (isConditionFailed(error)) return false;

@@ -1,7 +1,13 @@
 import type { FreezeRecord } from '../../core/policy/freeze';
 import type { DeploymentBody, EnvironmentBody, PolicyBody, ResourceBody } from '../../core/schemas/config';
 import type { StoreContext } from './client';
-import { getInventoryRevision, type InventoryRevision, listAllConfig, type Stored } from './config';
+import {
+  getInventoryRevision,
+  type InventoryRevision,
+  listAllConfig,
+  revisionStamp,
+  type Stored,
+} from './config';
 import { listFreezes } from './freezes';
 import type { ConfigKind } from './keys';
 
@@ -21,7 +27,7 @@ type Kinds = {
 
 interface Cached {
   revision: number;
-  items: Promise<readonly Stored<unknown>[]>;
+  items: Promise<readonly unknown[]>;
 }
 
 export interface InventorySnapshot {
@@ -31,31 +37,35 @@ export interface InventorySnapshot {
   policies: readonly Stored<PolicyBody>[];
 }
 
-const byTable = new Map<string, Map<ConfigKind, Cached>>();
+const byTable = new Map<string, Map<keyof InventoryRevision, Cached>>();
 /** The same snapshot object while no counter moves, so callers can memoise work derived from it. */
 const snapshots = new Map<string, { revision: string; snapshot: InventorySnapshot }>();
 
-function cachedKind<K extends ConfigKind>(
+/** What `load` answers for this counter at this revision, loaded once per revision (a failed load is not kept). */
+function cached<T>(
   ctx: StoreContext,
-  kind: K,
+  counter: keyof InventoryRevision,
   revision: number,
-): Promise<readonly Stored<Kinds[K]>[]> {
+  load: () => Promise<T[]>,
+): Promise<readonly T[]> {
   let table = byTable.get(ctx.tableName);
   if (!table) {
     table = new Map();
     byTable.set(ctx.tableName, table);
   }
-  const cached = table.get(kind);
-  if (cached && cached.revision === revision) return cached.items as Promise<readonly Stored<Kinds[K]>[]>;
-  const items = listAllConfig<Kinds[K]>(ctx, kind).then((all) => Object.freeze(all));
+  const hit = table.get(counter);
+  if (hit && hit.revision === revision) return hit.items as Promise<readonly T[]>;
+  const items = load().then((all) => Object.freeze(all));
   const entry: Cached = { revision, items };
-  table.set(kind, entry);
-  // A failed load is not cached.
+  table.set(counter, entry);
   items.catch(() => {
-    if (table.get(kind) === entry) table.delete(kind);
+    if (table.get(counter) === entry) table.delete(counter);
   });
   return items;
 }
+
+const cachedKind = <K extends ConfigKind>(ctx: StoreContext, kind: K, revision: number) =>
+  cached(ctx, kind, revision, () => listAllConfig<Kinds[K]>(ctx, kind));
 
 /** Every object of a kind, from the cache when its revision has not moved. */
 export async function listAllConfigCached<K extends ConfigKind>(
@@ -64,19 +74,6 @@ export async function listAllConfigCached<K extends ConfigKind>(
 ): Promise<readonly Stored<Kinds[K]>[]> {
   const revision = await getInventoryRevision(ctx);
   return cachedKind(ctx, kind, revision[kind]);
-}
-
-const freezesByTable = new Map<string, { revision: number; items: Promise<readonly FreezeRecord[]> }>();
-
-function cachedFreezes(ctx: StoreContext, revision: number): Promise<readonly FreezeRecord[]> {
-  const cached = freezesByTable.get(ctx.tableName);
-  if (cached && cached.revision === revision) return cached.items;
-  const entry = { revision, items: listFreezes(ctx).then((all) => Object.freeze(all)) };
-  freezesByTable.set(ctx.tableName, entry);
-  entry.items.catch(() => {
-    if (freezesByTable.get(ctx.tableName) === entry) freezesByTable.delete(ctx.tableName);
-  });
-  return entry.items;
 }
 
 /**
@@ -90,7 +87,7 @@ export async function policiesAndFreezes(ctx: StoreContext): Promise<{
   const revision = await getInventoryRevision(ctx);
   const [policies, freezes] = await Promise.all([
     cachedKind(ctx, 'policy', revision.policy),
-    cachedFreezes(ctx, revision.freeze),
+    cached(ctx, 'freeze', revision.freeze, () => listFreezes(ctx)),
   ]);
   return { policies, freezes };
 }
@@ -134,5 +131,3 @@ export async function inventorySnapshot(
   snapshots.set(ctx.tableName, { revision: stamp, snapshot });
   return snapshot;
 }
-
-const revisionStamp = (r: InventoryRevision) => `${r.resource}.${r.environment}.${r.deployment}.${r.policy}`;

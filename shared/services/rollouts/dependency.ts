@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { type AuditRecord, DETAIL_TYPES, putOnBus, SYSTEM } from '../../adapters/events';
 import type { Runtime } from '../../adapters/runtime';
-import { getInventoryRevision } from '../../adapters/store/config';
+import { getInventoryRevision, revisionStamp } from '../../adapters/store/config';
 import {
   currentVersions,
   markRefreshAsked,
   type RunningRecord,
   readRunning,
-  revisionStamp,
   storeRunning,
   takeTicket,
 } from '../../adapters/store/dependency';
