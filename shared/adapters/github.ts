@@ -2,7 +2,7 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { commitOf } from '../core/commit';
 import type { DeploymentBody } from '../core/schemas/config';
 import type { ReleaseStatus } from '../core/status';
-import { githubApiBase } from './agents/github';
+import { githubApiBase, githubHeaders } from './agents/github';
 import { httpFailure, JobDispatchError, sendWithRetry } from './agents/http';
 import type { Runtime } from './runtime';
 import { secrets } from './secrets';
@@ -43,13 +43,7 @@ async function call(
     {
       method,
       url: `${api(settings)}${path}`,
-      headers: () => ({
-        Authorization: `Bearer ${token}`,
-        Accept: 'application/vnd.github+json',
-        'X-GitHub-Api-Version': '2022-11-28',
-        'Content-Type': 'application/json',
-        'User-Agent': 'gantry',
-      }),
+      headers: () => githubHeaders(token),
       body: method === 'GET' ? undefined : JSON.stringify(body),
     },
     { getSecret: (name) => secrets().get(name), maxAttempts },

@@ -37,17 +37,16 @@ export async function dispatchArgoCd(
     throw new JobDispatchError(`"${application}" is not an Argo CD Application name`, false);
   if (!REVISION.test(revision)) throw new JobDispatchError(`"${revision}" is not a git revision`, false);
   const token = await resolveSecret(agent.tokenSecretRef, deps);
-  const base = `${agent.serverUrl.replace(/\/+$/, '')}/api/v1/applications/${encodeURIComponent(application)}`;
   const namespace = agent.appNamespace ? { appNamespace: agent.appNamespace } : {};
-  const query = agent.appNamespace ? `?appNamespace=${encodeURIComponent(agent.appNamespace)}` : '';
+  const url = applicationUrl(agent.serverUrl, application, agent.appNamespace);
 
-  await argoCall(`update of ${application}`, 'PATCH', `${base}${query}`, token, deps, {
+  await argoCall(`update of ${application}`, 'PATCH', url, token, deps, {
     name: application,
     ...namespace,
     patchType: 'merge',
     patch: JSON.stringify({ spec: { source: { targetRevision: revision } } }),
   });
-  await syncRevision(`${base}${query}`, application, agent.appNamespace, revision, token, deps);
+  await syncRevision(url, application, agent.appNamespace, revision, token, deps);
 
   const poll: ArgoCdPoll = {
     type: 'argocd',
@@ -58,7 +57,7 @@ export async function dispatchArgoCd(
   };
   return {
     type: 'polling',
-    statusUrl: `${base}${query}`,
+    statusUrl: url,
     pollIntervalSeconds: agent.pollIntervalSeconds ?? DEFAULT_POLL_INTERVAL_SECONDS,
     poll,
   };
@@ -116,7 +115,7 @@ async function syncRevision(
 }
 
 /** The part of an Argo CD Application the agents read. */
-export interface Application {
+interface Application {
   status?: {
     health?: { status?: string; message?: string };
     /** `revision`: the commit the live state was compared to (resolved from targetRevision). */
@@ -171,6 +170,12 @@ export async function pollArgoCd(statusUrl: string, poll: ArgoCdPoll, deps: Agen
     await syncRevision(statusUrl, poll.application, poll.appNamespace, poll.revision, token, deps);
   }
   return answer;
+}
+
+/** An Application's URL in the Argo CD API: `<serverUrl>/api/v1/applications/<name>[?appNamespace=]`. */
+export function applicationUrl(serverUrl: string, application: string, appNamespace?: string): string {
+  const query = appNamespace ? `?appNamespace=${encodeURIComponent(appNamespace)}` : '';
+  return `${serverUrl.replace(/\/+$/, '')}/api/v1/applications/${encodeURIComponent(application)}${query}`;
 }
 
 /** The Application at `appUrl` (`<serverUrl>/api/v1/applications/<name>[?appNamespace=]`), read with the token. */

@@ -4,6 +4,15 @@ import type { AgentDeps, DispatchOutcome, JobPayload } from './types';
 
 type GithubAgent = Extract<JobAgent, { type: 'github' }>;
 
+/** The headers of every GitHub REST call Gantry makes (the token's, the API version it speaks). */
+export const githubHeaders = (token: string) => ({
+  Authorization: `Bearer ${token}`,
+  Accept: 'application/vnd.github+json',
+  'X-GitHub-Api-Version': '2022-11-28',
+  'User-Agent': 'gantry',
+  'Content-Type': 'application/json',
+});
+
 /** The GitHub REST API's base (`apiUrl` for GitHub Enterprise Server), without a trailing slash. */
 export const githubApiBase = (apiUrl?: string) => (apiUrl ?? 'https://api.github.com').replace(/\/+$/, '');
 const MAX_MESSAGE_LENGTH = 300;
@@ -21,13 +30,7 @@ export async function dispatchGithub(
     inputs: { job_id: job.jobId, callback_url: job.callback.url },
   });
   const what = `GitHub workflow dispatch of ${agent.owner}/${agent.repo} ${agent.workflow}`;
-  const headers = () => ({
-    Authorization: `Bearer ${token}`,
-    Accept: 'application/vnd.github+json',
-    'X-GitHub-Api-Version': '2022-11-28',
-    'User-Agent': 'gantry',
-    'Content-Type': 'application/json',
-  });
+  const headers = () => githubHeaders(token);
 
   return sendWithRetry(what, { method: 'POST', url, headers, body }, deps, (res) => {
     if (res.status < 200 || res.status > 299)

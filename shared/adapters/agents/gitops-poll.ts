@@ -19,8 +19,8 @@ import {
 } from '../store/gitops';
 import { newHolder, releaseLease, takeLease } from '../store/lease';
 import { getVersion } from '../store/rollouts';
-import { readApplication } from './argocd';
-import { githubMessage } from './github';
+import { applicationUrl, readApplication } from './argocd';
+import { githubHeaders, githubMessage } from './github';
 import { httpFailure, JobDispatchError, resolveSecret, sendWithRetry } from './http';
 import type { AgentDeps, GitopsPoll, PollAnswer } from './types';
 
@@ -69,12 +69,7 @@ function call<T>(
 ): Promise<Answer<T>> {
   const { owner, repo, apiUrl } = gh.poll;
   const described = `GitHub ${what} in ${owner}/${repo}`;
-  const headers = () => ({
-    Authorization: `Bearer ${gh.token}`,
-    Accept: 'application/vnd.github+json',
-    'X-GitHub-Api-Version': '2022-11-28',
-    'Content-Type': 'application/json',
-  });
+  const headers = () => githubHeaders(gh.token);
   const url = `${apiUrl}/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}${path}`;
   const request = { method, url, headers, body: body === undefined ? undefined : JSON.stringify(body) };
   return sendWithRetry(described, request, gh.deps, (res) => {
@@ -326,8 +321,7 @@ async function judgeLanded(gh: GitHub, commit: string | undefined): Promise<Poll
   if (!poll.argocd) return { status: 'successful', message: `${where} holds the version at commit ${short}` };
   const { serverUrl, application, appNamespace, tokenSecretRef } = poll.argocd;
   if (!commit) return { status: 'pending' };
-  const query = appNamespace ? `?appNamespace=${encodeURIComponent(appNamespace)}` : '';
-  const url = `${serverUrl.replace(/\/+$/, '')}/api/v1/applications/${encodeURIComponent(application)}${query}`;
+  const url = applicationUrl(serverUrl, application, appNamespace);
   const app = await readApplication(url, await resolveSecret(tokenSecretRef, deps), deps);
   const { sync, health, operationState: operation } = app.status ?? {};
   if (operation?.operation?.sync?.revision === commit && ['Failed', 'Error'].includes(operation.phase ?? ''))
