@@ -1,7 +1,6 @@
-import type { AddressInfo } from 'node:net';
 import { ClassicLevel } from 'classic-level';
-import dynalite from 'dynalite';
-import { countRequests, type StoreMessage, type StoreReply } from './dynamodb';
+import { countRequests, newDynalite, type StoreMessage, type StoreReply } from './dynamodb';
+import { listen } from './net';
 
 /**
  * The local runtime's DynamoDB in a process of its own (forked by ./dynamodb.ts), as DynamoDB is
@@ -39,13 +38,13 @@ async function waitForLock(directory: string): Promise<void> {
 
 async function main(): Promise<void> {
   if (path) await waitForLock(path);
-  const server = dynalite({ ...(path ? { path } : {}), createTableMs: 0 });
+  const server = newDynalite(path);
   const counts = countRequests(server);
   process.on('message', (message: StoreMessage) => {
     if (message.type === 'counters') reply({ type: 'counters', id: message.id, ...counts });
     if (message.type === 'close') server.close(() => process.exit(0));
   });
-  server.listen(0, '127.0.0.1', () => reply({ type: 'ready', port: (server.address() as AddressInfo).port }));
+  reply({ type: 'ready', port: await listen(server, 0) });
 }
 
 main().catch((error: Error) => {

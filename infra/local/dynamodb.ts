@@ -1,9 +1,9 @@
 import { fork } from 'node:child_process';
 import type { IncomingMessage, Server } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import dynalite from 'dynalite';
+import { listen } from './net';
 
 /** DynamoDB of the local runtime: dynalite, in this process (tests) or in a process of its own. */
 export interface LocalDynamo {
@@ -50,15 +50,16 @@ export function countRequests(server: Server): RequestCounts {
   return counts;
 }
 
+/** dynalite on the LevelDB directory `path`, or in memory; tables ACTIVE at once. */
+export const newDynalite = (path: string | undefined): Server =>
+  dynalite({ ...(path ? { path } : {}), createTableMs: 0 });
+
 async function startEmbedded(path: string | undefined): Promise<LocalDynamo> {
-  const server: Server = dynalite({ ...(path ? { path } : {}), createTableMs: 0 });
+  const server = newDynalite(path);
   const counts = countRequests(server);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
+  const port = await listen(server, 0);
   return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    endpoint: `http://127.0.0.1:${port}`,
     counters: async () => ({ requests: counts.requests, operations: { ...counts.operations } }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

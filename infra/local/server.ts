@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -28,6 +27,7 @@ import { LocalEventBus } from './eventbus';
 import { invokeLocal, lambdaContext, loadHandler, localDefinitions } from './functions';
 import { hostGuard } from './hosts';
 import { enforceIam, runAs } from './iam';
+import { listen } from './net';
 import { LocalStepFunctions } from './stepfunctions';
 
 /**
@@ -107,13 +107,6 @@ const compiled: CompiledRoute[] = ROUTES.map((route) => {
   });
   return { route, pattern: new RegExp(`^${source}$`), names };
 });
-
-function listen(server: Server, port: number): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolvePort((server.address() as AddressInfo).port));
-  });
-}
 
 function send(res: ServerResponse, status: number, body: string, contentType = 'application/json') {
   res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
