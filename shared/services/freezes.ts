@@ -1,7 +1,7 @@
 import { type Actor, DETAIL_TYPES, type GantryEvent, publish, putOnBus } from '../adapters/events';
 import type { Runtime } from '../adapters/runtime';
-import { deleteFreeze, getFreeze, listFreezePage, listFreezes, saveFreeze } from '../adapters/store/freezes';
-import { listAllConfigCached } from '../adapters/store/inventory';
+import { deleteFreeze, getFreeze, listFreezePage, saveFreeze } from '../adapters/store/freezes';
+import { listAllConfigCached, policiesAndFreezes } from '../adapters/store/inventory';
 import { isoNow } from '../core/clock';
 import { conflict, invalid, notFound } from '../core/errors';
 import {
@@ -203,7 +203,8 @@ export async function freezeBanner(rt: Runtime, deploymentId: string) {
   const [deployment, environments, freezes] = await Promise.all([
     requireConfig<DeploymentBody>(rt, 'deployment', deploymentId),
     listAllConfigCached(rt, 'environment'),
-    listFreezes(rt),
+    // From the per-container cache the gates read (no Query while no freeze was written).
+    policiesAndFreezes(rt).then((read) => read.freezes),
   ]);
   const named = new Map(environments.map((e) => [e.id, e.data.name ?? e.id]));
   const ids = deployment.data.environments ?? [...named.keys()].sort();

@@ -4,7 +4,7 @@ import { DomainError, type ErrorCode, errorBody, invalid } from '../../../shared
 import { type HttpMiddleware, json, type Result, toResult } from '../api';
 
 /** The HTTP status of each of the contract's error codes: the one place errors meet HTTP. */
-export const HTTP_STATUS: Record<ErrorCode, number> = {
+const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
   unauthenticated: 401,
   forbidden: 403,

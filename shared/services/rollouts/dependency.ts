@@ -45,7 +45,7 @@ export async function refreshRunning(
   deployment: string,
   environment: string,
   asked = false,
-): Promise<RunningRecord> {
+): Promise<void> {
   // The ticket before the targets are read; the revision before the inventory, so a reading is never
   // marked newer than the inventory it was computed from.
   const [ticket, revision] = await Promise.all([
@@ -68,7 +68,6 @@ export async function refreshRunning(
   const { stored, previous } = await storeRunning(rt, record);
   if (stored && (asked || wakesDependants(previous, running)))
     await wake(rt, signals.dependency(deployment, environment));
-  return record;
 }
 
 /**
