@@ -318,31 +318,6 @@ export const listReleases = (ctx: StoreContext, deployment: string, tag: string,
     skPrefix: environment ? `${environment}#` : undefined,
   });
 
-/** The first `limit` resources of a version's releases in an environment (one Query page), and whether more exist. */
-export async function firstResources(
-  ctx: StoreContext,
-  r: Pick<ReleaseKey, 'deployment' | 'tag' | 'environment'>,
-  limit: number,
-): Promise<{ resources: string[]; more: boolean }> {
-  const out = await ctx.doc.send(
-    new QueryCommand({
-      TableName: ctx.tableName,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :env)',
-      ExpressionAttributeValues: {
-        ':pk': keys.releasesOfVersion(r.deployment, r.tag),
-        ':env': `${r.environment}#`,
-      },
-      ProjectionExpression: '#resource',
-      ExpressionAttributeNames: { '#resource': 'resource' },
-      Limit: limit,
-    }),
-  );
-  return {
-    resources: (out.Items ?? []).map((item) => item.resource as string),
-    more: !!out.LastEvaluatedKey,
-  };
-}
-
 /**
  * The one writer of a release's lifecycle (status, waitingFor, jobId, drain, rolledBackTo, jobKind,
  * rollbackJobId, finishedAt): the update the transition table of shared/core/lifecycle.ts allows

@@ -1,9 +1,9 @@
 import type { Runtime } from '../../adapters/runtime';
 import { policiesAndFreezes } from '../../adapters/store/inventory';
 import { keys } from '../../adapters/store/keys';
+import { releasesAfter } from '../../adapters/store/pages';
 import type { ReleaseReads } from '../../adapters/store/release-reads';
 import {
-  firstResources,
   getRelease,
   listReleases,
   putIfAbsent,
@@ -136,12 +136,17 @@ export async function closedGate(
     // of the environment reaches this gate, and the approval, once notified, needs nothing more.
     let approval = await getApproval(rt, approvalId);
     if (!approval?.notifiedAt) {
-      const first = approval ? undefined : await firstResources(rt, release, APPROVAL_TARGETS);
+      const first = approval
+        ? undefined
+        : await releasesAfter(rt, release.deployment, release.tag, {
+            environment: release.environment,
+            limit: APPROVAL_TARGETS,
+          });
       approval = await openApproval(rt, release, rules.approval, {
         deploymentName: ctx.scope.deployment.name,
         environmentName: ctx.scope.environment.name,
-        targets: first?.resources ?? [],
-        moreTargets: first?.more,
+        targets: first?.items.map((r) => r.resource) ?? [],
+        moreTargets: first && first.last !== undefined,
       });
     }
     if (isExpired(approval, now.getTime())) {
