@@ -18,6 +18,7 @@ import { startRollouts } from '../../shared/adapters/workflow';
 import { nowMs, setTimeScale } from '../../shared/core/clock';
 import { errorBody } from '../../shared/core/errors';
 import type { ApiKey } from '../../shared/core/schemas/common';
+import { publishStalledOutboxes } from '../../shared/services/rollouts/outbox';
 import { resumeStalledWork } from '../../shared/services/rollouts/work';
 import { queueWork } from '../../shared/services/rollouts/work-queue';
 import { LOCAL_ACCOUNT, LOCAL_REGION, stateMachineArn } from './arns';
@@ -436,6 +437,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     res.end(method === 'HEAD' ? undefined : (result.body ?? undefined));
   }
 
+  // Events a kill left in releases' outboxes (written with their transitions, not yet published).
+  await publishStalledOutboxes(runtime(), 0);
   // Executions live in memory: re-run every unfinished release; each step resumes where it was.
   const unfinished = await scanUnfinishedReleases(runtime());
   await startRollouts(runtime(), unfinished);
@@ -447,7 +450,10 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   // The schedule of the AWS stack's sweep: a chain of work whose event was lost is asked for again.
   const sweeper = FUNCTIONS.find((f) => f.id === 'event-work') as (typeof FUNCTIONS)[number];
   const sweep = setInterval(() => {
-    runAs(sweeper, () => resumeStalledWork(runtime(), STALLED_MS)).catch(() => undefined);
+    runAs(sweeper, async () => {
+      await resumeStalledWork(runtime(), STALLED_MS);
+      await publishStalledOutboxes(runtime(), STALLED_MS);
+    }).catch(() => undefined);
   }, 60_000);
   sweep.unref();
   // The other schedules (the freeze sweep) invoke their handler as EventBridge does: at start, then

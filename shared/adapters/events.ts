@@ -104,11 +104,23 @@ const PUT_EVENTS_BATCH = 10;
 /** Ids that sort in publishing order, also within one millisecond. */
 const ulid = monotonicFactory();
 
+/** The audit records of these events: each with its id and time, fixed before it is published. */
+export function auditRecords(events: GantryEvent[], now = nowMs()): AuditRecord[] {
+  const time = isoNow(now);
+  return events.map((event) => ({ ...event, id: ulid(now), time }));
+}
+
 /** Publishes on the bus and keeps the same events as the audit trail. */
 export async function publish(rt: Runtime, events: GantryEvent[], now = nowMs()): Promise<void> {
-  if (events.length === 0) return;
-  const time = isoNow(now);
-  const records: AuditRecord[] = events.map((event) => ({ ...event, id: ulid(now), time }));
+  await publishRecords(rt, auditRecords(events, now));
+}
+
+/**
+ * Writes the audit records, then puts them on the bus. Publishing a record again (the outbox's sweep,
+ * shared/services/rollouts/outbox.ts) rewrites the same audit item and sends the same event id.
+ */
+export async function publishRecords(rt: Runtime, records: AuditRecord[]): Promise<void> {
+  if (records.length === 0) return;
   await batchWrite(
     rt,
     records.map((record) => ({

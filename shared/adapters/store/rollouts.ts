@@ -15,7 +15,6 @@ import {
   type ReleaseIn,
   type ReleaseRecord,
   type ReleaseUpdate,
-  type ReleaseUpdateFields,
   TransitionRefused,
   transition,
 } from '../../core/lifecycle';
@@ -122,6 +121,10 @@ async function conditional<T>(
 
 interface Patch {
   set?: Record<string, unknown>;
+  /** Kept when the item has the attribute already. */
+  setIfAbsent?: Record<string, unknown>;
+  /** Appended to the list, which is created when absent. */
+  append?: Record<string, unknown[]>;
   remove?: string[];
 }
 
@@ -133,6 +136,17 @@ function updateExpression(patch: Patch) {
     names[`#s${i}`] = name;
     values[`:s${i}`] = value;
     sets.push(`#s${i} = :s${i}`);
+  });
+  Object.entries(patch.setIfAbsent ?? {}).forEach(([name, value], i) => {
+    names[`#k${i}`] = name;
+    values[`:k${i}`] = value;
+    sets.push(`#k${i} = if_not_exists(#k${i}, :k${i})`);
+  });
+  Object.entries(patch.append ?? {}).forEach(([name, value], i) => {
+    names[`#a${i}`] = name;
+    values[`:a${i}`] = value;
+    values[':emptyList'] = [];
+    sets.push(`#a${i} = list_append(if_not_exists(#a${i}, :emptyList), :a${i})`);
   });
   const removes = (patch.remove ?? []).map((name, i) => {
     names[`#r${i}`] = name;
@@ -332,7 +346,8 @@ export async function applyTransition<E extends LifecycleEvent>(
   event: E,
   data: EventData[E],
   now = currentDate(),
-): Promise<ReleaseRecord | undefined> {
+  outbox: OutboxRecord[] = [],
+): Promise<(ReleaseRecord & Outboxed) | undefined> {
   let update: ReleaseUpdate;
   try {
     update = transition(release, event, data, now);
@@ -341,7 +356,74 @@ export async function applyTransition<E extends LifecycleEvent>(
     throw error;
   }
   const guard = update.guard && GUARD_CONDITIONS[update.guard]?.(data as { jobId?: string });
-  return writeRelease(ctx, release, { ...update.set, updatedAt: now.toISOString() }, update.from, guard);
+  const set = { ...update.set, updatedAt: now.toISOString() };
+  const last = outbox.at(-1);
+  if (!last) return writeRelease(ctx, release, { set }, update.from, guard);
+  return writeRelease(
+    ctx,
+    release,
+    {
+      set: { ...set, outboxId: last.id, gsi1pk: keys.outbox },
+      setIfAbsent: { gsi1sk: `${last.time}#${releaseKeyString(release)}` },
+      append: { pendingEvents: outbox },
+    },
+    update.from,
+    guard,
+  );
+}
+
+/**
+ * The outbox of a release (shared/services/rollouts/outbox.ts): the audit records of its transitions
+ * written with them, kept until they are published. A release with some is in gsi1 under
+ * `keys.outbox`, by when the oldest was written, for the sweep that publishes what a crash left.
+ */
+export interface OutboxRecord {
+  id: string;
+  time: string;
+}
+export interface Outboxed {
+  pendingEvents?: OutboxRecord[];
+  /** The last record appended: the outbox is emptied only while it is still the last. */
+  outboxId?: string;
+}
+
+/** Empties the outbox of a release whose records up to `outboxId` were published; false when more came. */
+export async function clearOutbox(ctx: StoreContext, r: ReleaseKey, outboxId: string): Promise<boolean> {
+  try {
+    await updateItem(
+      ctx,
+      releaseItemKey(r),
+      { remove: ['pendingEvents', 'outboxId', 'gsi1pk', 'gsi1sk'] },
+      { expression: 'outboxId = :outboxId', values: { ':outboxId': outboxId } },
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionFailed) return false;
+    throw error;
+  }
+}
+
+/** A page of releases whose outbox has records written before `before` (gsi1, eventually consistent). */
+export async function listOutboxes(
+  ctx: StoreContext,
+  before: string,
+  limit: number,
+  start?: Record<string, unknown>,
+): Promise<{ items: (ReleaseRecord & Outboxed)[]; next?: Record<string, unknown> }> {
+  const out = await ctx.doc.send(
+    new QueryCommand({
+      TableName: ctx.tableName,
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk < :before',
+      ExpressionAttributeValues: { ':pk': keys.outbox, ':before': before },
+      Limit: limit,
+      ExclusiveStartKey: start,
+    }),
+  );
+  return {
+    items: (out.Items ?? []).map((item) => strip<ReleaseRecord & Outboxed>(item) as ReleaseRecord & Outboxed),
+    next: out.LastEvaluatedKey,
+  };
 }
 
 /**
@@ -353,7 +435,7 @@ export const updateReleaseFields = (
   ctx: StoreContext,
   release: ReleaseRecord,
   fields: Partial<Pick<ReleaseRecord, 'verification' | 'executionRounds' | 'generation'>>,
-) => writeRelease(ctx, release, { ...fields, updatedAt: isoNow() }, [release.status]);
+) => writeRelease(ctx, release, { set: { ...fields, updatedAt: isoNow() } }, [release.status]);
 
 interface Condition {
   expression: string;
@@ -377,28 +459,23 @@ const GUARD_CONDITIONS: Partial<Record<Guard, (data: { jobId?: string }) => Cond
 async function writeRelease(
   ctx: StoreContext,
   r: ReleaseKey,
-  set: ReleaseUpdateFields,
+  patch: Patch,
   from: readonly ReleaseStatus[],
   extraCondition?: Condition,
-): Promise<ReleaseRecord | undefined> {
+): Promise<(ReleaseRecord & Outboxed) | undefined> {
   const values: Record<string, unknown> = {};
   from.forEach((status, i) => {
     values[`:from${i}`] = status;
   });
   const statusCondition = `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`;
   try {
-    return await updateItem<ReleaseRecord>(
-      ctx,
-      releaseItemKey(r),
-      { set },
-      {
-        expression: extraCondition
-          ? `(${statusCondition}) AND (${extraCondition.expression})`
-          : statusCondition,
-        names: { '#status': 'status' },
-        values: { ...values, ...extraCondition?.values },
-      },
-    );
+    return await updateItem<ReleaseRecord & Outboxed>(ctx, releaseItemKey(r), patch, {
+      expression: extraCondition
+        ? `(${statusCondition}) AND (${extraCondition.expression})`
+        : statusCondition,
+      names: { '#status': 'status' },
+      values: { ...values, ...extraCondition?.values },
+    });
   } catch (error) {
     if (error instanceof ConditionFailed) return undefined;
     throw error;

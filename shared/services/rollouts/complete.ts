@@ -1,4 +1,4 @@
-import { DETAIL_TYPES, publish, releaseEvent } from '../../adapters/events';
+import { DETAIL_TYPES, releaseEvent } from '../../adapters/events';
 import type { Runtime } from '../../adapters/runtime';
 import type { ReleaseReads } from '../../adapters/store/release-reads';
 import {
@@ -17,6 +17,7 @@ import { ending, finishDrain, finishUndrain } from './drain';
 import { policyContext } from './gates';
 import { jobResult, type TaskOutcome } from './jobs';
 import { releaseTargetLock } from './lock';
+import { publishOutboxes, transitionAndPublish, transitionWithEvents } from './outbox';
 import { loadWith } from './reads';
 import { finishRollback } from './rollback';
 import { abortOf, haltIfNeeded, rollBackEnvironment } from './safety';
@@ -81,12 +82,19 @@ export async function succeed(
     set: { currentVersion: release.tag, lastSucceededAt: now.toISOString(), successfulVersions: history },
     remove: ['failingSince'],
   });
-  const changed = await applyTransition(rt, release, 'succeed', {}, now);
-  await releaseTargetLock(rt, release);
   // What the delivery metrics measure from (shared/services/delivery.ts): the event carries it, so
   // counting a success reads nothing.
   const measured = { ...data, ...deliveryStarts(release, target?.failingSince) };
-  if (changed) await publish(rt, [releaseEvent(release, DETAIL_TYPES.releaseSucceeded, measured)]);
+  const changed = await transitionWithEvents(
+    rt,
+    release,
+    'succeed',
+    {},
+    [releaseEvent(release, DETAIL_TYPES.releaseSucceeded, measured)],
+    now,
+  );
+  await releaseTargetLock(rt, release);
+  if (changed) await publishOutboxes(rt, [changed]);
   // Also on a re-run (changed or not): a refresh twice is harmless, a lost one leaves dependants waiting.
   if (dependedOn) await announceDependencyChange(rt, release);
 }
@@ -123,11 +131,9 @@ export async function failOrRollBack(
   } else {
     const reason =
       wanted && !lastGood ? `${message} No earlier successful version to roll back to.` : message;
-    if (await applyTransition(rt, release, 'fail', { message: reason })) {
-      await publish(rt, [
-        releaseEvent(release, DETAIL_TYPES.releaseFailed, { ...data, cause, message: reason }),
-      ]);
-    }
+    await transitionAndPublish(rt, release, 'fail', { message: reason }, [
+      releaseEvent(release, DETAIL_TYPES.releaseFailed, { ...data, cause, message: reason }),
+    ]);
     await releaseTargetLock(rt, release);
     decision = await ending(rt, release, reads);
   }

@@ -1,4 +1,4 @@
-import { DETAIL_TYPES, publish, releaseEvent } from '../../adapters/events';
+import { DETAIL_TYPES, releaseEvent } from '../../adapters/events';
 import type { Runtime } from '../../adapters/runtime';
 import type { ReleaseReads } from '../../adapters/store/release-reads';
 import { applyTransition, type DrainState, type ReleaseRecord } from '../../adapters/store/rollouts';
@@ -7,6 +7,7 @@ import { afterward, type Decision } from '../../core/lifecycle';
 import { policyContext } from './gates';
 import { type JobToSend, jobResult, type PayloadReads, type TaskOutcome } from './jobs';
 import { releaseTargetLock } from './lock';
+import { transitionAndPublish } from './outbox';
 import { jobTimeout } from './reads';
 
 /**
@@ -53,9 +54,9 @@ export async function finishDrain(
     return { next: 'drain_wait', waitSeconds: drain.seconds, jobTimeoutSeconds };
   }
   const message = `The traffic drain failed: ${result.message ?? 'unknown error'}`;
-  if (await applyTransition(rt, release, 'drain_failed', { message })) {
-    await publish(rt, [releaseEvent(release, DETAIL_TYPES.releaseFailed, { cause: 'drain', message })]);
-  }
+  await transitionAndPublish(rt, release, 'drain_failed', { message }, [
+    releaseEvent(release, DETAIL_TYPES.releaseFailed, { cause: 'drain', message }),
+  ]);
   await releaseTargetLock(rt, release);
   return { next: 'undrain', jobTimeoutSeconds };
 }

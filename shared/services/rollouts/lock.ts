@@ -1,8 +1,7 @@
-import { DETAIL_TYPES, publish, releaseEvent } from '../../adapters/events';
+import { DETAIL_TYPES, releaseEvent } from '../../adapters/events';
 import type { Runtime } from '../../adapters/runtime';
 import { ConditionFailed } from '../../adapters/store/client';
 import {
-  applyTransition,
   getRelease,
   type ReleaseRecord,
   type TargetRecord,
@@ -13,6 +12,7 @@ import { releaseSlot } from '../../adapters/store/slots';
 import { signals, stopRollout, wake } from '../../adapters/workflow';
 import type { ClaimOutcome } from '../../core/lifecycle';
 import { TERMINAL_RELEASE, UNDISPATCHED_RELEASE } from '../../core/status';
+import { publishOutboxes, transitionWithEvents } from './outbox';
 
 const isNewer = (a: { createdAt: string; tag: string }, b: { createdAt: string; tag: string }) =>
   a.createdAt > b.createdAt || (a.createdAt === b.createdAt && a.tag > b.tag);
@@ -63,9 +63,12 @@ export async function claimTarget(rt: Runtime, release: ReleaseRecord): Promise<
     }
     if (!UNDISPATCHED_RELEASE.has(other.status)) return { type: 'busy', holder: holderTag };
     // Unless it dispatched meanwhile (or finished): then look again.
-    if (await applyTransition(rt, other, 'supersede', { by: release.tag })) {
+    const superseded = await transitionWithEvents(rt, other, 'supersede', { by: release.tag }, [
+      releaseEvent(other, DETAIL_TYPES.releaseSuperseded, { by: release.tag }),
+    ]);
+    if (superseded) {
       await stopRollout(rt, other, `Superseded by ${release.tag}.`);
-      await publish(rt, [releaseEvent(other, DETAIL_TYPES.releaseSuperseded, { by: release.tag })]);
+      await publishOutboxes(rt, [superseded]);
       await releaseTargetLock(rt, other, false);
     }
   }

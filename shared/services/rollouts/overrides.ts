@@ -3,7 +3,6 @@ import { type Actor, DETAIL_TYPES, publish, releaseEvent } from '../../adapters/
 import type { Runtime } from '../../adapters/runtime';
 import { keys } from '../../adapters/store/keys';
 import {
-  applyTransition,
   getRelease,
   getTarget,
   getVersion,
@@ -16,6 +15,7 @@ import { conflict, notFound } from '../../core/errors';
 import { jobIdOf } from '../../core/ids';
 import type { Answer } from '../../core/schemas/answers';
 import { requireConfig } from '../inventory';
+import { publishOutboxes, transitionWithEvents } from './outbox';
 import { putReleaseUnderLease } from './reconcile';
 import { cancelReleases, newRelease, renderRelease } from './versions';
 
@@ -105,15 +105,8 @@ export async function forceRelease(
   const key = { ...target };
   const release = await getRelease(rt, key);
   if (!release) throw notFound(`The release of "${target.tag}" to ${target.environment}/${target.resource}`);
-  const updated = await applyTransition(rt, release, 'force', {
-    forced: { by: actor.keyId ?? 'unknown', reason: target.reason, at: isoNow() },
-  });
-  if (!updated) {
-    throw conflict(`The release is ${release.status}; only a pending or waiting release can be forced.`);
-  }
-  await stopRollout(rt, release, `Forced by ${actor.keyId ?? 'unknown'}: ${target.reason}`);
-  await startRollout(rt, updated);
-  await publish(rt, [
+  const forced = { by: actor.keyId ?? 'unknown', reason: target.reason, at: isoNow() };
+  const updated = await transitionWithEvents(rt, release, 'force', { forced }, [
     releaseEvent(
       release,
       DETAIL_TYPES.overrideApplied,
@@ -121,6 +114,12 @@ export async function forceRelease(
       actor,
     ),
   ]);
+  if (!updated) {
+    throw conflict(`The release is ${release.status}; only a pending or waiting release can be forced.`);
+  }
+  await stopRollout(rt, release, `Forced by ${actor.keyId ?? 'unknown'}: ${target.reason}`);
+  await startRollout(rt, updated);
+  await publishOutboxes(rt, [updated]);
   return renderRelease(updated);
 }
 
@@ -148,6 +147,12 @@ export async function rollbackTarget(
   const now = isoNow();
   const forced = { by: actor.keyId ?? 'unknown', reason: input.reason ?? 'rollback', at: now };
   const existing = await getRelease(rt, key);
+  const applied = releaseEvent(
+    key,
+    DETAIL_TYPES.overrideApplied,
+    { override: 'rollback', toVersion, from: target.currentVersion, reason: input.reason ?? null },
+    actor,
+  );
   let release: ReleaseRecord;
   if (!existing) {
     // The newest intent for the target (versionCreatedAt): it supersedes releases that have not dispatched.
@@ -160,21 +165,17 @@ export async function rollbackTarget(
     if (!(await putReleaseUnderLease(rt, fresh)))
       throw conflict('A rollout of that version to this target started meanwhile; try again.');
     release = fresh;
+    await startRollout(rt, release);
+    await publish(rt, [applied]);
   } else {
     const message = `Rollback requested by ${actor.keyId ?? 'unknown'}.`;
-    const again = await applyTransition(rt, existing, 'redeploy', { forced, message, versionCreatedAt: now });
+    const redeploy = { forced, message, versionCreatedAt: now };
+    const again = await transitionWithEvents(rt, existing, 'redeploy', redeploy, [applied]);
     if (!again) throw conflict(`A rollout of ${toVersion} to this target is in progress.`);
     release = again;
+    await startRollout(rt, release);
+    await publishOutboxes(rt, [again]);
   }
-  await startRollout(rt, release);
-  await publish(rt, [
-    releaseEvent(
-      release,
-      DETAIL_TYPES.overrideApplied,
-      { override: 'rollback', toVersion, from: target.currentVersion, reason: input.reason ?? null },
-      actor,
-    ),
-  ]);
   // The release's deploy job, of kind rollback (functions/steps/jobs.ts dispatches it so).
   return { jobId: jobIdOf(release.releaseId, 'deploy', release.attempt), toVersion };
 }

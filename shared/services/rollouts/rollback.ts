@@ -1,4 +1,4 @@
-import { DETAIL_TYPES, publish, releaseEvent } from '../../adapters/events';
+import { DETAIL_TYPES, releaseEvent } from '../../adapters/events';
 import type { Runtime } from '../../adapters/runtime';
 import { listAllConfigCached } from '../../adapters/store/inventory';
 import type { ReleaseReads } from '../../adapters/store/release-reads';
@@ -15,6 +15,7 @@ import { announceDependencyChange } from './dependency';
 import { ending } from './drain';
 import { type JobToSend, jobResult, type TaskOutcome } from './jobs';
 import { releaseTargetLock } from './lock';
+import { publishOutboxes, transitionAndPublish, transitionWithEvents } from './outbox';
 import { renderVerification } from './verify';
 
 /**
@@ -45,18 +46,21 @@ export async function finishRollback(
     verification: renderVerification(release.verification),
   };
   if (result.status === 'successful') {
-    if (await applyTransition(rt, release, 'rolled_back', {})) {
+    const rolledBack = await transitionWithEvents(rt, release, 'rolled_back', {}, [
+      releaseEvent(release, DETAIL_TYPES.releaseRolledBack, data),
+    ]);
+    if (rolledBack) {
       await updateItem(rt, targetItemKey(release), { set: { currentVersion: release.rolledBackTo } });
-      await publish(rt, [releaseEvent(release, DETAIL_TYPES.releaseRolledBack, data)]);
+      await publishOutboxes(rt, [rolledBack]);
       // The target runs another version now: deployments that depend on this one re-check.
       if (isDependedOn(await listAllConfigCached(rt, 'policy'), release.deployment))
         await announceDependencyChange(rt, release);
     }
   } else {
     const message = `${release.message ?? 'The release failed.'} The rollback to ${release.rolledBackTo} failed: ${result.message ?? 'unknown error'}`;
-    if (await applyTransition(rt, release, 'fail', { message })) {
-      await publish(rt, [releaseEvent(release, DETAIL_TYPES.releaseFailed, { ...data, message })]);
-    }
+    await transitionAndPublish(rt, release, 'fail', { message }, [
+      releaseEvent(release, DETAIL_TYPES.releaseFailed, { ...data, message }),
+    ]);
   }
   await releaseTargetLock(rt, release);
   return ending(rt, release, reads);

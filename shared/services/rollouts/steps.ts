@@ -1,4 +1,4 @@
-import { DETAIL_TYPES, publish, releaseEvent } from '../../adapters/events';
+import { DETAIL_TYPES, releaseEvent } from '../../adapters/events';
 import type { Runtime } from '../../adapters/runtime';
 import {
   applyTransition,
@@ -24,6 +24,7 @@ import { ending, startDrain, startUndrain } from './drain';
 import { closedGate, policyContext } from './gates';
 import type { JobToSend, PayloadReads } from './jobs';
 import { claimTarget, releaseTargetLock } from './lock';
+import { publishOutboxes, transitionAndPublish, transitionWithEvents } from './outbox';
 import { jobTimeout, type Loaded, loadRelease, loadWith } from './reads';
 import { startRollbackJob } from './rollback';
 import { continuedInNewExecution } from './rounds';
@@ -64,9 +65,9 @@ async function settle(rt: Runtime, reads: DecideReads, now: Date): Promise<Decid
   }
   const { end } = verdict;
   if (end?.event === 'supersede') {
-    if (await applyTransition(rt, release, 'supersede', { by: end.by })) {
-      await publish(rt, [releaseEvent(release, DETAIL_TYPES.releaseSuperseded, { by: end.by })]);
-    }
+    await transitionAndPublish(rt, release, 'supersede', { by: end.by }, [
+      releaseEvent(release, DETAIL_TYPES.releaseSuperseded, { by: end.by }),
+    ]);
   } else if (end?.event === 'withdraw') {
     await applyTransition(rt, release, 'withdraw', { message: end.message });
     await releaseTargetLock(rt, release);
@@ -80,8 +81,8 @@ async function markWaiting(rt: Runtime, release: ReleaseRecord, { waitingFor, me
   if (release.status === status && release.waitingFor === waitingFor && release.message === message) return;
   if (!waitingFor) {
     await applyTransition(rt, release, 'hold', { message });
-  } else if (await applyTransition(rt, release, 'wait', { waitingFor, message })) {
-    await publish(rt, [
+  } else {
+    await transitionAndPublish(rt, release, 'wait', { waitingFor, message }, [
       releaseEvent(release, DETAIL_TYPES.releaseWaiting, {
         waitingFor,
         message,
@@ -105,8 +106,9 @@ async function decideAndShow(rt: Runtime, reads: DecideReads, now: Date): Promis
 export async function begin(rt: Runtime, key: ReleaseKey, now = currentDate()): Promise<Decision> {
   const reads = await loadWith(rt, key, DECIDE_READS);
   if (!TERMINAL_RELEASE.has(reads.release.status) && !reads.release.startedAt) {
-    const started = await applyTransition(rt, reads.release, 'start', {});
-    if (started) await publish(rt, [releaseEvent(key, DETAIL_TYPES.releaseStarted)]);
+    const started = await transitionAndPublish(rt, reads.release, 'start', {}, [
+      releaseEvent(key, DETAIL_TYPES.releaseStarted),
+    ]);
     reads.release = started ?? (await loadRelease(rt, key));
   }
   return decideAndShow(rt, reads, now);
@@ -191,8 +193,11 @@ export async function recordFailure(
   const release = await getRelease(rt, key);
   if (!release || TERMINAL_RELEASE.has(release.status)) return;
   const message = `The rollout failed: ${error.Error ?? 'unknown error'}.`;
-  if (await applyTransition(rt, release, 'error', { message })) {
+  const failed = await transitionWithEvents(rt, release, 'error', { message }, [
+    releaseEvent(key, DETAIL_TYPES.releaseFailed, { error: error.Error ?? null }),
+  ]);
+  if (failed) {
     await releaseTargetLock(rt, key);
-    await publish(rt, [releaseEvent(key, DETAIL_TYPES.releaseFailed, { error: error.Error ?? null })]);
+    await publishOutboxes(rt, [failed]);
   }
 }

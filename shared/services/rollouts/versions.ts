@@ -5,7 +5,6 @@ import { ConditionFailed } from '../../adapters/store/client';
 import { loadInventory } from '../../adapters/store/inventory';
 import { listReleasesPage, releaseStatusCounts, releasesAfter } from '../../adapters/store/pages';
 import {
-  applyTransition,
   getRelease,
   getVersion,
   putVersionIfAbsent,
@@ -31,6 +30,7 @@ import { computeReleaseTargets, type ReleaseTarget } from '../../core/targets';
 import { versionWarnings } from '../../core/warnings';
 import { requireConfig } from '../inventory';
 import { releaseTargetLock } from './lock';
+import { publishOutboxes, transitionWithEvents } from './outbox';
 import { renderVerification } from './verify';
 import { CANCELS_PER_CHUNK, type CancelTask, queueVersionRelease, queueWork } from './work-queue';
 
@@ -299,20 +299,23 @@ export async function cancelReleaseRecords(
   releases: ReleaseRecord[],
   options: { onlyUndispatched: boolean; message: string; actor: Actor },
 ): Promise<number> {
-  let cancelled = 0;
-  const events: GantryEvent[] = [];
+  const cancelled: ReleaseRecord[] = [];
   await inParallel(releases, async (release) => {
     const event = options.onlyUndispatched ? 'withdraw' : 'cancel';
-    if (!(await applyTransition(rt, release, event, { message: options.message }))) return;
-    cancelled++;
+    const said = releaseEvent(
+      release,
+      DETAIL_TYPES.releaseCancelled,
+      { message: options.message },
+      options.actor,
+    );
+    const updated = await transitionWithEvents(rt, release, event, { message: options.message }, [said]);
+    if (!updated) return;
+    cancelled.push(updated);
     await stopRollout(rt, release, options.message);
     await releaseTargetLock(rt, release);
-    events.push(
-      releaseEvent(release, DETAIL_TYPES.releaseCancelled, { message: options.message }, options.actor),
-    );
   });
-  await publish(rt, events);
-  return cancelled;
+  await publishOutboxes(rt, cancelled);
+  return cancelled.length;
 }
 
 export async function requireRelease(rt: Runtime, key: ReleaseKey): Promise<ReleaseRecord> {
