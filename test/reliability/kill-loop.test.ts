@@ -303,7 +303,7 @@ describe(`SIGKILL at random points of a scripted rollout (seed ${SEED})`, () => 
  * environment grows by half; the server is killed during each. Nothing may be lost (every target
  * ends with a successful release) and nothing doubled (one job id per target, one success each).
  */
-const FLEET = Number(process.env.KILL_LOOP_RECONCILE_TARGETS ?? 600);
+const FLEET = Number(process.env.KILL_LOOP_RECONCILE_TARGETS ?? 5000);
 /** Time to settle after the last kill: about 25 rollouts a second here, with room for a loaded machine. */
 const SETTLE_MS = Math.max(240_000, FLEET * 150);
 
