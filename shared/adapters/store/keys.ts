@@ -31,7 +31,7 @@ export const keys = {
   wakeMarker: (signal: string) => ({ pk: `WAKE#${signal}`, sk: 'WAKE' }),
   nonce: (signature: string) => ({ pk: `NONCE#${signature}`, sk: 'NONCE' }),
   events: 'EVENTS',
-  /** gsi1 of releases whose transitions' events are not yet published (store/rollouts.ts, the outbox). */
+  /** gsi1 of releases and jobs whose events are not yet published (store/rollouts.ts, the outbox). */
   outbox: 'OUTBOX',
   eventsOfDeployment: (deployment: string) => `EVENTS#${deployment}`,
   approval: (approvalId: string) => ({ pk: `APPROVAL#${approvalId}`, sk: 'APPROVAL' }),

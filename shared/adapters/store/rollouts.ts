@@ -88,9 +88,10 @@ export interface JobRecord extends ReleaseKey {
 
 export const releaseKeyString = (r: ReleaseKey) => `${r.deployment}#${r.tag}#${r.environment}#${r.resource}`;
 
+/** The record of an item: without its keys, nor its outbox (read only by the sweep, raw). */
 function strip<T>(item: Item | undefined): T | undefined {
   if (!item) return undefined;
-  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, ...rest } = item;
+  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, pendingEvents: _e, outboxUnsent: _u, ...rest } = item;
   return rest as T;
 }
 
@@ -125,6 +126,8 @@ interface Patch {
   setIfAbsent?: Record<string, unknown>;
   /** Appended to the list, which is created when absent. */
   append?: Record<string, unknown[]>;
+  /** Added to the number (ADD), which starts at 0. */
+  add?: Record<string, number>;
   remove?: string[];
 }
 
@@ -152,9 +155,15 @@ function updateExpression(patch: Patch) {
     names[`#r${i}`] = name;
     return `#r${i}`;
   });
+  const adds = Object.entries(patch.add ?? {}).map(([name, value], i) => {
+    names[`#n${i}`] = name;
+    values[`:n${i}`] = value;
+    return `#n${i} :n${i}`;
+  });
   const expression = [
     sets.length ? `SET ${sets.join(', ')}` : '',
     removes.length ? `REMOVE ${removes.join(', ')}` : '',
+    adds.length ? `ADD ${adds.join(', ')}` : '',
   ]
     .filter(Boolean)
     .join(' ');
@@ -347,7 +356,7 @@ export async function applyTransition<E extends LifecycleEvent>(
   data: EventData[E],
   now = currentDate(),
   outbox: OutboxRecord[] = [],
-): Promise<(ReleaseRecord & Outboxed) | undefined> {
+): Promise<ReleaseRecord | undefined> {
   let update: ReleaseUpdate;
   try {
     update = transition(release, event, data, now);
@@ -357,25 +366,15 @@ export async function applyTransition<E extends LifecycleEvent>(
   }
   const guard = update.guard && GUARD_CONDITIONS[update.guard]?.(data as { jobId?: string });
   const set = { ...update.set, updatedAt: now.toISOString() };
-  const last = outbox.at(-1);
-  if (!last) return writeRelease(ctx, release, { set }, update.from, guard);
-  return writeRelease(
-    ctx,
-    release,
-    {
-      set: { ...set, outboxId: last.id, gsi1pk: keys.outbox },
-      setIfAbsent: { gsi1sk: `${last.time}#${releaseKeyString(release)}` },
-      append: { pendingEvents: outbox },
-    },
-    update.from,
-    guard,
-  );
+  return writeRelease(ctx, release, withOutbox({ set }, releaseItemKey(release), outbox), update.from, guard);
 }
 
 /**
- * The outbox of a release (shared/services/rollouts/outbox.ts): the audit records of its transitions
- * written with them, kept until they are published. A release with some is in gsi1 under
- * `keys.outbox`, by when the oldest was written, for the sweep that publishes what a crash left.
+ * An item's outbox (shared/services/rollouts/outbox.ts): the audit records of the events its writes
+ * said, appended in the same write, with the number of them not yet published (`outboxUnsent`). Each
+ * writer publishes its own records and counts them off; the last one empties the outbox. An item with
+ * records is in gsi1 under `keys.outbox`, by when the oldest was written, for the sweep that publishes
+ * what a crash left. Releases (their transitions) and jobs (dispatched, updated) have one.
  */
 export interface OutboxRecord {
   id: string;
@@ -383,33 +382,80 @@ export interface OutboxRecord {
 }
 export interface Outboxed {
   pendingEvents?: OutboxRecord[];
-  /** The last record appended: the outbox is emptied only while it is still the last. */
-  outboxId?: string;
+  outboxUnsent?: number;
+}
+/** Records of an item's outbox to publish: those one write appended, or all of them for the sweep. */
+export interface Outbox {
+  key: { pk: string; sk: string };
+  records: OutboxRecord[];
+  /** Read by the sweep: how many were unsent and held, which its emptying write checks. */
+  swept?: { unsent: number; held: number };
+}
+const OUTBOX_ATTRIBUTES = ['pendingEvents', 'outboxUnsent', 'gsi1pk', 'gsi1sk'];
+
+/** The write that also appends `records` to the item's outbox. */
+function withOutbox(patch: Patch, key: { pk: string; sk: string }, records: OutboxRecord[]): Patch {
+  const first = records[0];
+  if (!first) return patch;
+  return {
+    ...patch,
+    set: { ...patch.set, gsi1pk: keys.outbox },
+    setIfAbsent: { ...patch.setIfAbsent, gsi1sk: `${first.time}#${key.pk}#${key.sk}` },
+    append: { ...patch.append, pendingEvents: records },
+    add: { ...patch.add, outboxUnsent: records.length },
+  };
 }
 
-/** Empties the outbox of a release whose records up to `outboxId` were published; false when more came. */
-export async function clearOutbox(ctx: StoreContext, r: ReleaseKey, outboxId: string): Promise<boolean> {
-  try {
-    await updateItem(
-      ctx,
-      releaseItemKey(r),
-      { remove: ['pendingEvents', 'outboxId', 'gsi1pk', 'gsi1sk'] },
-      { expression: 'outboxId = :outboxId', values: { ':outboxId': outboxId } },
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionFailed) return false;
-    throw error;
+/** The records a write put into a release's outbox. */
+export const releaseOutbox = (release: ReleaseKey, records: OutboxRecord[]): Outbox => ({
+  key: releaseItemKey(release),
+  records,
+});
+
+/** The records a write put into a job's outbox. */
+export const jobOutbox = (jobId: string, records: OutboxRecord[]): Outbox => ({
+  key: keys.job(jobId),
+  records,
+});
+
+/**
+ * Counts an outbox's published records off. A writer's: empties the outbox when no other record is
+ * unsent, else only counts its own off (the last writer to finish empties it). The sweep's: empties
+ * it while it is as the sweep read it.
+ */
+export async function clearOutbox(ctx: StoreContext, outbox: Outbox): Promise<void> {
+  const tryWrite = async (patch: Patch, expression: string, values: Record<string, unknown>) => {
+    try {
+      await updateItem(ctx, outbox.key, patch, { expression, values });
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionFailed) return false;
+      throw error;
+    }
+  };
+  const empty = { remove: OUTBOX_ATTRIBUTES };
+  if (outbox.swept) {
+    await tryWrite(empty, 'outboxUnsent = :unsent AND size(pendingEvents) = :held', {
+      ':unsent': outbox.swept.unsent,
+      ':held': outbox.swept.held,
+    });
+    return;
+  }
+  const mine = outbox.records.length;
+  // Between the two writes another writer may count off: then this one is the last, and empties.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (await tryWrite(empty, 'outboxUnsent = :mine', { ':mine': mine })) return;
+    if (await tryWrite({ add: { outboxUnsent: -mine } }, 'outboxUnsent > :mine', { ':mine': mine })) return;
   }
 }
 
-/** A page of releases whose outbox has records written before `before` (gsi1, eventually consistent). */
+/** A page of the outboxes with records written before `before` (gsi1, eventually consistent). */
 export async function listOutboxes(
   ctx: StoreContext,
   before: string,
   limit: number,
   start?: Record<string, unknown>,
-): Promise<{ items: (ReleaseRecord & Outboxed)[]; next?: Record<string, unknown> }> {
+): Promise<{ outboxes: Outbox[]; next?: Record<string, unknown> }> {
   const out = await ctx.doc.send(
     new QueryCommand({
       TableName: ctx.tableName,
@@ -421,7 +467,14 @@ export async function listOutboxes(
     }),
   );
   return {
-    items: (out.Items ?? []).map((item) => strip<ReleaseRecord & Outboxed>(item) as ReleaseRecord & Outboxed),
+    outboxes: (out.Items ?? []).map((item) => {
+      const { pendingEvents = [], outboxUnsent = 0 } = item as Outboxed;
+      return {
+        key: { pk: item.pk as string, sk: item.sk as string },
+        records: pendingEvents,
+        swept: { unsent: outboxUnsent, held: pendingEvents.length },
+      };
+    }),
     next: out.LastEvaluatedKey,
   };
 }
@@ -462,14 +515,14 @@ async function writeRelease(
   patch: Patch,
   from: readonly ReleaseStatus[],
   extraCondition?: Condition,
-): Promise<(ReleaseRecord & Outboxed) | undefined> {
+): Promise<ReleaseRecord | undefined> {
   const values: Record<string, unknown> = {};
   from.forEach((status, i) => {
     values[`:from${i}`] = status;
   });
   const statusCondition = `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`;
   try {
-    return await updateItem<ReleaseRecord & Outboxed>(ctx, releaseItemKey(r), patch, {
+    return await updateItem<ReleaseRecord>(ctx, releaseItemKey(r), patch, {
       expression: extraCondition
         ? `(${statusCondition}) AND (${extraCondition.expression})`
         : statusCondition,
@@ -546,12 +599,14 @@ export async function deleteIdleTarget(ctx: StoreContext, t: Omit<ReleaseKey, 't
 export const getJob = (ctx: StoreContext, jobId: string) => get<JobRecord>(ctx, keys.job(jobId));
 export const putJobIfAbsent = (ctx: StoreContext, job: JobRecord) =>
   putIfAbsent(ctx, keys.job(job.jobId), job);
+/** Updates a job; `outbox`: the audit records of what the update says, written with it (see Outbox). */
 export const updateJob = (
   ctx: StoreContext,
   jobId: string,
   patch: Patch,
   condition?: { expression: string; names?: Record<string, string>; values?: Record<string, unknown> },
-) => updateItem<JobRecord>(ctx, keys.job(jobId), patch, condition);
+  outbox: OutboxRecord[] = [],
+) => updateItem<JobRecord>(ctx, keys.job(jobId), withOutbox(patch, keys.job(jobId), outbox), condition);
 
 // ---- waiters: executions parked on a signal ---------------------------------------------------
 

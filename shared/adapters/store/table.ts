@@ -31,8 +31,8 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  *     a chunk's releases; holder and expiry, TTL)
  * 23. a debounced signal's last wake: version, window end, the sleeper      pk=WAKE#signal  sk=WAKE
  *     waking at its end (conditional puts on the version; TTL)
- * 24. releases whose outbox holds events not yet published (written with the    gsi1 OUTBOX, oldest record's time#release
- *     transition, removed once published), for the sweep
+ * 24. releases and jobs whose outbox holds events not yet published (written     gsi1 OUTBOX, oldest record's time#pk#sk
+ *     with the change, removed once published), for the sweep
  *
  * Every state change is a single-item conditional write (no transactions: docs/decisions/0002-one-table.md),
  * but one: new releases are batch-written under their deployment's lease (docs/decisions/0004-release-batch-writes.md).

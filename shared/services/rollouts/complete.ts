@@ -94,7 +94,7 @@ export async function succeed(
     now,
   );
   await releaseTargetLock(rt, release);
-  if (changed) await publishOutboxes(rt, [changed]);
+  if (changed) await publishOutboxes(rt, [changed.outbox]);
   // Also on a re-run (changed or not): a refresh twice is harmless, a lost one leaves dependants waiting.
   if (dependedOn) await announceDependencyChange(rt, release);
 }

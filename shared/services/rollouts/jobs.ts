@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { dispatchJob, JobDispatchError, type JobPayload, pollAgentJob } from '../../adapters/agents';
-import { type Actor, DETAIL_TYPES, publish, releaseEvent, SYSTEM } from '../../adapters/events';
+import { type Actor, auditRecords, DETAIL_TYPES, publish, releaseEvent, SYSTEM } from '../../adapters/events';
 import { ENV, type Runtime } from '../../adapters/runtime';
 import { secrets } from '../../adapters/secrets';
 import { ConditionFailed } from '../../adapters/store/client';
@@ -9,6 +9,7 @@ import {
   getJob,
   getVersion,
   type JobRecord,
+  jobOutbox,
   putJobIfAbsent,
   type ReleaseRecord,
   updateJob,
@@ -25,6 +26,7 @@ import { type JobKind, TERMINAL_JOB } from '../../core/status';
 import { celDeployment, celEnvironment, celResource } from '../../core/targets';
 import { resolveVariables } from '../../core/variables';
 import { requireConfig } from '../inventory';
+import { publishOutboxes } from './outbox';
 
 /** What a finished job tells the workflow (the task output): never a token. */
 export interface JobOutcome {
@@ -279,23 +281,29 @@ export async function dispatchReleaseJob(
             ...(accepted.poll ? { poll: accepted.poll } : {}),
           }
         : {};
-    job = await updateJob(
-      rt,
-      jobId,
-      { set: { sentAt: isoNow(), status: 'dispatched', updatedAt: isoNow(), ...polling } },
-      { expression: '#s = :pending', names: { '#s': 'status' }, values: { ':pending': 'pending' } },
-    ).catch((error: unknown) => {
-      if (error instanceof ConditionFailed) return error.current as unknown as JobRecord; // a callback came first
-      throw error;
-    });
-    await publish(rt, [
-      releaseEvent(job, DETAIL_TYPES.jobDispatched, {
+    const sent = job;
+    const dispatched = (polls: boolean) =>
+      releaseEvent(sent, DETAIL_TYPES.jobDispatched, {
         jobId,
         kind,
         agent: deployment.jobAgent.type,
-        polling: Boolean(job.statusUrl),
-      }),
-    ]);
+        polling: polls,
+      });
+    const records = auditRecords([dispatched(accepted.type === 'polling')]);
+    try {
+      job = await updateJob(
+        rt,
+        jobId,
+        { set: { sentAt: isoNow(), status: 'dispatched', updatedAt: isoNow(), ...polling } },
+        { expression: '#s = :pending', names: { '#s': 'status' }, values: { ':pending': 'pending' } },
+        records,
+      );
+      await publishOutboxes(rt, [jobOutbox(jobId, records)]);
+    } catch (error) {
+      if (!(error instanceof ConditionFailed)) throw error;
+      job = error.current as unknown as JobRecord; // a callback came first
+      await publish(rt, [dispatched(Boolean(job.statusUrl))]);
+    }
     // A polling agent will not call back: the workflow leaves the callback task and polls instead.
     if (job.statusUrl && !TERMINAL_JOB.has(job.status)) await resumeTask(rt, taskToken, pollingOutcome(job));
     return job;
@@ -323,52 +331,74 @@ export async function recordJobStatus(
   jobId: string,
   report: JobStatusBody,
   actor: Actor,
-  /** A callback's bearer token: checked in the same conditional write (no read before it). */
+  /** A callback's bearer token: checked in the conditional write. */
   bearerToken?: string,
 ): Promise<{ job: JobRecord; changed: boolean }> {
-  const now = isoNow();
   const tokenHash = bearerToken === undefined ? undefined : hashToken(bearerToken);
-  let job: JobRecord;
-  try {
-    job = await updateJob(
-      rt,
-      jobId,
-      {
-        set: {
-          status: report.status,
-          updatedAt: now,
-          ...(report.message !== undefined ? { message: report.message } : {}),
-          ...(report.links ? { links: report.links } : {}),
-        },
-      },
-      {
-        expression: `${tokenHash === undefined ? 'attribute_exists(pk)' : 'tokenHash = :hash'} AND NOT (#s IN (:ok, :failed))`,
-        names: { '#s': 'status' },
-        values: {
-          ':ok': 'successful',
-          ':failed': 'failed',
-          ...(tokenHash === undefined ? {} : { ':hash': tokenHash }),
-        },
-      },
-    );
-  } catch (error) {
-    if (!(error instanceof ConditionFailed)) throw error;
-    const current = error.current as unknown as JobRecord | undefined;
-    if (tokenHash !== undefined && !(current?.tokenHash && constantTimeEqual(tokenHash, current.tokenHash))) {
-      throw unauthenticated('The job token is not valid for this job.');
+  let job: JobRecord | undefined;
+  // The job is read first so that its event can be written with the update (the job's outbox); the
+  // update holds only while the job is as read, else it is read again.
+  for (let attempt = 1; !job; attempt++) {
+    const seen = await getJob(rt, jobId);
+    if (!seen) {
+      throw tokenHash === undefined
+        ? notFound(`The job "${jobId}"`)
+        : unauthenticated('The job token is not valid for this job.');
     }
-    if (!current) throw notFound(`The job "${jobId}"`);
-    if (current.status === report.status) return { job: current, changed: false };
-    throw conflict(`The job "${jobId}" already finished as ${current.status}.`);
-  }
-  await publish(rt, [
-    releaseEvent(
-      job,
+    const message = report.message !== undefined ? report.message : seen.message;
+    const links = report.links ?? seen.links;
+    const updated = releaseEvent(
+      seen,
       DETAIL_TYPES.jobUpdated,
-      { jobId, kind: job.kind, status: job.status, message: job.message, links: job.links },
+      { jobId, kind: seen.kind, status: report.status, message, links },
       actor,
-    ),
-  ]);
+    );
+    const now = isoNow();
+    const records = auditRecords([updated], Date.parse(now));
+    try {
+      const written = await updateJob(
+        rt,
+        jobId,
+        {
+          set: {
+            status: report.status,
+            updatedAt: now,
+            ...(report.message !== undefined ? { message: report.message } : {}),
+            ...(report.links ? { links: report.links } : {}),
+          },
+        },
+        {
+          expression: `${tokenHash === undefined ? 'attribute_exists(pk)' : 'tokenHash = :hash'} AND NOT (#s IN (:ok, :failed)) AND #u = :seen`,
+          names: { '#s': 'status', '#u': 'updatedAt' },
+          values: {
+            ':ok': 'successful',
+            ':failed': 'failed',
+            ':seen': seen.updatedAt,
+            ...(tokenHash === undefined ? {} : { ':hash': tokenHash }),
+          },
+        },
+        records,
+      );
+      await publishOutboxes(rt, [jobOutbox(jobId, records)]);
+      job = written;
+    } catch (error) {
+      if (!(error instanceof ConditionFailed)) throw error;
+      const current = error.current as unknown as JobRecord | undefined;
+      if (
+        tokenHash !== undefined &&
+        !(current?.tokenHash && constantTimeEqual(tokenHash, current.tokenHash))
+      ) {
+        throw unauthenticated('The job token is not valid for this job.');
+      }
+      if (!current) throw notFound(`The job "${jobId}"`);
+      if (TERMINAL_JOB.has(current.status)) {
+        if (current.status === report.status) return { job: current, changed: false };
+        throw conflict(`The job "${jobId}" already finished as ${current.status}.`);
+      }
+      // Another report changed the job since it was read: read it again.
+      if (attempt === 5) throw conflict(`The job "${jobId}" keeps changing; try again.`);
+    }
+  }
   if (TERMINAL_JOB.has(job.status) && job.taskToken) await resumeTask(rt, job.taskToken, outcomeOf(job));
   return { job, changed: true };
 }

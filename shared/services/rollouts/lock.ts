@@ -68,7 +68,7 @@ export async function claimTarget(rt: Runtime, release: ReleaseRecord): Promise<
     ]);
     if (superseded) {
       await stopRollout(rt, other, `Superseded by ${release.tag}.`);
-      await publishOutboxes(rt, [superseded]);
+      await publishOutboxes(rt, [superseded.outbox]);
       await releaseTargetLock(rt, other, false);
     }
   }

@@ -5,8 +5,9 @@ import {
   applyTransition,
   clearOutbox,
   listOutboxes,
-  type Outboxed,
+  type Outbox,
   type ReleaseRecord,
+  releaseOutbox,
 } from '../../adapters/store/rollouts';
 import { currentDate, nowMs } from '../../core/clock';
 import type { EventData, LifecycleEvent } from '../../core/lifecycle';
@@ -15,8 +16,9 @@ import type { EventData, LifecycleEvent } from '../../core/lifecycle';
  * A transition and the events that say so. The events' audit records are written in the same
  * conditional write as the transition (the release's outbox), then published, then removed: a crash
  * between the write and the publish leaves them in the outbox, where the sweep finds them, instead of
- * losing them (without transactions: docs/decisions/0002-one-table.md). Publishing again is harmless:
- * a record keeps its id and time, so the audit item is rewritten and subscribers see the same event id.
+ * losing them (docs/decisions/0005-event-outbox.md; a job's changes do the same in ./jobs.ts).
+ * Publishing again is harmless: a record keeps its id and time, so the audit item is rewritten and
+ * subscribers see the same event id.
  */
 export async function transitionAndPublish<E extends LifecycleEvent>(
   rt: Runtime,
@@ -26,30 +28,44 @@ export async function transitionAndPublish<E extends LifecycleEvent>(
   events: GantryEvent[],
   now = currentDate(),
 ): Promise<ReleaseRecord | undefined> {
-  const updated = await transitionWithEvents(rt, release, event, data, events, now);
-  if (updated) await publishOutboxes(rt, [updated]);
-  return updated;
+  const said = await transitionWithEvents(rt, release, event, data, events, now);
+  await publishOutboxes(rt, [said?.outbox]);
+  return said?.release;
+}
+
+/** A transition written with the records of its events, and where they wait to be published. */
+export interface Transitioned {
+  release: ReleaseRecord;
+  outbox: Outbox;
 }
 
 /** The transition with its events in the release's outbox, not yet published: `publishOutboxes` does. */
-export const transitionWithEvents = <E extends LifecycleEvent>(
+export async function transitionWithEvents<E extends LifecycleEvent>(
   rt: Runtime,
   release: ReleaseRecord,
   event: E,
   data: EventData[E],
   events: GantryEvent[],
   now = currentDate(),
-) => applyTransition(rt, release, event, data, now, auditRecords(events, now.getTime()));
+): Promise<Transitioned | undefined> {
+  const records = auditRecords(events, now.getTime());
+  const updated = await applyTransition(rt, release, event, data, now, records);
+  return updated && { release: updated, outbox: releaseOutbox(release, records) };
+}
 
-/** Publishes what these releases' outboxes hold (together, in batches), then empties each. */
-export async function publishOutboxes(rt: Runtime, releases: (ReleaseRecord & Outboxed)[]): Promise<void> {
-  const withRecords = releases.filter((r) => r.pendingEvents?.length && r.outboxId);
+/**
+ * Publishes these outboxes' records (together, in batches), then counts them off. The sweep's
+ * outboxes hold every record left (a crash's, but also those of a writer still publishing, which are
+ * then sent twice under the same id); one with none unsent is only emptied.
+ */
+export async function publishOutboxes(rt: Runtime, outboxes: (Outbox | undefined)[]): Promise<void> {
+  const some = outboxes.filter((outbox) => outbox !== undefined);
+  const unsent = some.filter((outbox) => !outbox.swept || outbox.swept.unsent > 0);
   await publishRecords(
     rt,
-    withRecords.flatMap((r) => r.pendingEvents as AuditRecord[]),
+    unsent.flatMap((outbox) => outbox.records as AuditRecord[]),
   );
-  // A release whose outbox grew meanwhile keeps it: whoever appended publishes it all.
-  await Promise.all(withRecords.map((r) => clearOutbox(rt, r, r.outboxId as string)));
+  await Promise.all(some.map((outbox) => clearOutbox(rt, outbox)));
 }
 
 /** Outboxes the sweep publishes per page, and pages per sweep (what is left waits for the next). */
@@ -66,8 +82,8 @@ export async function publishStalledOutboxes(rt: Runtime, olderThanMs: number): 
   let start: Record<string, unknown> | undefined;
   for (let pages = 0; pages < PAGES_PER_SWEEP; pages++) {
     const page = await listOutboxes(rt, before, OUTBOXES_PER_PAGE, start);
-    await publishOutboxes(rt, page.items);
-    published += page.items.length;
+    await publishOutboxes(rt, page.outboxes);
+    published += page.outboxes.length;
     start = page.next;
     if (!start) break;
   }

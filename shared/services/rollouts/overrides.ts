@@ -118,9 +118,9 @@ export async function forceRelease(
     throw conflict(`The release is ${release.status}; only a pending or waiting release can be forced.`);
   }
   await stopRollout(rt, release, `Forced by ${actor.keyId ?? 'unknown'}: ${target.reason}`);
-  await startRollout(rt, updated);
-  await publishOutboxes(rt, [updated]);
-  return renderRelease(updated);
+  await startRollout(rt, updated.release);
+  await publishOutboxes(rt, [updated.outbox]);
+  return renderRelease(updated.release);
 }
 
 /**
@@ -172,9 +172,9 @@ export async function rollbackTarget(
     const redeploy = { forced, message, versionCreatedAt: now };
     const again = await transitionWithEvents(rt, existing, 'redeploy', redeploy, [applied]);
     if (!again) throw conflict(`A rollout of ${toVersion} to this target is in progress.`);
-    release = again;
+    release = again.release;
     await startRollout(rt, release);
-    await publishOutboxes(rt, [again]);
+    await publishOutboxes(rt, [again.outbox]);
   }
   // The release's deploy job, of kind rollback (functions/steps/jobs.ts dispatches it so).
   return { jobId: jobIdOf(release.releaseId, 'deploy', release.attempt), toVersion };

@@ -51,7 +51,7 @@ export async function finishRollback(
     ]);
     if (rolledBack) {
       await updateItem(rt, targetItemKey(release), { set: { currentVersion: release.rolledBackTo } });
-      await publishOutboxes(rt, [rolledBack]);
+      await publishOutboxes(rt, [rolledBack.outbox]);
       // The target runs another version now: deployments that depend on this one re-check.
       if (isDependedOn(await listAllConfigCached(rt, 'policy'), release.deployment))
         await announceDependencyChange(rt, release);

@@ -198,6 +198,6 @@ export async function recordFailure(
   ]);
   if (failed) {
     await releaseTargetLock(rt, key);
-    await publishOutboxes(rt, [failed]);
+    await publishOutboxes(rt, [failed.outbox]);
   }
 }

@@ -7,6 +7,7 @@ import { listReleasesPage, releaseStatusCounts, releasesAfter } from '../../adap
 import {
   getRelease,
   getVersion,
+  type Outbox,
   putVersionIfAbsent,
   type ReleaseKey,
   type ReleaseRecord,
@@ -299,7 +300,7 @@ export async function cancelReleaseRecords(
   releases: ReleaseRecord[],
   options: { onlyUndispatched: boolean; message: string; actor: Actor },
 ): Promise<number> {
-  const cancelled: ReleaseRecord[] = [];
+  const cancelled: Outbox[] = [];
   await inParallel(releases, async (release) => {
     const event = options.onlyUndispatched ? 'withdraw' : 'cancel';
     const said = releaseEvent(
@@ -310,7 +311,7 @@ export async function cancelReleaseRecords(
     );
     const updated = await transitionWithEvents(rt, release, event, { message: options.message }, [said]);
     if (!updated) return;
-    cancelled.push(updated);
+    cancelled.push(updated.outbox);
     await stopRollout(rt, release, options.message);
     await releaseTargetLock(rt, release);
   });
