@@ -56,7 +56,7 @@ const http = (id: string, file: string, needs: Need[], memoryMb = 512): Function
 
 const step = (
   id: string,
-  file: 'rollout' | 'jobs' | 'poll' | 'verify',
+  file: 'rollout' | 'complete' | 'jobs' | 'poll' | 'verify',
   handler: string,
   aslKey: string,
   needs: Need[],
@@ -118,7 +118,10 @@ export const FUNCTIONS: FunctionSpec[] = [
   // hold on its target, which wakes the releases waiting for it; at the bound on an execution's loop
   // rounds it starts the release's next execution (shared/services/rollouts/rounds.ts).
   step('step-poll', 'poll', 'poll', 'PollFunctionArn', ['executions', 'taskCallbacks', 'agentSecrets']),
-  step('step-complete', 'rollout', 'completeRelease', 'CompleteFunctionArn', ['executions', 'taskCallbacks']),
+  step('step-complete', 'complete', 'completeRelease', 'CompleteFunctionArn', [
+    'executions',
+    'taskCallbacks',
+  ]),
   // Measures run providers with their own timeouts (10 s each, in parallel).
   step(
     'step-measure',
@@ -128,7 +131,7 @@ export const FUNCTIONS: FunctionSpec[] = [
     ['executions', 'taskCallbacks', 'agentSecrets', 'metrics'],
     60,
   ),
-  step('step-fail', 'rollout', 'fail', 'FailFunctionArn', ['taskCallbacks']),
+  step('step-fail', 'complete', 'fail', 'FailFunctionArn', ['taskCallbacks']),
   // The work a write causes (reconciliation, a version's releases), one bounded chunk per
   // invocation, off the request path; a scheduled sweep restarts chains that stalled.
   {

@@ -132,7 +132,7 @@ it('derives through every layer: step-poll reaches SendTaskSuccess through the j
   expect(bundles.get('step-poll')?.modules).not.toContain('functions/steps/rollout.ts');
 });
 
-it('leaves out the code of other handlers of the same file (step-fail shares functions/steps/rollout.ts)', () => {
+it('leaves out the code of other handlers of the same file (step-fail shares functions/steps/complete.ts)', () => {
   expect(bundles.get('step-fail')?.actions.has('states:StartExecution')).toBe(false);
   expect(bundles.get('step-complete')?.actions.has('states:StartExecution')).toBe(true);
 });

@@ -4,9 +4,10 @@ import { AuditEvent, WorkEvent } from '../../functions/events/input';
 import { handler as metrics } from '../../functions/events/metrics';
 import { handler as progression } from '../../functions/events/progression';
 import { handler as work } from '../../functions/events/work';
+import { completeRelease } from '../../functions/steps/complete';
 import { StepInput } from '../../functions/steps/input';
 import { dispatch } from '../../functions/steps/jobs';
-import { begin, completeRelease } from '../../functions/steps/rollout';
+import { begin } from '../../functions/steps/rollout';
 import { InvalidInput, validInput } from '../../functions/task-input';
 
 /**

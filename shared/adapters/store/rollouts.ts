@@ -122,8 +122,6 @@ async function conditional<T>(
 
 interface Patch {
   set?: Record<string, unknown>;
-  /** Kept when the item has the attribute already. */
-  setIfAbsent?: Record<string, unknown>;
   /** Appended to the list, which is created when absent. */
   append?: Record<string, unknown[]>;
   /** Added to the number (ADD), which starts at 0. */
@@ -139,11 +137,6 @@ function updateExpression(patch: Patch) {
     names[`#s${i}`] = name;
     values[`:s${i}`] = value;
     sets.push(`#s${i} = :s${i}`);
-  });
-  Object.entries(patch.setIfAbsent ?? {}).forEach(([name, value], i) => {
-    names[`#k${i}`] = name;
-    values[`:k${i}`] = value;
-    sets.push(`#k${i} = if_not_exists(#k${i}, :k${i})`);
   });
   Object.entries(patch.append ?? {}).forEach(([name, value], i) => {
     names[`#a${i}`] = name;
@@ -373,7 +366,7 @@ export async function applyTransition<E extends LifecycleEvent>(
  * An item's outbox (shared/services/rollouts/outbox.ts): the audit records of the events its writes
  * said, appended in the same write, with the number of them not yet published (`outboxUnsent`). Each
  * writer publishes its own records and counts them off; the last one empties the outbox. An item with
- * records is in gsi1 under `keys.outbox`, by when the oldest was written, for the sweep that publishes
+ * records is in gsi1 under `keys.outbox`, by when the newest was written, for the sweep that publishes
  * what a crash left. Releases (their transitions) and jobs (dispatched, updated) have one.
  */
 export interface OutboxRecord {
@@ -399,10 +392,9 @@ function withOutbox(patch: Patch, key: { pk: string; sk: string }, records: Outb
   if (!first) return patch;
   return {
     ...patch,
-    set: { ...patch.set, gsi1pk: keys.outbox },
-    setIfAbsent: { ...patch.setIfAbsent, gsi1sk: `${first.time}#${key.pk}#${key.sk}` },
-    append: { ...patch.append, pendingEvents: records },
-    add: { ...patch.add, outboxUnsent: records.length },
+    set: { ...patch.set, gsi1pk: keys.outbox, gsi1sk: `${first.time}#${key.pk}#${key.sk}` },
+    append: { pendingEvents: records },
+    add: { outboxUnsent: records.length },
   };
 }
 

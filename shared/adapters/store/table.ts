@@ -31,7 +31,7 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  *     a chunk's releases; holder and expiry, TTL)
  * 23. a debounced signal's last wake: version, window end, the sleeper      pk=WAKE#signal  sk=WAKE
  *     waking at its end (conditional puts on the version; TTL)
- * 24. releases and jobs whose outbox holds events not yet published (written     gsi1 OUTBOX, oldest record's time#pk#sk
+ * 24. releases and jobs whose outbox holds events not yet published (written     gsi1 OUTBOX, newest record's time#pk#sk
  *     with the change, removed once published), for the sweep
  *
  * Every state change is a single-item conditional write (no transactions: docs/decisions/0002-one-table.md),
