@@ -129,6 +129,7 @@ export async function pollJob(
       jobId,
       { status: 'failed', message: 'The job timed out.' },
       SYSTEM,
+      { known: job },
     );
     return outcomeOf(failed);
   }
@@ -153,6 +154,7 @@ export async function pollJob(
           jobId,
           { status, message: message ?? `The agent reported ${status}.` },
           SYSTEM,
+          { known: job },
         )
       ).job,
     );
@@ -178,9 +180,9 @@ export async function jobResult(rt: Runtime, jobId: string, outcome: TaskOutcome
   if (outcome.status !== 'timed_out') return outcome;
   const job = await getJob(rt, jobId);
   const recorded = job
-    ? await recordJobStatus(rt, jobId, { status: 'failed', message: 'The job timed out.' }, SYSTEM).catch(
-        () => undefined,
-      )
+    ? await recordJobStatus(rt, jobId, { status: 'failed', message: 'The job timed out.' }, SYSTEM, {
+        known: job,
+      }).catch(() => undefined)
     : undefined;
   const final = recorded?.job ?? (await getJob(rt, jobId));
   return {
@@ -331,15 +333,18 @@ export async function recordJobStatus(
   jobId: string,
   report: JobStatusBody,
   actor: Actor,
-  /** A callback's bearer token: checked in the conditional write. */
-  bearerToken?: string,
+  /**
+   * `bearerToken`: a callback's, checked in the conditional write. `known`: the job as the caller
+   * just read it, which saves the first read (a stale one only costs a read again).
+   */
+  { bearerToken, known }: { bearerToken?: string; known?: JobRecord } = {},
 ): Promise<{ job: JobRecord; changed: boolean }> {
   const tokenHash = bearerToken === undefined ? undefined : hashToken(bearerToken);
   let job: JobRecord | undefined;
   // The job is read first so that its event can be written with the update (the job's outbox); the
   // update holds only while the job is as read, else it is read again.
   for (let attempt = 1; !job; attempt++) {
-    const seen = await getJob(rt, jobId);
+    const seen = attempt === 1 && known ? known : await getJob(rt, jobId);
     if (!seen) {
       throw tokenHash === undefined
         ? notFound(`The job "${jobId}"`)
@@ -419,5 +424,5 @@ export async function reportJobStatus(
   // No read first: the token, the job's existence and its status are the update's condition, and
   // a lost condition tells which (recordJobStatus). `in_progress` after the end is a conflict there too.
   const actor: Actor = auth.keyId ? { keyId: auth.keyId } : { system: 'job-agent' };
-  return (await recordJobStatus(rt, jobId, report, actor, auth.bearerToken)).job;
+  return (await recordJobStatus(rt, jobId, report, actor, { bearerToken: auth.bearerToken })).job;
 }

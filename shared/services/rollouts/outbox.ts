@@ -21,15 +21,10 @@ import type { EventData, LifecycleEvent } from '../../core/lifecycle';
  * subscribers see the same event id.
  */
 export async function transitionAndPublish<E extends LifecycleEvent>(
-  rt: Runtime,
-  release: ReleaseRecord,
-  event: E,
-  data: EventData[E],
-  events: GantryEvent[],
-  now = currentDate(),
+  ...args: Parameters<typeof transitionWithEvents<E>>
 ): Promise<ReleaseRecord | undefined> {
-  const said = await transitionWithEvents(rt, release, event, data, events, now);
-  await publishOutboxes(rt, [said?.outbox]);
+  const said = await transitionWithEvents(...args);
+  await publishOutboxes(args[0], [said?.outbox]);
   return said?.release;
 }
 
